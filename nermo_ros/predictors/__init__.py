@@ -1,0 +1,1 @@
+"""Predictors: from a window of observed skeletons to future skeletons (pure, no rclpy)."""

@@ -1,0 +1,55 @@
+"""The predictor interface the predictor node runs behind.
+
+A predictor sees a batch of people, each as a window of observed skeletons with real
+timestamps and a mask of missing joints, and returns their positions at future time offsets.
+Predictors may keep per-track state (NeRMo warm-starts each person's modulation from the
+previous frame), so every call names the tracks and the node tells the predictor when a track
+is reset (time jumped backwards) or forgotten (expired).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """B people, each padded to T frames (oldest first, newest last).
+
+    times_s:   (B, T) float, seconds relative to each person's newest frame (newest = 0.0,
+               older frames negative). Padding frames are marked in ``frame_valid``.
+    positions: (B, T, J, 3) float, metres, in the frame of the observations.
+    joint_mask: (B, T, J) bool, True where the joint was observed (padding frames: all False).
+    frame_valid: (B, T) bool, False for padding frames of people with fewer than T frames.
+    track_ids: B track ids, for per-track state.
+    """
+
+    times_s: np.ndarray
+    positions: np.ndarray
+    joint_mask: np.ndarray
+    frame_valid: np.ndarray
+    track_ids: Sequence[str]
+
+
+@dataclass(frozen=True)
+class ForecastBatch:
+    """positions: (B, H, J, 3) metres; uncertainty_m: (B, H, J) 1-sigma metres."""
+
+    positions: np.ndarray
+    uncertainty_m: np.ndarray
+
+
+class Predictor(Protocol):
+    name: str  # e.g. "nermo", "constant_velocity"; goes into HumanForecast.predictor
+    model_id: str  # checkpoint hash or ""; goes into HumanForecast.model_id
+
+    def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
+        """Forecast each person at ``horizons_s`` (H,) seconds after their newest frame."""
+        ...
+
+    def reset_track(self, track_id: str) -> None:
+        """Drop any state of this track (its history was discarded, e.g. a time jump)."""
+        ...
