@@ -47,6 +47,7 @@ msg_hash=$(cat "$repo"/msg/*.msg "$repo/CMakeLists.txt" "$repo/package.xml" | sh
 build_stamp="$repo/install/.nermo-built-$msg_hash"
 if [ ! -f "$build_stamp" ]; then
   log "building the nermo_ros messages with colcon"
+  mkdir -p "$repo/log"
   (
     cd "$repo"
     export PATH="$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
