@@ -1,0 +1,138 @@
+"""Zero-velocity and constant-velocity forecasts: the baselines every learned model must beat.
+
+Both read each joint's own observations (a joint missing from the newest frame is forecast
+from its last sighting, with the extra time added to its horizon) and report an uncertainty
+that grows with the horizon from what the window shows: the fit's residual noise, how fast the
+joint moves (for zero velocity, which ignores it) and a typical human acceleration that no
+velocity model can foresee. A joint never observed in the window sits at the body centre with
+``unobserved_sigma_m``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nermo_ros.predictors.base import ForecastBatch, WindowBatch
+
+
+@dataclass(frozen=True)
+class BaselineSettings:
+    velocity_window_s: float = 0.2  # frames this close to a joint's last sighting fit its velocity
+    accel_sigma_mps2: float = 6.0  # typical unforeseen joint acceleration (1 sigma)
+    noise_floor_m: float = 0.01  # smallest position noise assumed, even for a perfect fit
+    unobserved_sigma_m: float = 1.0  # uncertainty of a joint with no sighting in the window
+    unknown_speed_sigma_mps: float = 1.0  # speed uncertainty of a joint seen only once
+
+
+@dataclass(frozen=True)
+class JointFit:
+    """Per person and joint: a line p(t) = centre + velocity * (t - t_centre) fitted to sightings."""
+
+    centre_m: np.ndarray  # (B, J, 3)
+    t_centre_s: np.ndarray  # (B, J)
+    velocity_mps: np.ndarray  # (B, J, 3)
+    velocity_sigma_mps: np.ndarray  # (B, J)
+    noise_m: np.ndarray  # (B, J)
+    seen: np.ndarray  # (B, J) bool
+
+
+def fit_joint_lines(batch: WindowBatch, settings: BaselineSettings) -> JointFit:
+    """Weighted least-squares line per joint over its sightings in the last velocity_window_s."""
+    mask = batch.joint_mask & batch.frame_valid[..., None]  # (B, T, J)
+    seen = mask.any(axis=1)
+    t = np.broadcast_to(batch.times_s[..., None], mask.shape)
+    last_seen_s = np.where(mask, t, -np.inf).max(axis=1)  # (B, J)
+    weight = (mask & (t >= last_seen_s[:, None, :] - settings.velocity_window_s)).astype(float)
+    count = np.maximum(weight.sum(axis=1), 1.0)
+    t_centre = (weight * t).sum(axis=1) / count
+    dt = (t - t_centre[:, None, :]) * weight  # zero where unused
+    positions = batch.positions.astype(np.float64)
+    centre = (weight[..., None] * positions).sum(axis=1) / count[..., None]
+    spread = (dt * dt).sum(axis=1)  # (B, J)
+    has_spread = spread > 1e-9
+    velocity = (dt[..., None] * (positions - centre[:, None])).sum(axis=1)
+    velocity = np.where(has_spread[..., None],
+                        velocity / np.where(has_spread, spread, 1.0)[..., None], 0.0)
+    fitted = centre[:, None] + velocity[:, None] * (t - t_centre[:, None, :])[..., None]
+    residual = np.linalg.norm(positions - fitted, axis=-1) * weight
+    dof = np.maximum(count - 2.0, 1.0)
+    noise = np.maximum(np.sqrt((residual ** 2).sum(axis=1) / dof), settings.noise_floor_m)
+    velocity_sigma = np.where(has_spread, noise / np.sqrt(np.where(has_spread, spread, 1.0)),
+                              settings.unknown_speed_sigma_mps)
+    t_centre = np.where(seen, t_centre, 0.0)
+    return JointFit(centre, t_centre, velocity, velocity_sigma, noise, seen)
+
+
+def _fill_unseen(fit: JointFit, positions: np.ndarray, sigma: np.ndarray,
+                 settings: BaselineSettings) -> ForecastBatch:
+    """Joints never seen go to the mean of the seen ones, with unobserved_sigma_m."""
+    seen = fit.seen[:, None, :, None]
+    weights = fit.seen[:, None, :, None].astype(float)
+    body_centre = (positions * weights).sum(axis=2, keepdims=True) / np.maximum(
+        weights.sum(axis=2, keepdims=True), 1.0)
+    positions = np.where(seen, positions, body_centre)
+    sigma = np.where(fit.seen[:, None, :], sigma, settings.unobserved_sigma_m)
+    return ForecastBatch(positions=positions.astype(np.float32),
+                         uncertainty_m=sigma.astype(np.float32))
+
+
+class ZeroVelocityPredictor:
+    """Everyone stays where they were last seen."""
+
+    name = "zero_velocity"
+    model_id = ""
+
+    def __init__(self, settings: BaselineSettings | None = None):
+        self.settings = settings or BaselineSettings()
+
+    def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
+        fit = fit_joint_lines(batch, self.settings)
+        last_s, last_m = last_sightings(batch)
+        lead_s = np.asarray(horizons_s)[None, :, None] - last_s[:, None, :]  # (B, H, J)
+        positions = np.broadcast_to(last_m[:, None], lead_s.shape + (3,))
+        speed_sq = (fit.velocity_mps ** 2).sum(axis=-1) + fit.velocity_sigma_mps ** 2
+        sigma = np.sqrt(fit.noise_m[:, None] ** 2 + speed_sq[:, None] * lead_s ** 2
+                        + (0.5 * self.settings.accel_sigma_mps2 * lead_s ** 2) ** 2)
+        return _fill_unseen(fit, positions, sigma, self.settings)
+
+    def reset_track(self, track_id: str) -> None:
+        """Stateless: nothing to forget."""
+
+
+class ConstantVelocityPredictor:
+    """Every joint keeps the velocity of a line fitted to its recent sightings."""
+
+    name = "constant_velocity"
+    model_id = ""
+
+    def __init__(self, settings: BaselineSettings | None = None):
+        self.settings = settings or BaselineSettings()
+
+    def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
+        fit = fit_joint_lines(batch, self.settings)
+        target_s = np.asarray(horizons_s)[None, :, None]  # (1, H, 1)
+        lead_s = target_s - fit.t_centre_s[:, None, :]  # (B, H, J)
+        positions = fit.centre_m[:, None] + fit.velocity_mps[:, None] * lead_s[..., None]
+        velocity_sigma = fit.velocity_sigma_mps[:, None]
+        last_s, _ = last_sightings(batch)
+        unseen_s = target_s - last_s[:, None, :]  # time the joint moves unobserved
+        sigma = np.sqrt(fit.noise_m[:, None] ** 2 + (velocity_sigma * lead_s) ** 2
+                        + (0.5 * self.settings.accel_sigma_mps2 * unseen_s ** 2) ** 2)
+        return _fill_unseen(fit, positions, sigma, self.settings)
+
+    def reset_track(self, track_id: str) -> None:
+        """Stateless: nothing to forget."""
+
+
+def last_sightings(batch: WindowBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Per person and joint: time (s, <= 0) and position of its newest sighting (0 if none)."""
+    mask = batch.joint_mask & batch.frame_valid[..., None]  # (B, T, J)
+    num_frames = mask.shape[1]
+    newest_first = mask[:, ::-1].argmax(axis=1)  # (B, J)
+    index = num_frames - 1 - newest_first
+    seen = mask.any(axis=1)
+    times = np.take_along_axis(batch.times_s, index, axis=1)
+    positions = np.take_along_axis(batch.positions, index[:, None, :, None], axis=1)[:, 0]
+    return np.where(seen, times, 0.0), positions.astype(np.float64)

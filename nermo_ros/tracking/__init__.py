@@ -1,0 +1,1 @@
+"""Per-person sliding windows of observed skeletons, with input validation (no rclpy here)."""

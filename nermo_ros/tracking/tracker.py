@@ -1,0 +1,122 @@
+"""All tracked people: one window per track id, time-order checks, expiry and batching.
+
+Everything is keyed on header stamps (integer nanoseconds), never on arrival time, so
+irregular frame intervals and replayed bags behave the same as live input. A stamp that goes
+back by more than ``time_jump_reset_s`` (a bag looping, a clock reset) starts the track over;
+a smaller step back is an out-of-order frame and is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from nermo_ros.predictors.base import WindowBatch
+from nermo_ros.skeleton import NUM_JOINTS
+from nermo_ros.tracking.validation import Reason, Rejection
+from nermo_ros.tracking.window import TrackWindow
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    window_s: float = 1.0
+    window_frames: int = 30
+    track_timeout_s: float = 1.0
+    time_jump_reset_s: float = 0.5
+    max_tracks: int = 16
+
+    def __post_init__(self):
+        problems = [f"{name}={value} must be > 0" for name, value in (
+            ("window_s", self.window_s), ("window_frames", self.window_frames),
+            ("track_timeout_s", self.track_timeout_s),
+            ("time_jump_reset_s", self.time_jump_reset_s), ("max_tracks", self.max_tracks),
+        ) if value <= 0]
+        if problems:
+            raise ValueError("bad tracker settings: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The frame entered the window; ``reset`` says the track was started over first."""
+
+    reset: bool = False
+
+
+class Tracker:
+    def __init__(self, settings: TrackerSettings, num_joints: int = NUM_JOINTS):
+        self.settings = settings
+        self.windows: dict[str, TrackWindow] = {}
+        self._time_jump_ns = int(round(settings.time_jump_reset_s * 1e9))
+        self._timeout_ns = int(round(settings.track_timeout_s * 1e9))
+        shape = (settings.max_tracks, settings.window_frames)
+        self._times_s = np.zeros(shape, dtype=np.float64)
+        self._positions_m = np.zeros(shape + (num_joints, 3), dtype=np.float32)
+        self._joint_mask = np.zeros(shape + (num_joints,), dtype=bool)
+        self._frame_valid = np.zeros(shape, dtype=bool)
+        self._num_joints = num_joints
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def push(self, track_id: str, stamp_ns: int, positions_m: np.ndarray,
+             observed: np.ndarray) -> Accepted | Rejection:
+        """Add one validated skeleton to its track's window, or say why it was not added."""
+        window = self.windows.get(track_id)
+        if window is None:
+            if len(self.windows) >= self.settings.max_tracks:
+                return Rejection(Reason.TOO_MANY_TRACKS,
+                                 f"track {track_id!r} would be track {len(self.windows) + 1}, "
+                                 f"more than max_tracks={self.settings.max_tracks}")
+            window = TrackWindow(self.settings.window_frames, self.settings.window_s,
+                                 self._num_joints)
+            self.windows[track_id] = window
+        reset = False
+        if window.num_frames:
+            step_ns = stamp_ns - window.newest_ns
+            if step_ns == 0:
+                return Rejection(Reason.DUPLICATE_STAMP,
+                                 f"track {track_id!r} already has a frame at this stamp")
+            if step_ns < -self._time_jump_ns:
+                window.clear()
+                reset = True
+            elif step_ns < 0:
+                return Rejection(Reason.OUT_OF_ORDER,
+                                 f"track {track_id!r}: stamp is {-step_ns * 1e-9:.3f} s older "
+                                 f"than its newest frame")
+        window.append(stamp_ns, positions_m, observed)
+        return Accepted(reset=reset)
+
+    def expire(self, now_ns: int) -> list[str]:
+        """Forget tracks unseen for track_timeout_s (or far ahead of ``now_ns`` after a jump)."""
+        expired = [track_id for track_id, window in self.windows.items()
+                   if now_ns - window.newest_ns > self._timeout_ns
+                   or window.newest_ns - now_ns > self._time_jump_ns]
+        for track_id in expired:
+            del self.windows[track_id]
+        return expired
+
+    def num_frames(self, track_id: str) -> int:
+        """Valid frames of the track's window (0 for an unknown track)."""
+        window = self.windows.get(track_id)
+        return window.count_valid() if window is not None else 0
+
+    def batch(self, track_ids: Sequence[str]) -> WindowBatch:
+        """The windows of ``track_ids`` as one padded batch, times relative to each newest frame.
+
+        The arrays are views of buffers reused by the next call: read them, do not keep them.
+        """
+        for row, track_id in enumerate(track_ids):
+            window = self.windows[track_id]
+            valid = window.valid_frames(self._frame_valid[row])
+            np.subtract(window.stamps_ns, window.newest_ns, out=self._times_s[row],
+                        casting="unsafe")
+            self._times_s[row] *= 1e-9
+            self._times_s[row] *= valid  # padding frames read as time 0, masked out
+            self._positions_m[row] = window.positions_m
+            np.logical_and(window.observed, valid[:, None], out=self._joint_mask[row])
+        count = len(track_ids)
+        return WindowBatch(times_s=self._times_s[:count], positions=self._positions_m[:count],
+                           joint_mask=self._joint_mask[:count],
+                           frame_valid=self._frame_valid[:count], track_ids=list(track_ids))

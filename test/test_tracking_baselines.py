@@ -1,0 +1,92 @@
+"""Zero- and constant-velocity baselines on windows with known answers."""
+
+import numpy as np
+import pytest
+
+from nermo_ros.predictors.baselines import ConstantVelocityPredictor, ZeroVelocityPredictor
+from nermo_ros.predictors.factory import make_predictor
+from nermo_ros.skeleton import NUM_JOINTS
+from nermo_ros.tracking.tracker import Tracker, TrackerSettings
+
+HORIZONS_S = np.array([0.1, 0.4, 1.0])
+VELOCITY_MPS = np.array([1.0, -0.5, 0.25])
+
+
+def walking_window(stamps_s, observed=None) -> Tracker:
+    """Every joint moves at VELOCITY_MPS from its own start point, sampled at stamps_s."""
+    tracker = Tracker(TrackerSettings(window_frames=10, window_s=2.0))
+    start = np.arange(NUM_JOINTS * 3, dtype=float).reshape(NUM_JOINTS, 3) * 0.01
+    for i, t in enumerate(stamps_s):
+        seen = np.ones(NUM_JOINTS, bool) if observed is None else observed[i]
+        tracker.push("a", int(round(t * 1e9)), start + VELOCITY_MPS * t, seen)
+    return tracker, start
+
+
+IRREGULAR_S = [0.0, 0.03, 0.07, 0.1, 0.16, 0.2]
+
+
+def test_constant_velocity_extrapolates_a_straight_walk_exactly():
+    tracker, start = walking_window(IRREGULAR_S)
+    forecast = ConstantVelocityPredictor().predict(tracker.batch(["a"]), HORIZONS_S)
+    expected = start + VELOCITY_MPS * (0.2 + HORIZONS_S[:, None, None])
+    np.testing.assert_allclose(forecast.positions[0], expected, atol=1e-5)
+
+
+def test_zero_velocity_repeats_the_last_pose():
+    tracker, start = walking_window(IRREGULAR_S)
+    forecast = ZeroVelocityPredictor().predict(tracker.batch(["a"]), HORIZONS_S)
+    np.testing.assert_allclose(forecast.positions[0], np.broadcast_to(
+        start + VELOCITY_MPS * 0.2, (3, NUM_JOINTS, 3)), atol=1e-6)
+
+
+@pytest.mark.parametrize("predictor", [ZeroVelocityPredictor(), ConstantVelocityPredictor()])
+def test_uncertainty_grows_with_the_horizon(predictor):
+    tracker, _ = walking_window(IRREGULAR_S)
+    sigma = predictor.predict(tracker.batch(["a"]), HORIZONS_S).uncertainty_m[0]
+    assert (np.diff(sigma, axis=0) > 0).all() and (sigma > 0).all()
+
+
+def test_zero_velocity_admits_more_uncertainty_than_constant_velocity_for_a_moving_person():
+    tracker, _ = walking_window(IRREGULAR_S)
+    batch = tracker.batch(["a"])
+    zero = ZeroVelocityPredictor().predict(batch, HORIZONS_S).uncertainty_m
+    constant = ConstantVelocityPredictor().predict(batch, HORIZONS_S).uncertainty_m
+    assert (zero > constant).all()
+
+
+def test_a_joint_missing_lately_is_forecast_from_its_last_sighting():
+    observed = np.ones((len(IRREGULAR_S), NUM_JOINTS), bool)
+    observed[-2:, 5] = False  # right hip unseen in the two newest frames
+    tracker, start = walking_window(IRREGULAR_S, observed)
+    batch = tracker.batch(["a"])
+    constant = ConstantVelocityPredictor().predict(batch, HORIZONS_S)
+    np.testing.assert_allclose(constant.positions[0, :, 5],
+                               start[5] + VELOCITY_MPS * (0.2 + HORIZONS_S[:, None]), atol=1e-5)
+    zero = ZeroVelocityPredictor().predict(batch, HORIZONS_S)
+    np.testing.assert_allclose(zero.positions[0, 0, 5], start[5] + VELOCITY_MPS * 0.1,
+                               atol=1e-6)
+    assert zero.uncertainty_m[0, 0, 5] > zero.uncertainty_m[0, 0, 4]
+
+
+def test_a_joint_never_seen_sits_at_the_body_centre_with_large_uncertainty():
+    observed = np.ones((len(IRREGULAR_S), NUM_JOINTS), bool)
+    observed[:, 16] = False
+    tracker, _ = walking_window(IRREGULAR_S, observed)
+    forecast = ConstantVelocityPredictor().predict(tracker.batch(["a"]), HORIZONS_S)
+    centre = forecast.positions[0, :, :16].mean(axis=1)
+    np.testing.assert_allclose(forecast.positions[0, :, 16], centre, atol=1e-5)
+    assert (forecast.uncertainty_m[0, :, 16] == 1.0).all()
+
+
+def test_a_single_frame_gives_a_still_forecast_with_speed_uncertainty():
+    tracker, start = walking_window([0.0])
+    forecast = ConstantVelocityPredictor().predict(tracker.batch(["a"]), HORIZONS_S)
+    np.testing.assert_allclose(forecast.positions[0, -1], start, atol=1e-6)
+    assert forecast.uncertainty_m[0, -1].min() >= 1.0  # 1 m/s unknown speed over 1 s
+
+
+def test_factory_builds_baselines_by_name_and_refuses_unknown_names():
+    assert make_predictor("zero_velocity").name == "zero_velocity"
+    assert make_predictor("constant_velocity", backend="auto").name == "constant_velocity"
+    with pytest.raises(ValueError, match="unknown predictor 'lstm'"):
+        make_predictor("lstm")
