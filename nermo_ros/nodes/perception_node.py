@@ -1,0 +1,267 @@
+"""Perception node: camera images in, canonical 3D skeletons out on `skeletons`.
+
+Thin glue: messages -> arrays, ``SkeletonPerception.process``, arrays -> Skeleton3DArray.
+Frames come from a sensor_msgs/Image topic (any camera driver) or, with ``video_path`` or
+``camera_device`` set, straight from OpenCV. With ``use_depth`` a depth image and its
+camera_info, matched by stamp, place the skeleton metrically in the camera frame.
+"""
+
+from __future__ import annotations
+
+import array
+import time
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+
+from nermo_ros import skeleton
+from nermo_ros.msg import Skeleton3D, Skeleton3DArray
+from nermo_ros.nodes.diagnostics import (OK, WARN, DiagnosticReport, DiagnosticsPublisher,
+                                         DropCounter, LatencyWindow)
+from nermo_ros.nodes.params import ParamSpec, declare_parameters, parameter_overrides
+from nermo_ros.perception.depth import CameraIntrinsics, DepthConfig
+from nermo_ros.perception.frame_source import FrameSource
+from nermo_ros.perception.image_convert import (ImageFormatError, depth_image_to_metres,
+                                                image_to_rgb)
+from nermo_ros.perception.pipeline import DepthFrame, FrameResult, SkeletonPerception
+from nermo_ros.perception.pose import MediaPipePoseEstimator, PoseConfig
+from nermo_ros.perception.stamp_matcher import ApproximateStampMatcher
+from nermo_ros.perception.stats import FrameRateWindow
+
+NODE_NAME = "perception"
+
+PARAMS = (
+    ParamSpec("image_topic", "image", "sensor_msgs/Image colour topic of a camera driver; "
+              "unused when video_path or camera_device is set"),
+    ParamSpec("video_path", "", "Video file to read frames from instead of image_topic "
+              "(stamps: the file's frame times after the node's start time); empty: none"),
+    ParamSpec("video_loop", False, "Start the video again at its end (stamps keep increasing)"),
+    ParamSpec("camera_device", -1, "Camera index (/dev/videoN) to open with OpenCV instead of "
+              "image_topic; -1: none"),
+    ParamSpec("image_queue_size", 1, "Images kept waiting while one is processed (1: always "
+              "the newest, best effort)"),
+    ParamSpec("use_depth", False, "Place skeletons metrically with a registered depth image "
+              "and its camera_info (image_topic only)"),
+    ParamSpec("depth_topic", "depth/image_raw", "sensor_msgs/Image depth topic registered to "
+              "the colour image (16UC1 mm or 32FC1 m)"),
+    ParamSpec("camera_info_topic", "depth/camera_info", "sensor_msgs/CameraInfo of the depth "
+              "image (its K back-projects pixels)"),
+    ParamSpec("sync_slop_s", 0.02, "Largest stamp difference, in seconds, between a colour "
+              "image and its depth image and camera_info"),
+    ParamSpec("sync_queue_size", 10, "Messages per stream kept for stamp matching"),
+    ParamSpec("skeletons_topic", "skeletons", "nermo_ros/Skeleton3DArray output topic"),
+    ParamSpec("frame_id", "camera_link", "Frame of the published positions: REP-103 axes "
+              "(x forward, y left, z up) at the camera"),
+    ParamSpec("model_complexity", 1, "MediaPipe Pose landmark model: 0 lite, 1 full, 2 heavy "
+              "(only the installed ones work; mediapipe 0.10.21 ships 1)"),
+    ParamSpec("min_detection_confidence", 0.5, "MediaPipe's minimum person detection score"),
+    ParamSpec("min_tracking_confidence", 0.5, "MediaPipe's minimum landmark tracking score "
+              "before it detects again"),
+    ParamSpec("smooth_landmarks", True, "MediaPipe's landmark smoothing across frames"),
+    ParamSpec("visibility_threshold", 0.5, "Joints less visible than this get confidence 0 "
+              "(marked missing; their positions are still sent)"),
+    ParamSpec("depth_window_radius_px", 4, "Half size, in pixels, of the window whose median "
+              "depth locates the anchor joint"),
+    ParamSpec("min_depth_m", 0.2, "Depth readings nearer than this are invalid"),
+    ParamSpec("max_depth_m", 10.0, "Depth readings farther than this are invalid"),
+    ParamSpec("surface_to_centre_m", 0.1, "How far behind the body surface seen by depth the "
+              "pelvis (or neck) centre lies, in metres"),
+    ParamSpec("rate_window_s", 5.0, "Window, in seconds, of the frame and detection rates"),
+    ParamSpec("diagnostics_period_s", 1.0, "Seconds between /diagnostics reports"),
+    ParamSpec("warn_throttle_s", 5.0, "At most one warning per kind of bad input this often"),
+)
+
+
+def stamp_to_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def skeleton_array_msg(result: FrameResult, header) -> Skeleton3DArray:
+    """A frame's people as a Skeleton3DArray (empty when nobody was found)."""
+    msg = Skeleton3DArray(header=header)
+    for person in result.people:
+        msg.skeletons.append(Skeleton3D(
+            header=header, track_id=person.track_id, layout=skeleton.LAYOUT_ID,
+            positions=array.array("f", person.positions_m.astype("<f4").tobytes()),
+            confidence=array.array("f", person.confidence.astype("<f4").tobytes())))
+    return msg
+
+
+class PerceptionNode(Node):
+    """MediaPipe Pose on every frame; one Skeleton3DArray per frame with the frame's stamp."""
+
+    def __init__(self, config_path=None, overrides=None):
+        super().__init__(NODE_NAME, parameter_overrides=parameter_overrides(
+            PARAMS, NODE_NAME, config_path, overrides))
+        self.settings = p = declare_parameters(self, PARAMS)
+        self._check_sources(p)
+        self._perception = SkeletonPerception(
+            MediaPipePoseEstimator(PoseConfig(
+                model_complexity=p["model_complexity"],
+                min_detection_confidence=p["min_detection_confidence"],
+                min_tracking_confidence=p["min_tracking_confidence"],
+                smooth_landmarks=p["smooth_landmarks"],
+                visibility_threshold=p["visibility_threshold"])),
+            DepthConfig(window_radius_px=p["depth_window_radius_px"], min_depth_m=p["min_depth_m"],
+                        max_depth_m=p["max_depth_m"],
+                        surface_to_centre_m=p["surface_to_centre_m"]))
+        self._publisher = self.create_publisher(Skeleton3DArray, p["skeletons_topic"], 10)
+        self._rates = FrameRateWindow(p["rate_window_s"])
+        self._processing = LatencyWindow()
+        self._stamp_age = LatencyWindow()
+        self._drops = DropCounter(throttle_s=p["warn_throttle_s"])
+        self._matcher: ApproximateStampMatcher | None = None
+        self._source: FrameSource | None = None
+        self._start_input(p)
+        self._diagnostics = DiagnosticsPublisher(self, "perception", p["diagnostics_period_s"],
+                                                 self._report)
+
+    @staticmethod
+    def _check_sources(p) -> None:
+        if p["video_path"] and p["camera_device"] >= 0:
+            raise ValueError(f"both video_path={p['video_path']!r} and camera_device="
+                             f"{p['camera_device']} are set; choose one source")
+        if p["use_depth"] and (p["video_path"] or p["camera_device"] >= 0):
+            raise ValueError("use_depth needs image_topic with depth_topic and "
+                             "camera_info_topic; a video file or OpenCV camera has no depth")
+
+    def _start_input(self, p) -> None:
+        if p["video_path"]:
+            self._source = FrameSource.video(p["video_path"], start_time_s=self._now_s(),
+                                             loop=p["video_loop"])
+        elif p["camera_device"] >= 0:
+            self._source = FrameSource.camera(p["camera_device"], clock=self._now_s)
+        if self._source is not None:
+            self._source_timer = self.create_timer(1.0 / self._source.rate_hz, self._on_source_tick)
+            self.get_logger().info(f"reading {self._source.description} at "
+                                   f"{self._source.rate_hz:g} Hz")
+            return
+        qos = QoSProfile(depth=p["image_queue_size"], reliability=ReliabilityPolicy.BEST_EFFORT)
+        if not p["use_depth"]:
+            self.create_subscription(Image, p["image_topic"], self._on_image, qos)
+            return
+        self._subscribe_rgbd(p, qos)
+
+    def _subscribe_rgbd(self, p, qos) -> None:
+        """message_filters' ApproximateTimeSynchronizer where installed, else our matcher."""
+        topics = ((Image, p["image_topic"]), (Image, p["depth_topic"]),
+                  (CameraInfo, p["camera_info_topic"]))
+        try:
+            import message_filters
+        except ImportError:
+            self._matcher = ApproximateStampMatcher(3, p["sync_slop_s"], p["sync_queue_size"])
+            for stream, (msg_type, topic) in enumerate(topics):
+                self.create_subscription(msg_type, topic, self._matcher_callback(stream), qos)
+            return
+        subscribers = [message_filters.Subscriber(self, msg_type, topic, qos_profile=qos)
+                       for msg_type, topic in topics]
+        self._synchronizer = message_filters.ApproximateTimeSynchronizer(
+            subscribers, p["sync_queue_size"], p["sync_slop_s"])
+        self._synchronizer.registerCallback(self._on_rgbd)
+
+    def _matcher_callback(self, stream: int):
+        def callback(msg) -> None:
+            for image, depth, info in self._matcher.add(stream, stamp_to_s(msg.header.stamp), msg):
+                self._on_rgbd(image, depth, info)
+        return callback
+
+    def _now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_image(self, msg: Image) -> None:
+        started_s = time.perf_counter()
+        try:
+            rgb = image_to_rgb(msg)
+        except ImageFormatError as error:
+            self._drops.warn(self.get_logger(), "bad_image", str(error))
+            return
+        self._process(rgb, None, msg.header.stamp, started_s)
+
+    def _on_rgbd(self, image: Image, depth: Image, info: CameraInfo) -> None:
+        started_s = time.perf_counter()
+        try:
+            rgb = image_to_rgb(image)
+            depth_m = depth_image_to_metres(depth)
+            intrinsics = CameraIntrinsics.from_k(info.k, info.width, info.height)
+        except ValueError as error:  # ImageFormatError included
+            self._drops.warn(self.get_logger(), "bad_image", str(error))
+            return
+        self._process(rgb, DepthFrame(depth_m, intrinsics), image.header.stamp, started_s)
+
+    def _on_source_tick(self) -> None:
+        started_s = time.perf_counter()
+        frame = self._source.read()
+        if frame is None:
+            self._source_timer.cancel()
+            self.get_logger().info(f"{self._source.description} ended after "
+                                   f"{self._rates.frames_total} frames")
+            return
+        stamp = Time(nanoseconds=int(round(frame.stamp_s * 1e9))).to_msg()
+        self._process(frame.rgb, None, stamp, started_s)
+
+    def _process(self, rgb, depth: DepthFrame | None, stamp, started_s: float) -> None:
+        try:
+            result = self._perception.process(rgb, depth)
+        except ValueError as error:  # e.g. depth and camera_info sizes disagree
+            self._drops.warn(self.get_logger(), "bad_frame", str(error))
+            return
+        if result.depth_missing:
+            self._drops.warn(self.get_logger(), "no_depth", "a person was found but no valid "
+                             "depth around the pelvis or neck; publishing an empty array")
+        header = Skeleton3DArray().header
+        header.stamp, header.frame_id = stamp, self.settings["frame_id"]
+        self._publisher.publish(skeleton_array_msg(result, header))
+        now_s = self._now_s()
+        self._processing.add(time.perf_counter() - started_s)
+        self._stamp_age.add(now_s - stamp_to_s(stamp))
+        self._rates.add(time.monotonic(), bool(result.people))
+
+    def _report(self) -> DiagnosticReport:
+        now_s = time.monotonic()
+        frames = self._rates.frames_in_window(now_s)
+        processing_p50, processing_p99 = self._processing.percentiles_ms()
+        age_p50, age_p99 = self._stamp_age.percentiles_ms()
+        values = {
+            "frame_rate_hz": self._rates.frame_rate_hz(now_s),
+            "detection_rate": self._rates.detection_rate(now_s),
+            "latency_p50_ms": processing_p50, "latency_p99_ms": processing_p99,
+            "stamp_age_p50_ms": age_p50, "stamp_age_p99_ms": age_p99,
+            "frames_total": self._rates.frames_total,
+            "detections_total": self._rates.detections_total,
+            "frames_without_person_total": self._rates.frames_total - self._rates.detections_total,
+            **{f"dropped_{reason}_total": n for reason, n in sorted(self._drops.totals.items())},
+        }
+        if self._matcher is not None:
+            values["unsynchronised_images_total"] = self._matcher.dropped_pivots
+        window_s = self._rates.window_s
+        if frames == 0:
+            return DiagnosticReport(WARN, f"no frames in the last {window_s:g} s", values)
+        return DiagnosticReport(OK, f"{frames} frames in the last {window_s:g} s", values)
+
+    def destroy_node(self) -> None:
+        self._perception.estimator.close()
+        if self._source is not None:
+            self._source.close()
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PerceptionNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
