@@ -17,10 +17,10 @@ class ImageFormatError(ValueError):
 # encoding -> (channels, numpy dtype of one channel)
 _LAYOUTS: dict[str, tuple[int, str]] = {
     "rgb8": (3, "u1"), "bgr8": (3, "u1"), "rgba8": (4, "u1"), "bgra8": (4, "u1"),
-    "mono8": (1, "u1"), "8UC1": (1, "u1"), "8UC3": (3, "u1"),
+    "mono8": (1, "u1"),
     "mono16": (1, "u2"), "16UC1": (1, "u2"), "32FC1": (1, "f4"),
 }
-COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC3")
+COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
 DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")  # 16-bit: millimetres; float: metres
 MILLIMETRES_PER_METRE = 1000.0
 

@@ -1,0 +1,28 @@
+"""Real media for perception tests: a photograph of a person and a short video made from it."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+VIDEO_RATE_HZ = 10.0
+
+
+def astronaut_rgb() -> np.ndarray:
+    """scikit-image's astronaut photograph (512x512 RGB): a person, upper body in view."""
+    return data.astronaut()
+
+
+def write_astronaut_video(path: Path, num_frames: int = 5, shift_px: int = 4) -> Path:
+    """An MJPG avi of the astronaut sliding sideways ``shift_px`` per frame at 10 fps."""
+    rgb = astronaut_rgb()
+    height, width = rgb.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), VIDEO_RATE_HZ,
+                             (width, height))
+    assert writer.isOpened(), f"OpenCV cannot write {path}"
+    for i in range(num_frames):
+        frame = np.roll(rgb, i * shift_px, axis=1)
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
