@@ -8,27 +8,25 @@ camera_info, matched by stamp, place the skeleton metrically in the camera frame
 
 from __future__ import annotations
 
-import array
 import time
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 
-from nermo_ros import skeleton
-from nermo_ros.msg import Skeleton3D, Skeleton3DArray
+from nermo_ros.msg import Skeleton3DArray
 from nermo_ros.nodes.diagnostics import (OK, WARN, DiagnosticReport, DiagnosticsPublisher,
                                          DropCounter, LatencyWindow)
+from nermo_ros.nodes.msg_convert import ns_to_stamp, skeleton_array_msg, stamp_to_ns
 from nermo_ros.nodes.params import ParamSpec, declare_parameters, parameter_overrides
 from nermo_ros.perception.depth import CameraIntrinsics, DepthConfig
 from nermo_ros.perception.frame_source import FrameSource
 from nermo_ros.perception.image_convert import (ImageFormatError, depth_image_to_metres,
                                                 image_to_rgb)
-from nermo_ros.perception.pipeline import DepthFrame, FrameResult, SkeletonPerception
-from nermo_ros.perception.pose import MediaPipePoseEstimator, PoseConfig
+from nermo_ros.perception.pipeline import DepthFrame, SkeletonPerception
+from nermo_ros.perception.pose import MediaPipePoseEstimator, PoseConfig, check_model_complexity
 from nermo_ros.perception.stamp_matcher import ApproximateStampMatcher
 from nermo_ros.perception.stats import FrameRateWindow
 
@@ -76,19 +74,17 @@ PARAMS = (
 )
 
 
-def stamp_to_s(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
+def pose_config(p: dict) -> PoseConfig:
+    return PoseConfig(model_complexity=p["model_complexity"],
+                      min_detection_confidence=p["min_detection_confidence"],
+                      min_tracking_confidence=p["min_tracking_confidence"],
+                      smooth_landmarks=p["smooth_landmarks"],
+                      visibility_threshold=p["visibility_threshold"])
 
 
-def skeleton_array_msg(result: FrameResult, header) -> Skeleton3DArray:
-    """A frame's people as a Skeleton3DArray (empty when nobody was found)."""
-    msg = Skeleton3DArray(header=header)
-    for person in result.people:
-        msg.skeletons.append(Skeleton3D(
-            header=header, track_id=person.track_id, layout=skeleton.LAYOUT_ID,
-            positions=array.array("f", person.positions_m.astype("<f4").tobytes()),
-            confidence=array.array("f", person.confidence.astype("<f4").tobytes())))
-    return msg
+def depth_config(p: dict) -> DepthConfig:
+    return DepthConfig(window_radius_px=p["depth_window_radius_px"], min_depth_m=p["min_depth_m"],
+                       max_depth_m=p["max_depth_m"], surface_to_centre_m=p["surface_to_centre_m"])
 
 
 class PerceptionNode(Node):
@@ -98,25 +94,24 @@ class PerceptionNode(Node):
         super().__init__(NODE_NAME, parameter_overrides=parameter_overrides(
             PARAMS, NODE_NAME, config_path, overrides))
         self.settings = p = declare_parameters(self, PARAMS)
-        self._check_sources(p)
-        self._perception = SkeletonPerception(
-            MediaPipePoseEstimator(PoseConfig(
-                model_complexity=p["model_complexity"],
-                min_detection_confidence=p["min_detection_confidence"],
-                min_tracking_confidence=p["min_tracking_confidence"],
-                smooth_landmarks=p["smooth_landmarks"],
-                visibility_threshold=p["visibility_threshold"])),
-            DepthConfig(window_radius_px=p["depth_window_radius_px"], min_depth_m=p["min_depth_m"],
-                        max_depth_m=p["max_depth_m"],
-                        surface_to_centre_m=p["surface_to_centre_m"]))
+        self._perception: SkeletonPerception | None = None
+        self._source: FrameSource | None = None
+        self._matcher: ApproximateStampMatcher | None = None
         self._publisher = self.create_publisher(Skeleton3DArray, p["skeletons_topic"], 10)
         self._rates = FrameRateWindow(p["rate_window_s"])
         self._processing = LatencyWindow()
         self._stamp_age = LatencyWindow()
         self._drops = DropCounter(throttle_s=p["warn_throttle_s"])
-        self._matcher: ApproximateStampMatcher | None = None
-        self._source: FrameSource | None = None
-        self._start_input(p)
+        self._drops_reported = 0
+        try:
+            self._check_sources(p)
+            check_model_complexity(p["model_complexity"])
+            self._start_input(p)
+            self._perception = SkeletonPerception(MediaPipePoseEstimator(pose_config(p)),
+                                                  depth_config(p))
+        except Exception:
+            self.destroy_node()  # release the camera / video before the error propagates
+            raise
         self._diagnostics = DiagnosticsPublisher(self, "perception", p["diagnostics_period_s"],
                                                  self._report)
 
@@ -165,7 +160,8 @@ class PerceptionNode(Node):
 
     def _matcher_callback(self, stream: int):
         def callback(msg) -> None:
-            for image, depth, info in self._matcher.add(stream, stamp_to_s(msg.header.stamp), msg):
+            stamp_s = stamp_to_ns(msg.header.stamp) * 1e-9
+            for image, depth, info in self._matcher.add(stream, stamp_s, msg):
                 self._on_rgbd(image, depth, info)
         return callback
 
@@ -200,7 +196,7 @@ class PerceptionNode(Node):
             self.get_logger().info(f"{self._source.description} ended after "
                                    f"{self._rates.frames_total} frames")
             return
-        stamp = Time(nanoseconds=int(round(frame.stamp_s * 1e9))).to_msg()
+        stamp = ns_to_stamp(int(round(frame.stamp_s * 1e9)))
         self._process(frame.rgb, None, stamp, started_s)
 
     def _process(self, rgb, depth: DepthFrame | None, stamp, started_s: float) -> None:
@@ -214,10 +210,10 @@ class PerceptionNode(Node):
                              "depth around the pelvis or neck; publishing an empty array")
         header = Skeleton3DArray().header
         header.stamp, header.frame_id = stamp, self.settings["frame_id"]
-        self._publisher.publish(skeleton_array_msg(result, header))
-        now_s = self._now_s()
+        people = {p.track_id: (p.positions_m, p.confidence) for p in result.people}
+        self._publisher.publish(skeleton_array_msg(header, people))
         self._processing.add(time.perf_counter() - started_s)
-        self._stamp_age.add(now_s - stamp_to_s(stamp))
+        self._stamp_age.add(self._now_s() - stamp_to_ns(stamp) * 1e-9)
         self._rates.add(time.monotonic(), bool(result.people))
 
     def _report(self) -> DiagnosticReport:
@@ -233,17 +229,24 @@ class PerceptionNode(Node):
             "frames_total": self._rates.frames_total,
             "detections_total": self._rates.detections_total,
             "frames_without_person_total": self._rates.frames_total - self._rates.detections_total,
+            "dropped_total": self._drops.total,
             **{f"dropped_{reason}_total": n for reason, n in sorted(self._drops.totals.items())},
         }
         if self._matcher is not None:
             values["unsynchronised_images_total"] = self._matcher.dropped_pivots
+        new_drops = self._drops.total - self._drops_reported
+        self._drops_reported = self._drops.total
         window_s = self._rates.window_s
         if frames == 0:
             return DiagnosticReport(WARN, f"no frames in the last {window_s:g} s", values)
+        if new_drops:
+            return DiagnosticReport(WARN, f"{new_drops} inputs dropped since the last report "
+                                    "(see dropped_*)", values)
         return DiagnosticReport(OK, f"{frames} frames in the last {window_s:g} s", values)
 
     def destroy_node(self) -> None:
-        self._perception.estimator.close()
+        if self._perception is not None:
+            self._perception.estimator.close()
         if self._source is not None:
             self._source.close()
         super().destroy_node()
