@@ -1,0 +1,177 @@
+"""Adapt-and-predict: fit a person's modulation to their window, then answer future times.
+
+This module is the one home of the model's units: a window is expressed relative to its
+newest observed origin-joint position (metres / ``position_unit_m``) and time relative to its
+newest frame (seconds / ``time_unit_s``). ``prepare_window`` and ``restore`` convert; the
+pure torch ``adapt_and_predict`` works in model units only and traces to static graphs
+(make_fx of torch.func.grad, ONNX): fixed shapes for given (B, T, Q, J, steps), no
+data-dependent Python control flow, no in-place ops.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.func import functional_call, grad
+
+from nermo_ros.model import ModelConfig, NermoModel
+from nermo_ros.predictors.base import WindowBatch
+
+Params = dict[str, Tensor]
+
+
+@functools.lru_cache(maxsize=8)
+def model_template(config: ModelConfig) -> NermoModel:
+    """A module to run ``functional_call`` with given parameters (its own weights are unused)."""
+    return NermoModel(config)
+
+
+def init_params(config: ModelConfig, seed: int = 0) -> Params:
+    """Freshly initialised generic parameters (including z0 and the inner learning rates)."""
+    torch.manual_seed(seed)
+    model = NermoModel(config)
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def last_observed(x: Tensor, mask: Tensor) -> Tensor:
+    """Each joint's newest observed position: (B, T, J, 3), (B, T, J) -> (B, J, 3).
+
+    Frames are oldest first. Joints never observed get 0 (the window origin).
+    """
+    t = mask.shape[1]
+    later = torch.triu(torch.ones(t, t, dtype=mask.dtype, device=mask.device), diagonal=1)
+    observed_later = torch.einsum("st,btj->bsj", later, mask)  # frames after s that saw j
+    is_last = mask * (observed_later < 0.5).to(mask.dtype)
+    return (is_last.unsqueeze(-1) * x).sum(dim=1)
+
+
+def _predict(params: Params, config: ModelConfig, t: Tensor, z: Tensor, seen: Tensor) -> Tensor:
+    return functional_call(model_template(config), params, (t, z, seen))
+
+
+def adapt_and_predict(
+    params: Params,
+    obs_t: Tensor,
+    obs_x: Tensor,
+    obs_mask: Tensor,
+    z_init: Tensor,
+    query_t: Tensor,
+    *,
+    steps: int,
+    config: ModelConfig,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``steps`` gradient steps on z (only) on the observed entries, then forecast.
+
+    obs_t (B, T), obs_x (B, T, J, 3), obs_mask (B, T, J) (bool or 0/1 float), z_init (B, M),
+    query_t (B, Q); model units. Returns pred (B, Q, J, 3), the adapted z (B, M), and the
+    reconstruction of the observed frames (B, T, J, 3). Unobserved entries (even NaN) have no
+    influence on z, pred or the attention.
+    """
+    mask = obs_mask.to(obs_x.dtype)
+    observed = mask.unsqueeze(-1) > 0.5
+    x = torch.where(observed, obs_x, torch.zeros_like(obs_x))
+    frame_seen = mask.sum(dim=2) > 0.5
+    t_obs = torch.where(frame_seen, obs_t, torch.zeros_like(obs_t))
+    anchor = last_observed(x, mask).unsqueeze(1)  # (B, 1, J, 3)
+    seen = torch.clamp(mask.sum(dim=1), max=1.0)  # (B, J)
+    target = torch.where(observed, x - anchor, torch.zeros_like(x))
+    count = torch.clamp(mask.sum(dim=(1, 2)), min=1.0)
+
+    def inner_loss(z: Tensor) -> Tensor:
+        err = (_predict(params, config, t_obs, z, seen) - target).square().sum(dim=-1)
+        per_person = (err * mask).sum(dim=(1, 2)) / count
+        return per_person.sum()  # people are independent: d/dz_b sees only person b
+
+    z = z_init
+    lr = params["inner_lr"]
+    for _ in range(steps):
+        z = z - lr * grad(inner_loss)(z)
+    q = query_t.shape[1]
+    out = _predict(params, config, torch.cat([query_t, t_obs], dim=1), z, seen) + anchor
+    return out[:, :q], z, out[:, q:]
+
+
+def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Mean squared distance over entries where mask (B, N, J) is set, per person then mean."""
+    m = mask.to(pred.dtype)
+    safe = torch.where(m.unsqueeze(-1) > 0.5, target, pred.detach())
+    err = (pred - safe).square().sum(dim=-1) * m
+    return (err.sum(dim=(1, 2)) / torch.clamp(m.sum(dim=(1, 2)), min=1.0)).mean()
+
+
+# --- numpy side: real units <-> model units ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedWindow:
+    """Model-unit tensors for ``adapt_and_predict`` plus what ``restore`` needs."""
+
+    obs_t: Tensor  # (B, T)
+    obs_x: Tensor  # (B, T, J, 3)
+    obs_mask: Tensor  # (B, T, J) float 0/1
+    query_t: Tensor  # (B, Q)
+    origin_m: np.ndarray  # (B, 3) metres, the window origin in the observation frame
+
+
+def window_origin_m(positions_m: np.ndarray, mask: np.ndarray, origin_joint: int) -> np.ndarray:
+    """(B, 3): newest observed position of ``origin_joint``; else the mean of the newest frame
+    with any observation; zeros when ``origin_joint`` is -1 or nothing was observed."""
+    b = positions_m.shape[0]
+    if origin_joint < 0:
+        return np.zeros((b, 3))
+    t = positions_m.shape[1]
+    frame_idx = np.arange(t)
+    joint_seen = mask[:, :, origin_joint]
+    last_joint = np.where(joint_seen, frame_idx, -1).max(axis=1)
+    any_seen = mask.any(axis=2)
+    last_any = np.where(any_seen, frame_idx, -1).max(axis=1)
+    rows = np.arange(b)
+    from_joint = positions_m[rows, np.maximum(last_joint, 0), origin_joint]
+    frame_mask = mask[rows, np.maximum(last_any, 0)][..., None]
+    frame_pos = np.where(frame_mask, positions_m[rows, np.maximum(last_any, 0)], 0.0)
+    frame_mean = frame_pos.sum(axis=1) / np.maximum(frame_mask.sum(axis=1), 1)
+    origin = np.where((last_joint >= 0)[:, None], from_joint, frame_mean)
+    return np.where((last_any >= 0)[:, None], origin, 0.0)
+
+
+def to_model_positions(positions_m: np.ndarray, origin_m: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """(B, ..., J, 3) metres -> model units relative to each window's origin (B, 3)."""
+    shape = (origin_m.shape[0],) + (1,) * (positions_m.ndim - 2) + (3,)
+    return (positions_m - origin_m.reshape(shape)) / config.position_unit_m
+
+
+def to_model_time(times_s: np.ndarray, config: ModelConfig) -> np.ndarray:
+    return np.asarray(times_s) / config.time_unit_s
+
+
+def prepare_arrays(
+    times_s: np.ndarray, positions_m: np.ndarray, mask: np.ndarray, horizons_s: np.ndarray,
+    config: ModelConfig,
+) -> PreparedWindow:
+    """Window arrays in metres/seconds (newest frame at t = 0) -> model-unit tensors."""
+    mask = np.asarray(mask, dtype=bool)
+    positions_m = np.where(mask[..., None], positions_m, 0.0)
+    origin = window_origin_m(positions_m, mask, config.origin_joint)
+    x = np.where(mask[..., None], to_model_positions(positions_m, origin, config), 0.0)
+    t = np.where(mask.any(axis=2), to_model_time(times_s, config), 0.0)
+    b = positions_m.shape[0]
+    query = np.broadcast_to(to_model_time(np.asarray(horizons_s, dtype=np.float64), config), (b, len(horizons_s)))
+    as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+    return PreparedWindow(as_tensor(t), as_tensor(x), as_tensor(mask), as_tensor(query), origin)
+
+
+def prepare_window(batch: WindowBatch, horizons_s: np.ndarray, config: ModelConfig) -> PreparedWindow:
+    """A predictor's WindowBatch -> model-unit tensors (padding frames count as unobserved)."""
+    mask = np.asarray(batch.joint_mask, dtype=bool) & np.asarray(batch.frame_valid, dtype=bool)[..., None]
+    return prepare_arrays(batch.times_s, batch.positions, mask, horizons_s, config)
+
+
+def restore(pred: Tensor | np.ndarray, origin_m: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """Model-unit positions (B, ..., J, 3) -> metres in the observation frame."""
+    arr = pred.detach().cpu().numpy() if isinstance(pred, Tensor) else np.asarray(pred)
+    shape = (origin_m.shape[0],) + (1,) * (arr.ndim - 2) + (3,)
+    return arr.astype(np.float64) * config.position_unit_m + origin_m.reshape(shape)

@@ -1,0 +1,148 @@
+"""NeRMo: human motion as a continuous function of time, ``f(t, z) -> pose``.
+
+The network answers at any query time, so irregular or dropped frames need no resampling.
+Its parameters split in two: generic ones (this module's weights, shared by all people) and a
+per-person modulation ``z`` that ``nermo_ros.meta`` fits to each observed window in a few
+gradient steps. Every op is plain matmul / softmax / sin / cos / where so that the
+adapt-and-predict step traces to ONNX with static shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import Tensor, nn
+
+from nermo_ros import skeleton
+
+# Added to attention logits of keys that must not be attended to. Finite (not -inf) so that a
+# row with no valid key stays a uniform average instead of NaN, and small enough for fp16.
+_MASKED_LOGIT = -1.0e4
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that fixes a checkpoint's shapes and units; saved inside the checkpoint."""
+
+    num_joints: int = skeleton.NUM_JOINTS
+    layout: str = skeleton.LAYOUT_ID
+    fourier_levels: int = 6  # L: sin/cos(2^l pi t) for l = 0..L-1
+    width: int = 128  # token width D
+    modulation_dim: int = 64  # M: size of the per-person modulation z
+    codebook_size: int = 32  # learned codebook entries for the cross-attention
+    num_blocks: int = 2
+    num_heads: int = 4
+    time_unit_s: float = 1.0  # model time = seconds / time_unit_s (0 = newest observed frame)
+    position_unit_m: float = 0.1  # model position = metres / position_unit_m
+    # Joint whose newest observed position is the origin of a window; -1: keep the data's own
+    # origin (the standard CMU protocol data is already root-centred).
+    origin_joint: int = 0
+    inner_lr_init: float = 1.0  # initial per-dimension inner learning rate (learned)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**values)
+
+
+def fourier_features(t: Tensor, levels: int) -> Tensor:
+    """(..., ) times -> (..., 2 L + 1): t itself, then sin/cos(2^l pi t) for l = 0..L-1."""
+    freqs = math.pi * (2.0 ** torch.arange(levels, dtype=t.dtype, device=t.device))
+    angles = t.unsqueeze(-1) * freqs
+    return torch.cat([t.unsqueeze(-1), torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+def _attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int, key_bias: Tensor | None) -> Tensor:
+    """Multi-head dot-product attention written with reshape/matmul/softmax only.
+
+    q: (..., Nq, D); k, v: (..., Nk, D); key_bias broadcastable to (..., heads, Nq, Nk).
+    """
+    *lead, nq, d = q.shape
+    nk = k.shape[-2]
+    hd = d // num_heads
+    qh = q.reshape(*lead, nq, num_heads, hd).transpose(-2, -3)
+    kh = k.reshape(*k.shape[:-2], nk, num_heads, hd).transpose(-2, -3)
+    vh = v.reshape(*v.shape[:-2], nk, num_heads, hd).transpose(-2, -3)
+    logits = torch.matmul(qh, kh.transpose(-1, -2)) * (1.0 / math.sqrt(hd))
+    if key_bias is not None:
+        logits = logits + key_bias
+    out = torch.matmul(torch.softmax(logits, dim=-1), vh)
+    return out.transpose(-2, -3).reshape(*lead, nq, d)
+
+
+class Block(nn.Module):
+    """Codebook cross-attention, mask-aware attention across joints, then an MLP."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.width
+        self.num_heads = cfg.num_heads
+        self.codebook = nn.Parameter(torch.randn(cfg.codebook_size, d) * 0.5)
+        self.norm_code = nn.LayerNorm(d)
+        self.code_q = nn.Linear(d, d)
+        self.code_kv = nn.Linear(d, 2 * d)
+        self.code_out = nn.Linear(d, d)
+        self.norm_space = nn.LayerNorm(d)
+        self.space_qkv = nn.Linear(d, 3 * d)
+        self.space_out = nn.Linear(d, d)
+        self.norm_mlp = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(approximate="tanh"), nn.Linear(2 * d, d))
+
+    def forward(self, h: Tensor, joint_bias: Tensor) -> Tensor:
+        """h: (B, N, J, D); joint_bias: (B, 1, 1, 1, J) additive key mask across joints."""
+        k, v = self.code_kv(self.codebook).chunk(2, dim=-1)
+        h = h + self.code_out(_attention(self.code_q(self.norm_code(h)), k, v, self.num_heads, None))
+        q, k, v = self.space_qkv(self.norm_space(h)).chunk(3, dim=-1)
+        h = h + self.space_out(_attention(q, k, v, self.num_heads, joint_bias))
+        return h + self.mlp(self.norm_mlp(h))
+
+
+class NermoModel(nn.Module):
+    """f(t, z): displacement of every joint from its anchor (last observed) position.
+
+    ``forward(t, z, joint_seen)`` with t: (B, N) model time, z: (B, M) modulation, joint_seen:
+    (B, J) float, 1 where the joint was observed at least once in the window. Joints never
+    seen carry no information about this person, so other joints do not attend to them.
+    Returns (B, N, J, 3) displacements in model position units.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.width
+        self.time_in = nn.Linear(2 * cfg.fourier_levels + 1, d)
+        self.joint_codes = nn.Parameter(torch.randn(cfg.num_joints, d) * 0.5)
+        self.modulation = nn.Linear(cfg.modulation_dim, cfg.num_joints * d)
+        self.time_mix = nn.Sequential(nn.GELU(approximate="tanh"), nn.Linear(d, d))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_blocks))
+        self.norm_out = nn.LayerNorm(d)
+        self.head = nn.Linear(d, 3)
+        # Learned initial modulation and per-dimension inner learning rates (Meta-SGD style).
+        self.z0 = nn.Parameter(torch.zeros(cfg.modulation_dim))
+        self.inner_lr = nn.Parameter(torch.full((cfg.modulation_dim,), cfg.inner_lr_init))
+        nn.init.normal_(self.head.weight, std=0.01)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, t: Tensor, z: Tensor, joint_seen: Tensor) -> Tensor:
+        b, n = t.shape
+        j, d = self.cfg.num_joints, self.cfg.width
+        time_feat = self.time_in(fourier_features(t, self.cfg.fourier_levels))  # (B, N, D)
+        shift = self.modulation(z).reshape(b, 1, j, d)  # per-person, per-joint shift
+        h = time_feat.unsqueeze(2) + self.joint_codes + shift  # (B, N, J, D)
+        h = h + self.time_mix(h)
+        joint_bias = ((1.0 - joint_seen) * _MASKED_LOGIT).reshape(b, 1, 1, 1, j)
+        for block in self.blocks:
+            h = block(h, joint_bias)
+        return self.head(self.norm_out(h))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
