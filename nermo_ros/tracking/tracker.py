@@ -9,7 +9,7 @@ a smaller step back is an out-of-order frame and is dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Container, Sequence
 
 import numpy as np
 
@@ -88,11 +88,14 @@ class Tracker:
         window.append(stamp_ns, positions_m, observed)
         return Accepted(reset=reset)
 
-    def expire(self, now_ns: int) -> list[str]:
-        """Forget tracks unseen for track_timeout_s (or far ahead of ``now_ns`` after a jump)."""
+    def expire(self, now_ns: int, keep: Container[str] = ()) -> list[str]:
+        """Forget tracks unseen for track_timeout_s (or far ahead of ``now_ns`` after a jump).
+
+        Tracks in ``keep`` (those of the frame at hand) stay: a jump back resets them instead.
+        """
         expired = [track_id for track_id, window in self.windows.items()
-                   if now_ns - window.newest_ns > self._timeout_ns
-                   or window.newest_ns - now_ns > self._time_jump_ns]
+                   if track_id not in keep and (now_ns - window.newest_ns > self._timeout_ns
+                                                or window.newest_ns - now_ns > self._time_jump_ns)]
         for track_id in expired:
             del self.windows[track_id]
         return expired

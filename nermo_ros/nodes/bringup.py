@@ -1,0 +1,85 @@
+"""Start the nodes in one process (for `nermo-ros run`, the demo and tests).
+
+`launch/predict.launch.py` starts the same two nodes as separate processes with the same YAML
+files and the same ``input`` argument; this module is the pip-only equivalent: both nodes in
+one process on a multi-threaded executor. It does not call ``rclpy.init``; its callers do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+
+def default_config(file_name: str) -> Path:
+    """A YAML of the package's config/ folder, from the source tree or a colcon install."""
+    candidates = [Path(__file__).resolve().parents[2] / "config" / file_name]
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        candidates.append(Path(prefix) / "share" / "nermo_ros" / "config" / file_name)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"config file {file_name!r} not found in {[str(c) for c in candidates]}"
+                            f"; pass a config path explicitly")
+
+
+def input_overrides(text: str) -> dict[str, Any]:
+    """Perception parameters for an ``input`` argument: a camera, a video file or a topic.
+
+    "" keeps the perception config; "0" or "/dev/video0" is a camera; an existing file (or a
+    name ending like a video) is a video file; anything else is a sensor_msgs/Image topic.
+    """
+    text = text.strip()
+    if not text:
+        return {}
+    camera = re.fullmatch(r"(?:/dev/video)?(\d+)", text)
+    if camera:
+        return {"camera_device": int(camera.group(1))}
+    if Path(text).is_file():
+        return {"video_path": str(Path(text).resolve())}
+    if text.lower().endswith(VIDEO_SUFFIXES):
+        raise FileNotFoundError(f"input video {text!r} does not exist; give an existing file, "
+                                f"a camera number or an image topic")
+    return {"image_topic": text}
+
+
+def build_nodes(predictor_config: str | Path | None = None,
+                predictor_overrides: Mapping[str, Any] | None = None,
+                perception_config: str | Path | None = None,
+                perception_overrides: Mapping[str, Any] | None = None,
+                with_perception: bool = True) -> list:
+    """The predictor node (and the perception node) with their YAML files and overrides."""
+    from nermo_ros.nodes.predictor_node import PredictorNode
+
+    nodes = [PredictorNode(predictor_config or default_config("predictor.yaml"),
+                           predictor_overrides)]
+    if with_perception:
+        from nermo_ros.nodes.perception_node import PerceptionNode
+
+        try:
+            nodes.insert(0, PerceptionNode(perception_config or default_config("perception.yaml"),
+                                           perception_overrides))
+        except Exception:
+            for node in nodes:
+                node.destroy_node()
+            raise
+    return nodes
+
+
+def spin_until(nodes: list, should_stop: Callable[[], bool], num_threads: int = 2,
+               poll_s: float = 0.05) -> None:
+    """Spin ``nodes`` on one multi-threaded executor until ``should_stop()`` or Ctrl-C."""
+    from rclpy.executors import MultiThreadedExecutor
+
+    executor = MultiThreadedExecutor(num_threads=num_threads)
+    for node in nodes:
+        executor.add_node(node)
+    try:
+        while not should_stop():
+            executor.spin_once(timeout_sec=poll_s)
+    finally:
+        executor.shutdown(timeout_sec=1.0)

@@ -1,0 +1,99 @@
+"""Skeleton and forecast messages <-> numpy arrays, without Python loops over joints.
+
+float32[] fields are ``array.array('f')`` in rclpy; reading wraps their buffer with
+``np.frombuffer`` (no copy) and writing hands rclpy an ``array.array`` built from the bytes,
+which skips rclpy's per-element type checks.
+"""
+
+from __future__ import annotations
+
+import array
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from builtin_interfaces.msg import Time
+
+from nermo_ros.msg import HumanForecast, HumanForecastArray, Skeleton3D, Skeleton3DArray
+from nermo_ros.predictors.base import ForecastBatch
+from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS
+
+
+def stamp_to_ns(stamp: Time) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def ns_to_stamp(stamp_ns: int) -> Time:
+    return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+
+
+def float32_field(values: np.ndarray) -> array.array:
+    """An ndarray as the array.array('f') rclpy stores float32[] fields in."""
+    field = array.array("f")
+    field.frombytes(np.ascontiguousarray(values, dtype=np.float32).tobytes())
+    return field
+
+
+def skeleton_fields(msg: Skeleton3D) -> tuple[np.ndarray, np.ndarray]:
+    """Flat float32 views of a skeleton's positions and confidences (no copy)."""
+    return (np.frombuffer(msg.positions, dtype=np.float32),
+            np.frombuffer(msg.confidence, dtype=np.float32))
+
+
+def skeleton_msg(header, track_id: str, positions_m: np.ndarray,
+                 confidence: np.ndarray) -> Skeleton3D:
+    """A canonical-layout Skeleton3D from (J, 3) positions and (J,) confidences."""
+    return Skeleton3D(header=header, track_id=track_id, layout=LAYOUT_ID,
+                      positions=float32_field(positions_m.reshape(-1)),
+                      confidence=float32_field(confidence))
+
+
+def skeleton_array_msg(header, people: dict[str, tuple[np.ndarray, np.ndarray]]
+                       ) -> Skeleton3DArray:
+    """All people of one frame: track id -> (positions (J, 3), confidence (J,))."""
+    return Skeleton3DArray(header=header, skeletons=[
+        skeleton_msg(header, track_id, positions, confidence)
+        for track_id, (positions, confidence) in people.items()])
+
+
+def forecast_array_msg(header, track_ids: Sequence[str], forecast: ForecastBatch | None,
+                       horizons_s: np.ndarray, predictor: str, model_id: str
+                       ) -> HumanForecastArray:
+    """One HumanForecast per track (row of ``forecast``); stamps are the input frame's."""
+    msg = HumanForecastArray(header=header)
+    if forecast is None or not len(track_ids):
+        return msg
+    offsets = float32_field(horizons_s)
+    for row, track_id in enumerate(track_ids):
+        msg.forecasts.append(HumanForecast(
+            header=header, track_id=track_id, layout=LAYOUT_ID, time_offsets_s=offsets,
+            positions=float32_field(forecast.positions[row].reshape(-1)),
+            uncertainty_m=float32_field(forecast.uncertainty_m[row].reshape(-1)),
+            predictor=predictor, model_id=model_id))
+    return msg
+
+
+@dataclass(frozen=True)
+class ForecastArrays:
+    """One received forecast: offsets (H,), positions (H, J, 3), uncertainty (H, J)."""
+
+    track_id: str
+    stamp_ns: int
+    time_offsets_s: np.ndarray
+    positions_m: np.ndarray
+    uncertainty_m: np.ndarray
+    predictor: str
+
+
+def forecast_arrays(msg: HumanForecast) -> ForecastArrays:
+    """A HumanForecast as arrays; raises ValueError if its lengths disagree."""
+    offsets = np.frombuffer(msg.time_offsets_s, dtype=np.float32)
+    positions = np.frombuffer(msg.positions, dtype=np.float32)
+    uncertainty = np.frombuffer(msg.uncertainty_m, dtype=np.float32)
+    horizons = offsets.size
+    if positions.size != horizons * NUM_JOINTS * 3 or uncertainty.size != horizons * NUM_JOINTS:
+        raise ValueError(f"forecast for {msg.track_id!r} has {horizons} offsets but "
+                         f"{positions.size} positions and {uncertainty.size} uncertainties")
+    return ForecastArrays(msg.track_id, stamp_to_ns(msg.header.stamp), offsets,
+                          positions.reshape(horizons, NUM_JOINTS, 3),
+                          uncertainty.reshape(horizons, NUM_JOINTS), msg.predictor)

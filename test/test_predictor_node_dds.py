@@ -1,0 +1,219 @@
+"""The predictor node over real DDS: a real mocap clip in, one forecast array per frame out,
+and every kind of bad input rejected and counted (on the node and on /diagnostics)."""
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+# One DDS domain per test process, so engineers running tests at once do not cross-talk.
+os.environ["ROS_DOMAIN_ID"] = str(120 + os.getpid() % 90)
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+rclpy = pytest.importorskip("rclpy")
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+
+from nermo_ros.data.pybullet_clips import DEFAULT_CLIP, load_clip  # noqa: E402
+from nermo_ros.msg import HumanForecastArray, Skeleton3D, Skeleton3DArray  # noqa: E402
+from nermo_ros.nodes.bringup import default_config  # noqa: E402
+from nermo_ros.nodes.diagnostics import status_values  # noqa: E402
+from nermo_ros.nodes.msg_convert import (float32_field, forecast_arrays, ns_to_stamp,  # noqa: E402
+                                         skeleton_array_msg, stamp_to_ns)
+from nermo_ros.nodes.predictor_node import PredictorNode  # noqa: E402
+from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS  # noqa: E402
+
+pytestmark = pytest.mark.ros
+HORIZONS_S = [0.1, 0.4, 1.0]
+
+
+class Harness:
+    """The predictor node plus a test node that publishes skeletons and records the outputs."""
+
+    def __init__(self):
+        self.predictor = PredictorNode(default_config("predictor.yaml"), {
+            "input_reliability": "reliable", "input_queue_depth": 100,
+            "horizons_s": HORIZONS_S, "max_stamp_age_s": 30.0, "diagnostics_period_s": 0.2,
+            "warn_throttle_s": 0.0})
+        self.node = rclpy.create_node("predictor_test_harness")
+        self.forecasts: list[HumanForecastArray] = []
+        self.diagnostics: list[dict] = []
+        self.publisher = self.node.create_publisher(
+            Skeleton3DArray, "skeletons", QoSProfile(depth=100,
+                                                     reliability=ReliabilityPolicy.RELIABLE))
+        self.node.create_subscription(HumanForecastArray, "human_forecast",
+                                      self.forecasts.append, 100)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor.add_node(self.predictor)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        wait_for(lambda: self.publisher.get_subscription_count() >= 1
+                 and self.predictor.count_subscribers("human_forecast") >= 1)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith("predictor"):
+                self.diagnostics.append(status_values(status))
+
+    def send(self, msg: Skeleton3DArray) -> None:
+        self.publisher.publish(msg)
+
+    def close(self):
+        self.executor.shutdown()
+        self.predictor.destroy_node()
+        self.node.destroy_node()
+
+
+def wait_for(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def harness():
+    rclpy.init()
+    h = Harness()
+    yield h
+    h.close()
+    rclpy.shutdown()
+
+
+def header_at(stamp_ns: int) -> Header:
+    return Header(stamp=ns_to_stamp(stamp_ns), frame_id="world")
+
+
+def now_ns(harness) -> int:
+    return harness.predictor.get_clock().now().nanoseconds
+
+
+def frame(stamp_ns: int, people: dict) -> Skeleton3DArray:
+    confident = np.ones(NUM_JOINTS, np.float32)
+    return skeleton_array_msg(header_at(stamp_ns), {
+        track_id: (positions, confident) for track_id, positions in people.items()})
+
+
+def test_a_real_clip_gets_one_forecast_array_per_frame_with_stamps_shapes_and_ids(harness):
+    clip = load_clip(DEFAULT_CLIP, cycles=2)
+    start_ns = now_ns(harness)
+    stamps_ns = [start_ns + int(round(t * 1e9)) for t in clip.times_s]
+    harness.forecasts.clear()
+    for stamp_ns, pose in zip(stamps_ns, clip.positions_m):
+        # Two people: the recorded walker and the same walk 2 m to its left.
+        harness.send(frame(stamp_ns, {"body_0": pose, "body_1": pose + [0.0, 2.0, 0.0]}))
+        time.sleep(0.002)
+    wait_for(lambda: len(harness.forecasts) >= len(stamps_ns))
+    time.sleep(0.2)
+    assert [stamp_to_ns(m.header.stamp) for m in harness.forecasts] == stamps_ns
+    assert harness.forecasts[0].forecasts == []  # one frame is not yet a window (min_frames 2)
+    for array in harness.forecasts[1:]:
+        assert sorted(f.track_id for f in array.forecasts) == ["body_0", "body_1"]
+        for forecast in map(forecast_arrays, array.forecasts):
+            assert forecast.stamp_ns == stamp_to_ns(array.header.stamp)
+            assert forecast.positions_m.shape == (3, NUM_JOINTS, 3)
+            assert forecast.uncertainty_m.shape == (3, NUM_JOINTS)
+            np.testing.assert_allclose(forecast.time_offsets_s, HORIZONS_S, rtol=1e-6)
+            assert forecast.predictor == "constant_velocity"
+    # 0.1 s ahead (3 mocap frames), constant velocity beats standing still for a walker.
+    forecast_errors_m, still_errors_m = [], []
+    for array in harness.forecasts[5:-4]:
+        index = stamps_ns.index(stamp_to_ns(array.header.stamp))
+        truth = clip.positions_m[index + 3]
+        walker = next(forecast_arrays(f) for f in array.forecasts if f.track_id == "body_0")
+        forecast_errors_m.append(np.linalg.norm(walker.positions_m[0] - truth, axis=-1).mean())
+        still_errors_m.append(np.linalg.norm(clip.positions_m[index] - truth, axis=-1).mean())
+    assert np.mean(forecast_errors_m) < 0.7 * np.mean(still_errors_m)
+
+
+def valid_pose():
+    return load_clip(DEFAULT_CLIP).positions_m[0]
+
+
+def skeleton(track_id, positions=None, confidence=None, layout=LAYOUT_ID, stamp_ns=0):
+    positions = valid_pose() if positions is None else positions
+    confidence = np.ones(NUM_JOINTS, np.float32) if confidence is None else confidence
+    return Skeleton3D(header=header_at(stamp_ns), track_id=track_id, layout=layout,
+                      positions=float32_field(np.ravel(positions)),
+                      confidence=float32_field(confidence))
+
+
+def bad_skeletons():
+    nan_pose = valid_pose().copy()
+    nan_pose[3, 2] = np.nan
+    inf_pose = valid_pose().copy()
+    inf_pose[0, 0] = np.inf
+    return {
+        "non_finite": [skeleton("nan", nan_pose), skeleton("inf", inf_pose)],
+        "wrong_joint_count": [skeleton("short", valid_pose()[:15],
+                                       np.ones(15, np.float32))],
+        "unknown_layout": [skeleton("mp", layout="mediapipe_pose33")],
+        "empty": [skeleton("empty", np.zeros((0, 3)), np.zeros(0, np.float32))],
+        "bad_confidence": [skeleton("conf", confidence=np.full(NUM_JOINTS, 2.0, np.float32))],
+    }
+
+
+def sent_and_answered(harness, msg: Skeleton3DArray, marker_ns: int | None = None) -> list:
+    """Publish one frame, then a frame with nobody in it; the answers that came before it."""
+    marker_ns = marker_ns or stamp_to_ns(msg.header.stamp) + 1_000
+    before = len(harness.forecasts)
+    harness.send(msg)
+    harness.send(Skeleton3DArray(header=header_at(marker_ns)))  # nobody there: empty answer
+    wait_for(lambda: any(stamp_to_ns(m.header.stamp) == marker_ns
+                         for m in harness.forecasts[before:]))
+    return [m for m in harness.forecasts[before:] if stamp_to_ns(m.header.stamp) != marker_ns]
+
+
+@pytest.mark.parametrize("reason", sorted(bad_skeletons()))
+def test_each_malformed_skeleton_is_rejected_counted_and_never_forecast(harness, reason):
+    skeletons = bad_skeletons()[reason]
+    count_before = harness.predictor.drops.totals.get(reason, 0)
+    stamp_ns = now_ns(harness)
+    answers = sent_and_answered(harness, Skeleton3DArray(header=header_at(stamp_ns),
+                                                         skeletons=skeletons))
+    assert answers == []
+    assert harness.predictor.drops.totals[reason] == count_before + len(skeletons)
+    assert not {s.track_id for s in skeletons} & set(harness.predictor.tracker.windows)
+    wait_for(lambda: harness.diagnostics and harness.diagnostics[-1].get(
+        f"dropped_{reason}_total") == str(count_before + len(skeletons)))
+
+
+def test_duplicate_out_of_order_and_stale_stamps_are_rejected_and_counted(harness):
+    drops = harness.predictor.drops.totals
+    base_ns = now_ns(harness) - 5_000_000_000
+    for k in range(3):
+        sent_and_answered(harness, frame(base_ns + k * 33_000_000, {"t": valid_pose()}))
+    before = dict(drops)
+    newest_ns = base_ns + 2 * 33_000_000
+    assert sent_and_answered(harness, frame(newest_ns, {"t": valid_pose()})) == []
+    assert sent_and_answered(harness, frame(newest_ns - 20_000_000, {"t": valid_pose()})) == []
+    two = Skeleton3DArray(header=header_at(newest_ns + 33_000_000),
+                          skeletons=[skeleton("t"), skeleton("t")])
+    answers = sent_and_answered(harness, two)
+    assert [f.track_id for f in answers[0].forecasts] == ["t"]  # the first one counts
+    assert harness.predictor.tracker.num_frames("t") == 4
+    assert sent_and_answered(harness, frame(now_ns(harness) - 60_000_000_000,
+                                            {"t": valid_pose()}), now_ns(harness)) == []
+    for reason in ("duplicate_stamp", "out_of_order", "duplicate_track_id"):
+        assert drops[reason] == before.get(reason, 0) + 1, reason
+    assert drops["stale_stamp"] == before.get("stale_stamp", 0) + 1
+
+
+def test_time_jump_backwards_resets_the_track_and_is_counted(harness):
+    base_ns = now_ns(harness) - 10_000_000_000
+    for k in range(4):
+        sent_and_answered(harness, frame(base_ns + k * 33_000_000, {"loop": valid_pose()}))
+    resets_before = harness.predictor.resets
+    answers = sent_and_answered(harness, frame(base_ns - 5_000_000_000, {"loop": valid_pose()}))
+    assert harness.predictor.resets == resets_before + 1
+    assert harness.predictor.tracker.num_frames("loop") == 1
+    assert answers[0].forecasts == []  # one frame after the reset: not yet a window
+    wait_for(lambda: harness.diagnostics[-1].get("track_resets_total")
+             == str(harness.predictor.resets))
