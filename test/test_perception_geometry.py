@@ -48,7 +48,8 @@ def standing_observation(pelvis_xy=(0.5, 0.5), pelvis_confidence=1.0) -> BodyObs
 
 def test_depth_places_the_pelvis_on_the_optical_axis_behind_the_surface():
     depth = np.full((480, 640), 2.0, np.float32)
-    placed = place_with_depth(standing_observation(), depth, K, DepthConfig(surface_to_centre_m=0.1))
+    config = DepthConfig(surface_to_centre_m=0.1)
+    placed = place_with_depth(standing_observation(), depth, K, config)
     np.testing.assert_allclose(placed[PELVIS], [2.1, 0.0, 0.0], atol=1e-6)
     np.testing.assert_allclose(placed[NECK], [2.1, 0.0, 0.5], atol=1e-6)
 

@@ -79,6 +79,16 @@ def test_a_video_file_is_read_with_its_frame_times_after_the_start_time(tmp_path
     np.testing.assert_allclose(stamps, 100.0 + np.arange(7) / VIDEO_RATE_HZ, atol=1e-6)
 
 
+def test_a_slow_reader_skips_late_video_frames_to_stay_real_time(tmp_path):
+    path = write_astronaut_video(tmp_path / "astronaut.avi", num_frames=6)
+    with FrameSource.video(str(path), clock=lambda: 100.0) as source:
+        assert source.read(not_before_s=100.0).stamp_s == pytest.approx(100.0)  # starts the clock
+        # 0.35 s later: the frames at 100.1 and 100.2 are more than a period late
+        assert source.read(not_before_s=100.35).stamp_s == pytest.approx(100.3)
+        assert source.skipped_frames == 2
+        assert source.read().stamp_s == pytest.approx(100.4)  # without a deadline: the next one
+
+
 def test_a_missing_video_file_is_an_error_naming_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.mp4"):
         FrameSource.video(str(tmp_path / "nope.mp4"))

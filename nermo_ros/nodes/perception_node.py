@@ -36,8 +36,10 @@ PARAMS = (
     ParamSpec("image_topic", "image", "sensor_msgs/Image colour topic of a camera driver; "
               "unused when video_path or camera_device is set"),
     ParamSpec("video_path", "", "Video file to read frames from instead of image_topic "
-              "(stamps: the file's frame times after the node's start time); empty: none"),
+              "(stamps: the file's frame times after the first frame's read time); empty: none"),
     ParamSpec("video_loop", False, "Start the video again at its end (stamps keep increasing)"),
+    ParamSpec("video_realtime", True, "Skip video frames when processing falls behind, so "
+              "stamps stay near the clock; false: every frame, stamps may lag"),
     ParamSpec("camera_device", -1, "Camera index (/dev/videoN) to open with OpenCV instead of "
               "image_topic; -1: none"),
     ParamSpec("image_queue_size", 1, "Images kept waiting while one is processed (1: always "
@@ -126,8 +128,8 @@ class PerceptionNode(Node):
 
     def _start_input(self, p) -> None:
         if p["video_path"]:
-            self._source = FrameSource.video(p["video_path"], start_time_s=self._now_s(),
-                                             loop=p["video_loop"])
+            self._source = FrameSource.video(p["video_path"], loop=p["video_loop"],
+                                             clock=self._now_s)
         elif p["camera_device"] >= 0:
             self._source = FrameSource.camera(p["camera_device"], clock=self._now_s)
         if self._source is not None:
@@ -190,7 +192,8 @@ class PerceptionNode(Node):
 
     def _on_source_tick(self) -> None:
         started_s = time.perf_counter()
-        frame = self._source.read()
+        realtime = self._source.is_file and self.settings["video_realtime"]
+        frame = self._source.read(not_before_s=self._now_s() if realtime else None)
         if frame is None:
             self._source_timer.cancel()
             self.get_logger().info(f"{self._source.description} ended after "
@@ -234,6 +237,8 @@ class PerceptionNode(Node):
         }
         if self._matcher is not None:
             values["unsynchronised_images_total"] = self._matcher.dropped_pivots
+        if self._source is not None:
+            values["video_frames_skipped_total"] = self._source.skipped_frames
         new_drops = self._drops.total - self._drops_reported
         self._drops_reported = self._drops.total
         window_s = self._rates.window_s

@@ -56,7 +56,8 @@ def back_project(u_px: float, v_px: float, depth_m: float, k: CameraIntrinsics) 
     return np.array([(u_px - k.cx) * depth_m / k.fx, (v_px - k.cy) * depth_m / k.fy, depth_m])
 
 
-def depth_around(depth_m: np.ndarray, u_px: float, v_px: float, config: DepthConfig) -> float | None:
+def depth_around(depth_m: np.ndarray, u_px: float, v_px: float,
+                 config: DepthConfig) -> float | None:
     """Median valid depth in a window around a pixel, or None if there is none."""
     height, width = depth_m.shape
     col, row = int(np.floor(u_px)), int(np.floor(v_px))
@@ -64,7 +65,8 @@ def depth_around(depth_m: np.ndarray, u_px: float, v_px: float, config: DepthCon
         return None
     r = config.window_radius_px
     patch = depth_m[max(row - r, 0):row + r + 1, max(col - r, 0):col + r + 1]
-    valid = patch[np.isfinite(patch) & (patch >= config.min_depth_m) & (patch <= config.max_depth_m)]
+    in_range = (patch >= config.min_depth_m) & (patch <= config.max_depth_m)
+    valid = patch[np.isfinite(patch) & in_range]
     return float(np.median(valid)) if valid.size else None
 
 

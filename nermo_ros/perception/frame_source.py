@@ -1,7 +1,8 @@
 """Frames straight from a camera device or a video file (OpenCV), for when no driver runs.
 
-A video's frames are stamped with the file's own frame times offset to a start time, so a
-replay keeps the recorded timing however fast we read it; a camera's frames are stamped with
+A video's frames are stamped with the file's own frame times offset to a start time (by
+default the clock when the first frame is read), so a replay keeps the recorded timing however
+fast we read it; a camera's frames are stamped with
 the clock at capture. Looping a video keeps stamps increasing (each pass starts where the last
 one ended).
 """
@@ -29,7 +30,7 @@ class Frame:
 class FrameSource:
     """Open with ``FrameSource.video(path)`` or ``FrameSource.camera(index)``; ``read()`` frames."""
 
-    def __init__(self, capture, description: str, is_file: bool, start_time_s: float,
+    def __init__(self, capture, description: str, is_file: bool, start_time_s: float | None,
                  clock: Callable[[], float], loop: bool):
         self._capture = capture
         self.description = description
@@ -39,14 +40,17 @@ class FrameSource:
         self._loop = loop
         self._pass_offset_s = 0.0
         self._last_frame_s = 0.0
+        self.skipped_frames = 0
         rate = float(capture.get(_cv2().CAP_PROP_FPS) or 0.0)
         self.rate_hz = rate if 0.0 < rate < 1000.0 else FALLBACK_RATE_HZ
 
     @classmethod
-    def video(cls, path: str, start_time_s: float = 0.0, loop: bool = False,
+    def video(cls, path: str, start_time_s: float | None = None, loop: bool = False,
               clock: Callable[[], float] = time.time) -> "FrameSource":
+        """``start_time_s`` None: the first frame is stamped with the clock when it is read."""
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"video_path {path!r} does not exist; give a readable video file")
+            raise FileNotFoundError(f"video_path {path!r} does not exist; give a readable "
+                                    "video file")
         capture = _cv2().VideoCapture(path)
         if not capture.isOpened():
             raise ValueError(f"OpenCV cannot decode video {path!r}; convert it to mp4 (H.264/mp4v) "
@@ -61,25 +65,37 @@ class FrameSource:
                              "that it exists and that no other program holds it")
         return cls(capture, f"camera {device}", False, 0.0, clock, False)
 
-    def read(self) -> Frame | None:
-        """The next frame, or None at the end of a (non-looping) video or on a camera failure."""
-        cv2 = _cv2()
-        if not self._capture.grab():
-            if not (self.is_file and self._loop and self._rewind()):
+    def read(self, not_before_s: float | None = None) -> Frame | None:
+        """The next frame, or None at the end of a (non-looping) video or on a camera failure.
+
+        With ``not_before_s``, video frames stamped more than a frame period before it are
+        skipped (counted in ``skipped_frames``): a reader slower than the video stays real time.
+        """
+        while self._grab():
+            stamp_s = self._stamp_s()
+            late = not_before_s is not None and stamp_s < not_before_s - 1.0 / self.rate_hz
+            if self.is_file and late:
+                self.skipped_frames += 1
+                continue
+            ok, bgr = self._capture.retrieve()
+            if not ok or bgr is None:
                 return None
-            if not self._capture.grab():
-                return None
-        stamp_s = self._stamp_s()
-        ok, bgr = self._capture.retrieve()
-        if not ok or bgr is None:
-            return None
-        return Frame(stamp_s=stamp_s, rgb=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            cv2 = _cv2()
+            return Frame(stamp_s=stamp_s, rgb=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        return None
+
+    def _grab(self) -> bool:
+        if self._capture.grab():
+            return True
+        return self.is_file and self._loop and self._rewind() and self._capture.grab()
 
     def _stamp_s(self) -> float:
         if not self.is_file:
             return self._clock()
         frame_s = self._capture.get(_cv2().CAP_PROP_POS_MSEC) / 1000.0
         self._last_frame_s = frame_s
+        if self._start_time_s is None:
+            self._start_time_s = self._clock() - frame_s
         return self._start_time_s + self._pass_offset_s + frame_s
 
     def _rewind(self) -> bool:

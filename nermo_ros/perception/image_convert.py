@@ -83,7 +83,10 @@ def depth_image_to_metres(image) -> np.ndarray:
 
 
 def image_fields(pixels: np.ndarray, encoding: str) -> dict:
-    """Fields of a sensor_msgs/Image holding ``pixels`` (H, W[, C]): ``Image(**image_fields(...))``."""
+    """Fields of a sensor_msgs/Image holding ``pixels`` (H, W[, C]).
+
+    Use as ``Image(**image_fields(pixels, "rgb8"))``; rows are unpadded, little-endian.
+    """
     if encoding not in _LAYOUTS:
         raise ImageFormatError(f"unsupported image encoding {encoding!r}")
     channels, kind = _LAYOUTS[encoding]

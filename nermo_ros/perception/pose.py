@@ -49,8 +49,8 @@ class BodyObservation:
     image_xy: np.ndarray
 
 
-def observation_from_landmarks(world_xyz: np.ndarray, visibility: np.ndarray,
-                               image_xy: np.ndarray, visibility_threshold: float) -> BodyObservation:
+def observation_from_landmarks(world_xyz: np.ndarray, visibility: np.ndarray, image_xy: np.ndarray,
+                               visibility_threshold: float) -> BodyObservation:
     """MediaPipe's 33 landmarks (world xyz in optical axes, visibility, normalised image xy)."""
     matrix = skeleton.MEDIAPIPE_TO_CANONICAL
     positions = skeleton.optical_to_body_frame(skeleton.map_positions(matrix, world_xyz))
@@ -102,7 +102,8 @@ class MediaPipePoseEstimator:
     def __init__(self, config: PoseConfig = PoseConfig()):
         check_model_complexity(config.model_complexity)
         if not 0.0 <= config.visibility_threshold <= 1.0:
-            raise ValueError(f"visibility_threshold={config.visibility_threshold} must be in [0, 1]")
+            raise ValueError(f"visibility_threshold={config.visibility_threshold} must be in "
+                             "[0, 1]")
         import mediapipe as mp
 
         self.config = config
