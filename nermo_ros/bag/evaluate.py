@@ -1,0 +1,143 @@
+"""`nermo-ros bag evaluate`, offline: read the bag, run the predictor as the node would, score.
+
+The live mode (nermo_ros/nodes/bag_live.py) replays the same bag through the real predictor
+node over DDS and scores what comes back with the same functions, so both modes report the
+same numbers for a deterministic predictor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from nermo_ros.bag.checks import check_stream
+from nermo_ros.bag.io import DEFAULT_STORAGE, BagReadReport, BagWriter, read_skeleton_frames
+from nermo_ros.bag.messages import ForecastRecord, SkeletonFrame, forecast_array, skeleton_array
+from nermo_ros.bag.metrics import ground_truth, score
+from nermo_ros.bag.offline import ForecastSettings, node_params, run_offline
+from nermo_ros.bag.report import Evaluation
+
+FORECAST_TOPIC = "/human_forecast"
+MARKERS_TOPIC = "/human_forecast/markers"
+DEFAULT_MAX_GAP_S = 0.25
+
+
+@dataclass(frozen=True)
+class EvaluationInput:
+    """The recorded frames, what reading them reported, and the node settings to run with."""
+
+    bag: str
+    topic: str
+    frames: list[SkeletonFrame]
+    notes: list[str]
+    params: dict[str, Any]
+    settings: ForecastSettings
+
+
+def load_input(bag: str | Path, topic: str | None = None, config: str | Path | None = None,
+               overrides: Mapping[str, Any] | None = None) -> EvaluationInput:
+    """Frames of the bag's skeleton stream, its health notes and the predictor settings."""
+    from nermo_ros.bag.io import bag_topics, pick_skeleton_topic
+
+    topic = pick_skeleton_topic(bag_topics(bag), topic)
+    frames, read_report = read_skeleton_frames(bag, topic)
+    if not frames:
+        raise ValueError(f"{bag}: no readable skeleton frames on {topic}; "
+                         + " ".join(read_report.lines()))
+    params = {**node_params(config), **(overrides or {})}
+    return EvaluationInput(str(bag), topic, frames, _notes(frames, read_report), params,
+                           ForecastSettings.from_params(params))
+
+
+def _notes(frames: list[SkeletonFrame], read_report: BagReadReport) -> list[str]:
+    check = check_stream([f.stamp_ns for f in frames], sum(not f.people for f in frames))
+    notes = check.lines()
+    if read_report.undecodable or read_report.damaged:
+        notes += read_report.lines()[1:]
+    return notes
+
+
+def make_predictor_from_params(params: Mapping[str, Any]):
+    """The predictor the node would build from the same parameters."""
+    from nermo_ros.predictors.factory import make_predictor
+
+    settings = {"checkpoint": params.get("checkpoint", ""), "backend": params.get("backend",
+                                                                                  "auto")}
+    if params.get("num_adapt_steps", -1) >= 0:
+        settings["num_adapt_steps"] = params["num_adapt_steps"]
+    return make_predictor(params.get("predictor", "constant_velocity"), **settings)
+
+
+def score_run(data: EvaluationInput, records: list[ForecastRecord], latency_s: list[float],
+              mode: str, predictor: str, latency_kind: str, max_gap_s: float = DEFAULT_MAX_GAP_S,
+              extra_notes: list[str] | None = None) -> Evaluation:
+    truth = ground_truth(data.frames, data.settings.min_joint_confidence)
+    notes = list(data.notes) + list(extra_notes or [])
+    if truth.invalid:
+        notes.append(f"{truth.invalid} recorded skeletons failed validation and are not ground "
+                     "truth (wrong layout, joint count or non-finite values)")
+    return Evaluation(data.bag, data.topic, mode, predictor, score(records, truth, max_gap_s),
+                      latency_s, latency_kind, notes)
+
+
+def evaluate_offline(data: EvaluationInput, max_gap_s: float = DEFAULT_MAX_GAP_S
+                     ) -> tuple[Evaluation, list[ForecastRecord]]:
+    """Deterministic: the same bag and predictor give the same numbers (latency aside)."""
+    predictor = make_predictor_from_params(data.params)
+    run = run_offline(data.frames, predictor, data.settings)
+    extra = [f"dropped {n} skeletons: {reason}" for reason, n in sorted(run.drops.items())]
+    if run.resets:
+        extra.append(f"{run.resets} track restarts after backward time jumps")
+    evaluation = score_run(data, run.records, run.frame_latency_s, "offline", predictor.name,
+                           "per-frame processing time (validate, window, predict)", max_gap_s,
+                           extra)
+    return evaluation, run.records
+
+
+def write_forecast_bag(path: str | Path, data: EvaluationInput, records: list[ForecastRecord],
+                       storage: str = DEFAULT_STORAGE) -> list[str]:
+    """The recorded skeletons, the forecasts and (where rclpy is installed) RViz markers."""
+    by_stamp: dict[int, list[ForecastRecord]] = {}
+    for record in records:
+        by_stamp.setdefault(record.stamp_ns, []).append(record)
+    notes: list[str] = []
+    markers = _marker_builder(data.settings.horizons_s, notes)
+    with BagWriter(path, storage) as writer:
+        for frame in data.frames:
+            writer.write(data.topic, frame.log_ns or frame.stamp_ns, skeleton_array(frame))
+            group = by_stamp.pop(frame.stamp_ns, None)
+            if not group:
+                continue
+            log_ns = frame.log_ns or frame.stamp_ns
+            writer.write(FORECAST_TOPIC, log_ns,
+                         forecast_array(frame.stamp_ns, frame.frame_id, group))
+            if markers is not None:
+                writer.write_raw(MARKERS_TOPIC, "visualization_msgs/msg/MarkerArray", log_ns,
+                                 markers(frame, group))
+    return notes
+
+
+def _marker_builder(horizons_s, notes: list[str]):
+    """A function making serialised MarkerArray bytes with the node's marker code, or None."""
+    try:
+        import numpy as np
+        from rclpy.serialization import serialize_message
+        from std_msgs.msg import Header
+
+        from nermo_ros.nodes.markers import skeleton_markers
+        from nermo_ros.nodes.msg_convert import ns_to_stamp
+    except ImportError as error:
+        notes.append(f"markers not written ({error}); the forecasts are")
+        return None
+    horizons = np.asarray(horizons_s, dtype=np.float64)
+
+    def build(frame: SkeletonFrame, group: list[ForecastRecord]) -> bytes:
+        head = Header(stamp=ns_to_stamp(frame.stamp_ns), frame_id=frame.frame_id)
+        observed = {p.track_id: (p.positions.reshape(-1, 3), p.confidence > 0)
+                    for p in frame.people if p.positions.size == 3 * p.confidence.size}
+        predicted = {r.track_id: r.positions_m for r in group}
+        return serialize_message(skeleton_markers(head, observed, predicted, horizons,
+                                                  lifetime_s=0.2))
+
+    return build

@@ -1,0 +1,129 @@
+"""Run a predictor over recorded skeleton frames exactly as the predictor node does, without DDS.
+
+Per frame, in the node's order: forget tracks unseen for ``track_timeout_s``, validate each
+skeleton and push it into its track's window (``nermo_ros.tracking``), then forecast every
+track of the frame that holds ``min_frames`` frames, in one batch. The settings are the
+predictor node's parameters (config/predictor.yaml), so the offline and live runs agree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from nermo_ros.bag.messages import ForecastRecord, SkeletonFrame
+from nermo_ros.predictors.base import Predictor
+from nermo_ros.tracking.tracker import Tracker, TrackerSettings
+from nermo_ros.tracking.validation import Reason, Rejection, validate_skeleton
+
+# The predictor node parameters the offline run uses (names as in config/predictor.yaml).
+USED_PARAMS = ("predictor", "horizons_s", "window_s", "window_frames", "min_frames",
+               "min_joint_confidence", "track_timeout_s", "time_jump_reset_s", "max_tracks")
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    horizons_s: tuple[float, ...] = (0.08, 0.16, 0.24, 0.32, 0.4, 0.56, 0.72, 0.88, 1.0)
+    window_s: float = 1.0
+    window_frames: int = 30
+    min_frames: int = 2
+    min_joint_confidence: float = 0.0
+    track_timeout_s: float = 1.0
+    time_jump_reset_s: float = 0.5
+    max_tracks: int = 16
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "ForecastSettings":
+        known = {k: params[k] for k in cls.__dataclass_fields__ if k in params}
+        if "horizons_s" in known:
+            known["horizons_s"] = tuple(float(h) for h in known["horizons_s"])
+        return cls(**known)
+
+    def tracker_settings(self) -> TrackerSettings:
+        return TrackerSettings(window_s=self.window_s, window_frames=self.window_frames,
+                               track_timeout_s=self.track_timeout_s,
+                               time_jump_reset_s=self.time_jump_reset_s,
+                               max_tracks=self.max_tracks)
+
+
+def node_params(config_path: str | Path | None = None) -> dict[str, Any]:
+    """The predictor node's parameters from its YAML (the package default when None)."""
+    from nermo_ros.nodes.bringup import default_config
+    from nermo_ros.nodes.params import load_parameter_file
+
+    return load_parameter_file(config_path or default_config("predictor.yaml"), "predictor")
+
+
+@dataclass
+class OfflineRun:
+    """What the predictor produced, how long each frame took, and what was dropped why."""
+
+    records: list[ForecastRecord] = field(default_factory=list)
+    frame_latency_s: list[float] = field(default_factory=list)
+    drops: Counter = field(default_factory=Counter)
+    resets: int = 0
+    frames: int = 0
+
+
+class FrameForecaster:
+    """The node's per-frame logic on plain arrays: windows per track, one batch per frame."""
+
+    def __init__(self, predictor: Predictor, settings: ForecastSettings):
+        self.predictor = predictor
+        self.settings = settings
+        self.horizons_s = np.asarray(settings.horizons_s, dtype=np.float64)
+        self.tracker = Tracker(settings.tracker_settings())
+
+    def process(self, frame: SkeletonFrame, run: OfflineRun) -> None:
+        run.frames += 1
+        for track_id in self.tracker.expire(frame.stamp_ns):
+            self.predictor.reset_track(track_id)
+        ready = self._accept(frame, run)
+        if not ready:
+            return
+        forecast = self.predictor.predict(self.tracker.batch(ready), self.horizons_s)
+        for row, track_id in enumerate(ready):
+            run.records.append(ForecastRecord(
+                track_id, frame.stamp_ns, self.horizons_s.copy(),
+                np.array(forecast.positions[row], dtype=np.float32),
+                np.array(forecast.uncertainty_m[row], dtype=np.float32),
+                self.predictor.name, self.predictor.model_id))
+
+    def _accept(self, frame: SkeletonFrame, run: OfflineRun) -> list[str]:
+        ready: list[str] = []
+        seen: set[str] = set()
+        for person in frame.people:
+            if person.track_id in seen:
+                run.drops[Reason.DUPLICATE_TRACK_ID] += 1
+                continue
+            seen.add(person.track_id)
+            valid = validate_skeleton(person.layout, person.joint_names, person.positions,
+                                      person.confidence, self.settings.min_joint_confidence)
+            pushed = valid if isinstance(valid, Rejection) else self.tracker.push(
+                person.track_id, frame.stamp_ns, valid.positions_m, valid.observed)
+            if isinstance(pushed, Rejection):
+                run.drops[pushed.reason] += 1
+                continue
+            if pushed.reset:
+                run.resets += 1
+                self.predictor.reset_track(person.track_id)
+            if self.tracker.num_frames(person.track_id) >= self.settings.min_frames:
+                ready.append(person.track_id)
+        return ready
+
+
+def run_offline(frames: Iterable[SkeletonFrame], predictor: Predictor,
+                settings: ForecastSettings) -> OfflineRun:
+    """Feed frames in bag order; deterministic for a deterministic predictor."""
+    forecaster = FrameForecaster(predictor, settings)
+    run = OfflineRun()
+    for frame in frames:
+        started = time.perf_counter()
+        forecaster.process(frame, run)
+        run.frame_latency_s.append(time.perf_counter() - started)
+    return run
