@@ -1,0 +1,68 @@
+"""Record live topics into a rosbag2 file: serialised bytes as received, logged at receive time.
+
+Messages are written in the order they arrive, each at the node clock's time of arrival (sim
+time under use_sim_time), and keep their own header stamps untouched inside. Each topic is
+subscribed reliably when all its publishers are reliable, else best effort, so the recorder
+matches any publisher.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from nermo_ros.bag.io import BagWriter
+from nermo_ros.nodes.bag_player import message_class
+
+
+def subscription_qos(node: Node, topic: str) -> QoSProfile:
+    publishers = node.get_publishers_info_by_topic(topic)
+    reliable = bool(publishers) and all(
+        p.qos_profile.reliability == ReliabilityPolicy.RELIABLE for p in publishers)
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
+                      reliability=ReliabilityPolicy.RELIABLE if reliable
+                      else ReliabilityPolicy.BEST_EFFORT)
+
+
+def wait_for_types(node: Node, topics: list[str], timeout_s: float) -> dict[str, str]:
+    """Topic -> type of those of ``topics`` that have a publisher within ``timeout_s``."""
+    wanted = {node.resolve_topic_name(t) for t in topics}
+    deadline = time.monotonic() + timeout_s
+    found: dict[str, str] = {}
+    while True:
+        for name, types in node.get_topic_names_and_types():
+            if name in wanted and types:
+                found[name] = types[0]
+        if set(found) == wanted or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+class BagRecorder:
+    """Subscribes to ``topic_types`` (topic -> pkg/msg/Type) and writes to ``writer``."""
+
+    def __init__(self, node: Node, writer: BagWriter, topic_types: dict[str, str]):
+        self.node = node
+        self.writer = writer
+        self.counts: Counter = Counter()
+        self._lock = threading.Lock()
+        for topic, msgtype in topic_types.items():
+            node.create_subscription(message_class(msgtype), topic,
+                                     self._callback(topic, msgtype),
+                                     subscription_qos(node, topic), raw=True)
+
+    def _callback(self, topic: str, msgtype: str):
+        def write(data: bytes) -> None:
+            now_ns = self.node.get_clock().now().nanoseconds
+            with self._lock:
+                self.writer.write_raw(topic, msgtype, now_ns, data)
+                self.counts[topic] += 1
+        return write
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
