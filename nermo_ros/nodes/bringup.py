@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -72,14 +74,21 @@ def build_nodes(predictor_config: str | Path | None = None,
 
 def spin_until(nodes: list, should_stop: Callable[[], bool], num_threads: int = 2,
                poll_s: float = 0.05) -> None:
-    """Spin ``nodes`` on one multi-threaded executor until ``should_stop()`` or Ctrl-C."""
+    """Spin ``nodes`` on one multi-threaded executor (in a thread) until ``should_stop()``.
+
+    The calling thread only polls ``should_stop``, so Ctrl-C lands there and the executor is
+    shut down before the caller destroys the nodes.
+    """
     from rclpy.executors import MultiThreadedExecutor
 
     executor = MultiThreadedExecutor(num_threads=num_threads)
     for node in nodes:
         executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, name="executor", daemon=True)
+    spinner.start()
     try:
-        while not should_stop():
-            executor.spin_once(timeout_sec=poll_s)
+        while spinner.is_alive() and not should_stop():
+            time.sleep(poll_s)
     finally:
-        executor.shutdown(timeout_sec=1.0)
+        executor.shutdown(timeout_sec=2.0)
+        spinner.join(timeout=2.0)

@@ -1,0 +1,118 @@
+"""`nermo-ros demo`: watch forecasts of a real recorded person, live, with their error."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+HELP = "Stream a recorded person through the real nodes and show live forecast error."
+SCORED_HORIZON_S = 0.4
+SETTLE_S = 1.5  # after the last frame, time for the last forecasts to be scored
+VIDEO_END_S = 3.0  # no frame for this long after some came: the video file has ended
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Plays a real recorded human motion (a mocap clip shipped with pybullet, turned into "
+        "the 17-joint skeleton) at its recorded rate through the predictor node over ROS 2, "
+        "and prints once a second: frames in, forecasts out, predictor latency and the error "
+        "of the 400 ms forecast against what the person then did, next to simply assuming "
+        "the person stands still (zero velocity). At the end it writes a plot of error "
+        "against horizon. With --input, a camera, video file or image topic goes through the "
+        "perception node instead.")
+    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                        help="stop after this many seconds (default: the whole recording)")
+    parser.add_argument("--input", default="", metavar="CAMERA|VIDEO|TOPIC",
+                        help="instead of the recording: a camera number (0), a video file, or "
+                             "a sensor_msgs/Image topic, seen through the perception node")
+    parser.add_argument("--clip", default=None, metavar="NAME",
+                        help="recorded clip to play (default: a walk; see --list-clips)")
+    parser.add_argument("--list-clips", action="store_true", help="list the clips and exit")
+    parser.add_argument("--cycles", type=int, default=16,
+                        help="how many times a looping clip is played in a row (default 16)")
+    parser.add_argument("--predictor", default=None,
+                        help="nermo, constant_velocity or zero_velocity (default: the config's)")
+    parser.add_argument("--backend", default=None, help="NeRMo backend (default: the config's)")
+    parser.add_argument("--config", default=None, metavar="YAML",
+                        help="predictor parameter file (default: config/predictor.yaml)")
+    parser.add_argument("--plot", default="nermo_demo_error.png", metavar="PNG",
+                        help="where to write the error-against-horizon plot")
+
+
+def run(args: argparse.Namespace) -> int:
+    from nermo_ros.data.pybullet_clips import DEFAULT_CLIP, list_clips
+
+    if args.list_clips:
+        print("\n".join(list_clips()))
+        return 0
+    if args.duration is not None and args.duration <= 0:
+        print(f"nermo-ros demo: --duration must be > 0 seconds, got {args.duration}")
+        return 2
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init()
+    try:
+        return _run(args, args.clip or DEFAULT_CLIP)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        print("\nstopped")
+        return 130
+    finally:
+        rclpy.try_shutdown()
+
+
+def _run(args: argparse.Namespace, clip_name: str) -> int:
+    from nermo_ros.data.pybullet_clips import load_clip
+    from nermo_ros.demo.report import Reporter
+    from nermo_ros.nodes.bringup import build_nodes, input_overrides, spin_until
+    from nermo_ros.nodes.demo_nodes import ClipPlayer, ForecastMonitor
+
+    overrides = {key: value for key, value in (("predictor", args.predictor),
+                                                ("backend", args.backend)) if value}
+    try:
+        perception = input_overrides(args.input) if args.input else None
+    except FileNotFoundError as error:
+        print(f"nermo-ros demo: {error}")
+        return 2
+    nodes = build_nodes(args.config, overrides, perception_overrides=perception,
+                        with_perception=perception is not None)
+    predictor = nodes[-1]
+    horizons_s = predictor.horizons_s
+    if not any(math.isclose(h, SCORED_HORIZON_S) for h in horizons_s):
+        print(f"nermo-ros demo: the predictor's horizons_s {list(horizons_s)} lack "
+              f"{SCORED_HORIZON_S} s, the horizon the demo scores; add it to the config")
+        return 2
+    reporter = Reporter(SCORED_HORIZON_S, predictor.predictor.name)
+    monitor = ForecastMonitor(horizons_s, reporter.second,
+                              skeletons_topic=predictor.settings["skeletons_topic"],
+                              forecast_topic=predictor.settings["forecast_topic"])
+    player = None
+    if perception is None:
+        clip = load_clip(clip_name, cycles=args.cycles)
+        player = ClipPlayer(clip, topic=predictor.settings["skeletons_topic"])
+        reporter.intro_clip(clip, predictor.predictor.name)
+    else:
+        reporter.intro_input(args.input, predictor.predictor.name)
+    started_s = time.monotonic()
+    finished_s: list[float] = []
+
+    def should_stop() -> bool:
+        now_s = time.monotonic()
+        if args.duration is not None and now_s - started_s >= args.duration:
+            return True
+        if player is not None and player.done:
+            finished_s.append(now_s)
+            return now_s - finished_s[0] >= SETTLE_S
+        # A video file has ended when frames stopped coming after some did.
+        return (perception is not None and "video_path" in perception and monitor.frames_in > 0
+                and now_s - monitor.last_frame_s >= VIDEO_END_S)
+
+    try:
+        spin_until(nodes + [monitor] + ([player] if player else []), should_stop, num_threads=3)
+    finally:
+        reporter.summary(monitor, Path(args.plot))
+        for node in nodes + [monitor] + ([player] if player else []):
+            node.destroy_node()
+    return 0

@@ -1,0 +1,130 @@
+"""The demo's two helper nodes: a recorded person played onto `skeletons`, and a monitor.
+
+The player publishes each clip frame when its recorded time comes (stamped with the node
+clock at that moment, so irregular intervals survive). The monitor listens the way any
+consumer would, over DDS: it counts frames and forecasts, reads the predictor's latency from
+`/diagnostics`, and scores forecasts against what the person then did, next to a
+zero-velocity baseline from its own window of the same skeletons.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Header
+
+from nermo_ros.data.clip import Clip
+from nermo_ros.demo.live_error import LiveErrors
+from nermo_ros.msg import HumanForecastArray, Skeleton3DArray
+from nermo_ros.nodes.diagnostics import status_values
+from nermo_ros.nodes.msg_convert import (forecast_arrays, ns_to_stamp, skeleton_array_msg,
+                                         skeleton_fields, stamp_to_ns)
+from nermo_ros.predictors.baselines import ZeroVelocityPredictor
+from nermo_ros.skeleton import NUM_JOINTS
+from nermo_ros.tracking.tracker import Tracker, TrackerSettings
+from nermo_ros.tracking.validation import ValidSkeleton, validate_skeleton
+
+from nermo_ros.demo.report import BASELINE
+CLIP_TRACK_ID = "body_0"
+
+
+class ClipPlayer(Node):
+    """Publishes a clip on ``topic`` at its recorded rate, then sets ``done``."""
+
+    def __init__(self, clip: Clip, topic: str = "skeletons", frame_id: str = "world",
+                 start_delay_s: float = 0.5):
+        super().__init__("clip_player")
+        self._clip = clip
+        self._frame_id = frame_id
+        self._confidence = np.ones(NUM_JOINTS, np.float32)
+        self._publisher = self.create_publisher(
+            Skeleton3DArray, topic, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self._start_ns = self.get_clock().now().nanoseconds + int(start_delay_s * 1e9)
+        self._offsets_ns = np.round((clip.times_s - clip.times_s[0]) * 1e9).astype(np.int64)
+        self.next_frame = 0
+        self.done = False
+        self._timer = self.create_timer(0.002, self._tick)
+
+    def _tick(self) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        while (self.next_frame < len(self._offsets_ns)
+               and self._start_ns + self._offsets_ns[self.next_frame] <= now_ns):
+            self._publish(self.next_frame, self._start_ns + int(self._offsets_ns[self.next_frame]))
+            self.next_frame += 1
+        if self.next_frame == len(self._offsets_ns):
+            self.done = True
+            self._timer.cancel()
+
+    def _publish(self, index: int, stamp_ns: int) -> None:
+        header = Header(stamp=ns_to_stamp(stamp_ns), frame_id=self._frame_id)
+        self._publisher.publish(skeleton_array_msg(header, {
+            CLIP_TRACK_ID: (self._clip.positions_m[index], self._confidence)}))
+
+
+class ForecastMonitor(Node):
+    """Counts, latency and live error of the forecasts, reported through ``report``."""
+
+    def __init__(self, horizons_s, report: Callable[["ForecastMonitor"], None],
+                 skeletons_topic: str = "skeletons", forecast_topic: str = "human_forecast",
+                 period_s: float = 1.0):
+        super().__init__("forecast_monitor")
+        self.horizons_s = np.asarray(horizons_s, dtype=float)
+        self.errors = LiveErrors(self.horizons_s)
+        self.frames_in = self.forecasts_out = 0
+        self.last_frame_s = time.monotonic()
+        self.predictor_name = ""
+        self.predictor_status: dict[str, str] = {}
+        self._baseline = ZeroVelocityPredictor()
+        self._window = Tracker(TrackerSettings())
+        self._baselines: dict[tuple[str, int], np.ndarray] = {}
+        self.create_subscription(Skeleton3DArray, skeletons_topic, self._on_skeletons,
+                                 QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+        self.create_subscription(HumanForecastArray, forecast_topic, self._on_forecasts, 50)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.create_timer(period_s, lambda: report(self))
+
+    def _on_skeletons(self, msg: Skeleton3DArray) -> None:
+        self.frames_in += 1
+        self.last_frame_s = time.monotonic()
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        for skeleton in msg.skeletons:
+            valid = validate_skeleton(skeleton.layout, skeleton.joint_names,
+                                      *skeleton_fields(skeleton))
+            if not isinstance(valid, ValidSkeleton):
+                continue  # the predictor node counts and reports bad input
+            self.errors.observe(skeleton.track_id, stamp_ns, valid.positions_m, valid.observed)
+            pushed = self._window.push(skeleton.track_id, stamp_ns, valid.positions_m,
+                                       valid.observed)
+            if hasattr(pushed, "reason"):
+                continue
+            still = self._baseline.predict(self._window.batch([skeleton.track_id]),
+                                           self.horizons_s)
+            self._baselines[(skeleton.track_id, stamp_ns)] = still.positions[0].copy()
+        self._window.expire(stamp_ns)
+        oldest_ns = stamp_ns - 2_000_000_000
+        for key in [k for k in self._baselines if k[1] < oldest_ns]:
+            del self._baselines[key]
+
+    def _on_forecasts(self, msg: HumanForecastArray) -> None:
+        for message in msg.forecasts:
+            forecast = forecast_arrays(message)
+            self.predictor_name = forecast.predictor
+            self.forecasts_out += 1
+            if not np.allclose(forecast.time_offsets_s, self.horizons_s, atol=1e-4):
+                continue
+            still = self._baselines.pop((forecast.track_id, forecast.stamp_ns), None)
+            scored = {forecast.predictor: forecast.positions_m.astype(float)}
+            if still is not None:
+                scored[BASELINE] = still
+            self.errors.forecast(forecast.track_id, forecast.stamp_ns, scored)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            values = status_values(status)
+            if "predictor_latency_p50_ms" in values:
+                self.predictor_status = values
