@@ -1,0 +1,1 @@
+"""Backends that run one compiled adapt-and-predict step per batch bucket."""

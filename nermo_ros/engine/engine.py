@@ -1,0 +1,96 @@
+"""The numpy-in/numpy-out adapt-and-predict step the predictor calls, on any backend.
+
+``Engine(obs_t, obs_x, obs_mask, z_init, query_t) -> (pred, z, recon)``, model units, as
+``nermo_ros.meta.adapt_and_predict`` with the weights and K bound. All people in view go in
+one call: the batch is padded up to the next bucket (1, 2, 4, 8, 16 by default) with copies
+of the first person, so compiled graphs exist per bucket and a call never re-traces. Every
+bucket is built at start-up, so the first frame with five people is as fast as the rest.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from nermo_ros.engine.backends.base import Backend, Runner
+from nermo_ros.engine.spec import AdaptProgram, EngineSpec
+
+
+class LatencyWindow:
+    """The last ``size`` call latencies in a fixed ring buffer, for diagnostics."""
+
+    def __init__(self, size: int = 256):
+        self._values = np.zeros(size)
+        self._count = 0
+
+    def add(self, seconds: float) -> None:
+        self._values[self._count % len(self._values)] = seconds
+        self._count += 1
+
+    @property
+    def last_s(self) -> float:
+        return float(self._values[(self._count - 1) % len(self._values)]) if self._count else 0.0
+
+    def percentile_s(self, q: float) -> float:
+        n = min(self._count, len(self._values))
+        return float(np.percentile(self._values[:n], q)) if n else 0.0
+
+
+class Engine:
+    """One compiled adapt-and-predict step, all buckets ready."""
+
+    def __init__(self, program: AdaptProgram, backend: Backend):
+        self.program = program
+        self.spec: EngineSpec = program.spec
+        self.backend = backend
+        self.runners: dict[int, Runner] = {b: backend.runner(b) for b in self.spec.buckets}
+        self.latency = LatencyWindow()
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    def describe(self) -> str:
+        return f"{self.backend.name} ({self.backend.detail}), K={self.spec.steps}"
+
+    def __call__(self, obs_t, obs_x, obs_mask, z_init, query_t):
+        """Arrays as ``adapt_and_predict`` takes them (mask bool or 0/1). Returns float32
+        (pred, z, recon); the arrays are the engine's own, valid until the next call."""
+        start = time.perf_counter()
+        inputs = (obs_t, obs_x, obs_mask, z_init, query_t)
+        batch = self._check(inputs)
+        largest = self.spec.buckets[-1]
+        if batch <= largest:
+            result = self._run(inputs, batch)
+        else:  # more people than the largest bucket: run it in slices, join the results
+            parts = [self._copy(self._run([a[i:i + largest] for a in inputs], min(largest, batch - i)))
+                     for i in range(0, batch, largest)]
+            result = tuple(np.concatenate(p) for p in zip(*parts))
+        self.latency.add(time.perf_counter() - start)
+        return result
+
+    def _run(self, inputs, batch: int):
+        runner = self.runners[self.spec.bucket_for(batch)]
+        for dst, src in zip(runner.inputs, inputs):
+            dst[:batch] = src
+            dst[batch:] = src[:1]  # padding people copy the first: finite, and ignored
+        runner.run()
+        return tuple(out[:batch] for out in runner.outputs)
+
+    @staticmethod
+    def _copy(arrays):
+        return tuple(a.copy() for a in arrays)
+
+    def _check(self, inputs) -> int:
+        batch = int(np.shape(inputs[0])[0])
+        if batch < 1:
+            raise ValueError("adapt-and-predict needs at least one person, got an empty batch")
+        expected = self.spec.input_shapes(batch)
+        names = ("obs_t", "obs_x", "obs_mask", "z_init", "query_t")
+        for name, arr, shape in zip(names, inputs, expected):
+            if tuple(np.shape(arr)) != shape:
+                raise ValueError(
+                    f"{name} has shape {tuple(np.shape(arr))}, this engine was built for {shape} "
+                    f"({self.spec.describe()}); rebuild it with matching window_frames/num_queries")
+        return batch

@@ -1,0 +1,68 @@
+"""make_engine: from a backend name and a NeRMo model to a ready numpy-in/numpy-out Engine."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from nermo_ros.engine.engine import Engine
+from nermo_ros.engine.select import choose
+from nermo_ros.engine.spec import DEFAULT_BUCKETS, AdaptProgram
+
+log = logging.getLogger(__name__)
+
+
+def make_backend(name: str, program: AdaptProgram, device: str, cache_dir: Path | None = None):
+    """The backend object for a resolved (name, device); see ``select.choose``."""
+    if name == "torch":
+        from nermo_ros.engine.backends.torch_eager import TorchBackend
+
+        return TorchBackend(program, device)
+    if name == "cudagraph":
+        from nermo_ros.engine.backends.cudagraph import CudaGraphBackend
+
+        return CudaGraphBackend(program)
+    if name == "onnxruntime":
+        from nermo_ros.engine.backends.onnxruntime import OrtBackend
+
+        return OrtBackend(program, device, cache_dir)
+    if name == "tensorrt":
+        from nermo_ros.engine.backends.tensorrt import TensorRTBackend
+
+        return TensorRTBackend(program, cache_dir)
+    raise ValueError(f"unknown backend {name!r}")
+
+
+def engine_for_program(program: AdaptProgram, backend: str = "auto", device: str = "auto",
+                       fallback_to_cpu: bool = False, cache_dir: Path | None = None) -> Engine:
+    """Resolve the backend (failing clearly, or falling back with a warning) and build it."""
+    choice = choose(backend, device, fallback_to_cpu)
+    if choice.warning:
+        log.warning(choice.warning)
+    engine = Engine(program, make_backend(choice.backend, program, choice.device, cache_dir))
+    engine.startup_warning = choice.warning
+    return engine
+
+
+def make_engine(
+    backend: str = "auto", checkpoint=None, steps: int = 2, *, window_frames: int,
+    num_queries: int, device: str = "auto", buckets: tuple[int, ...] = DEFAULT_BUCKETS,
+    fallback_to_cpu: bool = False, cache_dir: Path | None = None, params=None, config=None,
+) -> Engine:
+    """An Engine for a NeRMo checkpoint (a path) or given ``params`` and ``config``.
+
+    Call it as ``pred, z, recon = engine(obs_t, obs_x, obs_mask, z_init, query_t)``.
+    """
+    from nermo_ros.engine.program import nermo_program
+
+    if checkpoint is not None:
+        params, config = load_nermo_checkpoint(checkpoint)
+    if params is None or config is None:
+        raise ValueError("make_engine needs a checkpoint path, or both params and config")
+    program = nermo_program(params, config, steps, window_frames, num_queries, buckets)
+    return engine_for_program(program, backend, device, fallback_to_cpu, cache_dir)
+
+
+def load_nermo_checkpoint(path):
+    """(params, config) from a NeRMo checkpoint file."""
+    raise NotImplementedError

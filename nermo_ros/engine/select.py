@@ -1,0 +1,94 @@
+"""Which backends exist here, which one ``auto`` picks, and what to say when one is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import torch
+
+BACKENDS: tuple[str, ...] = ("torch", "cudagraph", "onnxruntime", "tensorrt")
+GPU_ONLY: frozenset[str] = frozenset({"cudagraph", "tensorrt"})
+# Fastest first, from the tables in BENCHMARKS.md ("nermo-ros bench").
+AUTO_ORDER_GPU: tuple[str, ...] = ("tensorrt", "cudagraph", "onnxruntime", "torch")
+AUTO_ORDER_CPU: tuple[str, ...] = ("onnxruntime", "torch")
+
+
+class BackendUnavailable(RuntimeError):
+    """A requested backend cannot run here; the message names what is missing."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    backend: str
+    device: str  # "cpu" or "cuda"
+    warning: str = ""  # non-empty when we fell back from what was asked
+
+
+def gpu_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def missing(backend: str, device: str) -> str | None:
+    """None if ``backend`` can run on ``device`` here, else what is missing, for people."""
+    if backend not in BACKENDS:
+        return f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)} or 'auto'"
+    if device not in ("cpu", "cuda"):
+        return f"unknown device {device!r}; choose 'cpu', 'cuda' or 'auto'"
+    needs_gpu = backend in GPU_ONLY or device == "cuda"
+    if needs_gpu and not gpu_available():
+        return (f"backend {backend!r} on {device} needs a CUDA GPU, but torch "
+                f"{torch.__version__} sees none (torch.cuda.is_available() is False)")
+    if backend == "onnxruntime":
+        absent = [m for m in ("onnxruntime", "onnx", "onnxscript") if not _installed(m)]
+        if absent:
+            return f"backend 'onnxruntime' needs {', '.join(absent)} (pip install nermo_ros[export])"
+        if device == "cuda":
+            import onnxruntime as ort
+
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                return (f"backend 'onnxruntime' on cuda needs the onnxruntime-gpu build; onnxruntime "
+                        f"{ort.__version__} here has only {ort.get_available_providers()}")
+    if backend == "tensorrt":
+        if not _installed("tensorrt"):
+            return ("backend 'tensorrt' needs the TensorRT Python package with its builder "
+                    "(pip install tensorrt), which is not installed")
+        absent = [m for m in ("onnx", "onnxscript") if not _installed(m)]
+        if absent:
+            return f"backend 'tensorrt' builds from ONNX and needs {', '.join(absent)}"
+    return None
+
+
+def default_device(backend: str) -> str:
+    return "cuda" if backend in GPU_ONLY or gpu_available() else "cpu"
+
+
+def choose(requested: str = "auto", device: str = "auto", fallback_to_cpu: bool = False) -> Choice:
+    """Resolve ``requested`` (a backend name or 'auto') and ``device`` ('auto', 'cpu', 'cuda').
+
+    'auto' takes the fastest backend that can run. A named backend that cannot run raises
+    BackendUnavailable, unless ``fallback_to_cpu`` and only the GPU is missing: then the best
+    CPU backend is chosen and ``Choice.warning`` says so.
+    """
+    if requested == "auto":
+        order = AUTO_ORDER_GPU if device != "cpu" and gpu_available() else AUTO_ORDER_CPU
+        for name in order:
+            dev = default_device(name) if device == "auto" else device
+            if missing(name, dev) is None:
+                return Choice(name, dev)
+        raise BackendUnavailable("no adapt-and-predict backend can run here: " +
+                                 "; ".join(missing(n, "cpu") or "" for n in AUTO_ORDER_CPU))
+    dev = default_device(requested) if device == "auto" else device
+    problem = missing(requested, dev)
+    if problem is None:
+        return Choice(requested, dev)
+    gpu_was_the_problem = requested in BACKENDS and dev == "cuda" and not gpu_available()
+    if fallback_to_cpu and gpu_was_the_problem:
+        fallback = choose("auto", "cpu")
+        return Choice(fallback.backend, "cpu",
+                      f"{problem}; falling back to {fallback.backend!r} on the CPU")
+    raise BackendUnavailable(f"{problem}. Pick another backend (or 'auto') to run without it.")
