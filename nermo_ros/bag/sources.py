@@ -1,0 +1,65 @@
+"""Name a recorded person on the command line: ``pybullet[:CLIP]``, ``cmu:ACTION_N``, a CMU
+trial file, a video file or a bag -> skeleton frames ready to write."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable
+
+from nermo_ros.bag.convert import (DEFAULT_FRAME_ID, DEFAULT_START_NS, DEFAULT_TRACK_ID,
+                                   clip_frames, video_frames)
+from nermo_ros.bag.messages import SkeletonFrame
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+_CMU_NAME = re.compile(r"^(?P<action>.+)_(?P<n>\d+)$")
+
+
+def source_frames(source: str, start_s: float | None = None, frame_id: str | None = None,
+                  track_id: str = DEFAULT_TRACK_ID, cycles: int = 1, protocol: bool = False,
+                  downsample: int = 2, input_topic: str | None = None
+                  ) -> Iterable[SkeletonFrame]:
+    start_ns = DEFAULT_START_NS if start_s is None else int(round(start_s * 1e9))
+    path = Path(source)
+    if source == "pybullet" or source.startswith("pybullet:"):
+        from nermo_ros.data.pybullet_clips import DEFAULT_CLIP, load_clip
+
+        clip = load_clip(source.partition(":")[2] or DEFAULT_CLIP, cycles=cycles)
+        return clip_frames(clip, start_ns, track_id, frame_id or DEFAULT_FRAME_ID)
+    if source.startswith("cmu:") or re.search(r"\.txt(\.gz)?$", source):
+        clip = _cmu_clip(source, protocol, downsample)
+        return clip_frames(clip, start_ns, track_id, frame_id or DEFAULT_FRAME_ID)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        if not path.is_file():
+            raise FileNotFoundError(f"no video file {source}")
+        return video_frames(path, start_ns, track_id, frame_id or "camera_body")
+    if path.exists():
+        from nermo_ros.bag.io import read_skeleton_frames
+
+        frames, report = read_skeleton_frames(path, input_topic)
+        for line in report.lines()[1:]:
+            print(f"note: {line}")
+        return frames
+    raise ValueError(f"source {source!r} is not pybullet[:CLIP], cmu:ACTION_N, a CMU trial "
+                     f"file, a video ({', '.join(VIDEO_SUFFIXES)}) or an existing bag")
+
+
+def _cmu_clip(source: str, protocol: bool, downsample: int):
+    from nermo_ros.data import cmu
+
+    if source.startswith("cmu:"):
+        match = _CMU_NAME.match(source[4:])
+        if not match:
+            raise ValueError(f"{source!r}: name a CMU trial as cmu:ACTION_N, e.g. cmu:walking_1")
+        trials = cmu.list_trials(cmu.default_data_dir())
+        path = next((p for files in trials.values() for p in files
+                     if p.name.split(".")[0] == source[4:]), None)
+        if path is None:
+            raise FileNotFoundError(f"no CMU trial {source[4:]} under {cmu.default_data_dir()}")
+    else:
+        path = Path(source)
+    skeleton = cmu.load_skeleton(cmu.find_skeleton_json(path.parent.parent))
+    if protocol:
+        return cmu.load_trial(path, skeleton, downsample=downsample)
+    return cmu.load_trial(path, skeleton, downsample=downsample, global_motion=True,
+                          unit_mm=cmu.METRIC_UNIT_MM)
