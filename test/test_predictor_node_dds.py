@@ -8,10 +8,6 @@ import time
 import numpy as np
 import pytest
 
-# One DDS domain per test process, so engineers running tests at once do not cross-talk.
-os.environ["ROS_DOMAIN_ID"] = str(120 + os.getpid() % 90)
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-
 rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
@@ -28,6 +24,8 @@ from nermo_ros.nodes.predictor_node import PredictorNode  # noqa: E402
 from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS  # noqa: E402
 
 pytestmark = pytest.mark.ros
+# This module's own DDS domain per test process, so parallel test runs do not cross-talk.
+DOMAIN_ID = 120 + os.getpid() % 40
 HORIZONS_S = [0.1, 0.4, 1.0]
 
 
@@ -80,7 +78,7 @@ def wait_for(condition, timeout_s: float = 10.0) -> None:
 
 @pytest.fixture(scope="module")
 def harness():
-    rclpy.init()
+    rclpy.init(domain_id=DOMAIN_ID)
     h = Harness()
     yield h
     h.close()

@@ -24,6 +24,10 @@ class _Pending:
     forecasts_m: dict[str, np.ndarray]  # predictor name -> (H, J, 3)
     next_horizon: int = 0
 
+    @property
+    def done(self) -> bool:
+        return self.next_horizon >= len(self.targets_ns)
+
 
 @dataclass
 class _Track:
@@ -84,19 +88,20 @@ class LiveErrors:
         return int(matches[0])
 
     def _settle(self, track: _Track) -> None:
+        """Score every due horizon of every pending forecast; drop the fully scored ones."""
         if not track.observed:
             return
         newest_ns = track.observed[-1][0]
-        while track.pending:
-            item = track.pending[0]
+        for item in track.pending:
             while (item.next_horizon < len(item.targets_ns)
                    and item.targets_ns[item.next_horizon] <= newest_ns):
                 truth = self._truth_at(track, int(item.targets_ns[item.next_horizon]))
                 if truth is not None:
                     self._score(item, truth)
                 item.next_horizon += 1
-            if item.next_horizon < len(item.targets_ns):
-                return
+            if item.next_horizon == 0:
+                break  # not even its first horizon is due, so none of the later ones is
+        while track.pending and track.pending[0].done:
             track.pending.popleft()
 
     def _truth_at(self, track: _Track, target_ns: int):

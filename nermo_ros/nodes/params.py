@@ -74,7 +74,7 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
         if isinstance(value, (list, tuple)) and default:
             item = ParamSpec(spec.name, default[0], spec.description)
             return [coerce_value(item, v) for v in value]
-    raise ValueError(f"parameter {spec.name!r} must be a {_type_name(default)} (like its default "
+    raise ValueError(f"parameter {spec.name!r} must be {_type_name(default)} (like its default "
                      f"{default!r}), got {value!r}; fix the YAML file or the override")
 
 
@@ -135,5 +135,6 @@ def specs_as_markdown(specs: Sequence[ParamSpec]) -> str:
 
 def _type_name(default: Any) -> str:
     if isinstance(default, (list, tuple)):
-        return f"list of {_type_name(default[0]) if default else 'values'}"
-    return type(default).__name__
+        return f"a list of {_type_name(default[0])[2:]}s" if default else "a list"
+    return {bool: "a boolean", int: "an integer", float: "a number",
+            str: "a string"}.get(type(default), f"a {type(default).__name__}")

@@ -1,0 +1,95 @@
+"""The demo's live error bookkeeping (known answers), its plot, and the demo command itself."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nermo_ros.demo.live_error import LiveErrors
+from nermo_ros.demo.plot import plot_error_vs_horizon
+from nermo_ros.skeleton import NUM_JOINTS
+
+HORIZONS_S = [0.1, 0.4]
+MS = 1_000_000
+SPEED_MPS = 1.0
+
+
+def walker_at(t_s: float) -> np.ndarray:
+    """Every joint 1 m/s along x."""
+    pose = np.zeros((NUM_JOINTS, 3))
+    pose[:, 0] = SPEED_MPS * t_s
+    return pose
+
+
+def stream(errors: LiveErrors, stamps_ms, forecast_every: bool = True):
+    known = np.ones(NUM_JOINTS, bool)
+    for t_ms in stamps_ms:
+        t_s = t_ms / 1000
+        errors.observe("a", t_ms * MS, walker_at(t_s), known)
+        if forecast_every:
+            still = np.stack([walker_at(t_s)] * len(HORIZONS_S))
+            moving = np.stack([walker_at(t_s + h) for h in HORIZONS_S])
+            errors.forecast("a", t_ms * MS, {"still": still, "moving": moving})
+
+
+def test_standing_still_is_off_by_speed_times_horizon_and_a_perfect_forecast_by_zero():
+    errors = LiveErrors(HORIZONS_S)
+    stream(errors, range(0, 2000, 33))  # 30 Hz, so targets fall between frames
+    np.testing.assert_allclose(errors.mpjpe_mm("still"), [100.0, 400.0], rtol=1e-6)
+    np.testing.assert_allclose(errors.mpjpe_mm("moving"), [0.0, 0.0], atol=1e-6)
+    assert errors.recent_mpjpe_mm("still", 0.4) == pytest.approx(400.0)
+
+
+def test_a_forecast_is_scored_only_once_its_time_has_been_observed():
+    errors = LiveErrors(HORIZONS_S)
+    stream(errors, [0, 50, 100, 150, 200])
+    # Forecasts made at 0..100 ms are scored at 0.1 s; none has reached its 0.4 s target.
+    assert errors.count("still", 0.1) == 3
+    assert errors.count("still", 0.4) == 0
+    assert np.isnan(errors.mpjpe_mm("still")[1])
+
+
+def test_truth_is_not_invented_across_a_gap_in_the_observations():
+    errors = LiveErrors(HORIZONS_S)
+    stream(errors, [0, 30, 60, 90])
+    stream(errors, [1000, 1030], forecast_every=False)  # nothing seen for 0.9 s
+    assert errors.count("still", 0.1) == 0  # 0.1..0.19 s lie in the gap
+
+
+def test_time_going_back_drops_the_pending_forecasts():
+    errors = LiveErrors(HORIZONS_S)
+    stream(errors, [5000, 5033, 5066])
+    stream(errors, range(0, 1000, 33), forecast_every=False)
+    assert errors.count("still", 0.1) == 0
+
+
+def test_the_plot_is_a_png(tmp_path):
+    path = plot_error_vs_horizon(HORIZONS_S, {"a": np.array([1.0, 2.0]),
+                                              "b": np.array([2.0, np.nan])},
+                                 tmp_path / "plot.png", "title")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_demo_command_streams_the_recorded_walk_and_writes_the_plot(tmp_path):
+    env = dict(os.environ, ROS_DOMAIN_ID=str(30 + os.getpid() % 60),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    plot = tmp_path / "error.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "nermo_ros.cli", "demo", "--duration", "4", "--plot", str(plot)],
+        env=env, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stdout.splitlines() if "| frames in" in line]
+    assert len(lines) >= 2
+    assert "error at 400 ms: constant_velocity" in lines[-1] and "standing still" in lines[-1]
+    last = lines[-1].split("|")
+    frames_in = int(last[1].split()[-1])
+    forecasts_out = int(last[2].split()[-1])
+    assert frames_in >= 60 and forecasts_out >= frames_in - 5  # 30 Hz for ~3 s
+    assert "zero_velocity baseline" in result.stdout
+    assert plot.read_bytes()[:4] == b"\x89PNG"

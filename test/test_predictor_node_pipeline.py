@@ -1,0 +1,63 @@
+"""Both nodes in one process over real DDS, as `nermo-ros run` starts them: a video of a
+person through the perception node, every skeleton frame answered by a forecast array."""
+
+import os
+import threading
+import time
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+
+from nermo_ros.msg import HumanForecastArray, Skeleton3DArray  # noqa: E402
+from nermo_ros.nodes.bringup import build_nodes, input_overrides  # noqa: E402
+from nermo_ros.nodes.msg_convert import forecast_arrays, stamp_to_ns  # noqa: E402
+from perception_media import write_astronaut_video  # noqa: E402
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+DOMAIN_ID = 160 + os.getpid() % 40
+
+
+def test_perception_and_predictor_answer_every_video_frame_with_a_forecast(tmp_path):
+    video = write_astronaut_video(tmp_path / "astronaut.avi", num_frames=10)
+    rclpy.init(domain_id=DOMAIN_ID)
+    try:
+        nodes = build_nodes(None, {"input_reliability": "reliable"},
+                            perception_overrides={**input_overrides(str(video)),
+                                                  "video_loop": True})
+        probe = rclpy.create_node("pipeline_probe")
+        skeletons, forecasts = [], {}
+        probe.create_subscription(Skeleton3DArray, "skeletons", skeletons.append, 50)
+        probe.create_subscription(HumanForecastArray, "human_forecast",
+                                  lambda m: forecasts.setdefault(stamp_to_ns(m.header.stamp), m),
+                                  50)
+        executor = MultiThreadedExecutor(num_threads=2)
+        for node in nodes + [probe]:
+            executor.add_node(node)
+        threading.Thread(target=executor.spin, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while len(skeletons) < 25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the last forecasts in flight
+        executor.shutdown()
+        predictor = nodes[-1]
+        for node in nodes + [probe]:
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    # Skip the frames sent before the predictor and the probe had found each other.
+    answered = [msg for msg in skeletons if stamp_to_ns(msg.header.stamp) in forecasts]
+    assert answered, "no skeleton frame got a forecast"
+    first = skeletons.index(answered[0])
+    later = skeletons[first:]
+    assert len(later) >= 20
+    assert all(stamp_to_ns(msg.header.stamp) in forecasts for msg in later)
+    people_frames = [msg for msg in later[1:] if msg.skeletons]
+    assert len(people_frames) >= 15, "MediaPipe found the astronaut too rarely"
+    for msg in people_frames:
+        answer = forecasts[stamp_to_ns(msg.header.stamp)]
+        assert [f.track_id for f in answer.forecasts] == [s.track_id for s in msg.skeletons]
+        for forecast in map(forecast_arrays, answer.forecasts):
+            assert forecast.positions_m.shape == (len(predictor.horizons_s), 17, 3)
+    assert predictor.drops.total == 0
