@@ -127,6 +127,22 @@ def iter_raw(path: str | Path, topics: set[str] | None, report: BagReadReport
         report.damaged = f"{type(error).__name__}: {error}"
 
 
+def read_raw(path: str | Path, topics: set[str] | None, report: BagReadReport
+             ) -> list[RawMessage]:
+    """All messages on ``topics``; from a damaged MCAP bag, whatever a record walk recovers."""
+    messages = list(iter_raw(path, topics, report))
+    if report.damaged and (Path(path).suffix == ".mcap" or any(Path(path).glob("*.mcap"))):
+        from nermo_ros.bag.salvage import salvage_mcap
+
+        recovered, problems = salvage_mcap(path, topics)
+        if len(recovered) > len(messages):
+            report.damaged += (f"; recovered {len(recovered)} messages record by record"
+                               + "".join(f"; {p}" for p in problems))
+            messages = recovered
+            report.messages_read = len(recovered)
+    return messages
+
+
 def pick_skeleton_topic(topics: dict[str, str], topic: str | None = None) -> str:
     """The requested topic (checked), else the one skeleton-stream topic of the bag."""
     if topic:
@@ -157,7 +173,7 @@ def read_skeleton_frames(path: str | Path, topic: str | None = None
     report = BagReadReport(str(path))
     topic = pick_skeleton_topic(bag_topics(path), topic)
     frames = []
-    for raw in iter_raw(path, {topic}, report):
+    for raw in read_raw(path, {topic}, report):
         try:
             msg = T.typestore().deserialize_cdr(raw.data, raw.msgtype)
             frames.append(frame_from_message(msg, raw.msgtype, raw.topic, raw.log_ns))
@@ -177,7 +193,7 @@ def read_forecasts(path: str | Path, topic: str | None = None
         raise ValueError(f"expected one {T.FORECAST_ARRAY} topic{' ' + topic if topic else ''} "
                          f"in {path}; it has {_listing(topics)}")
     records = []
-    for raw in iter_raw(path, set(found), report):
+    for raw in read_raw(path, set(found), report):
         try:
             records.extend(forecast_records(T.typestore().deserialize_cdr(raw.data,
                                                                           raw.msgtype)))

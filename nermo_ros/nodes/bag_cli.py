@@ -8,7 +8,7 @@ import time
 import rclpy
 from rclpy.parameter import Parameter
 
-from nermo_ros.bag.io import BagReadReport, BagWriter, iter_raw
+from nermo_ros.bag.io import BagReadReport, BagWriter, read_raw
 from nermo_ros.bag.timing import ReplaySettings, parse_remaps
 from nermo_ros.nodes.bag_player import BagPlayer
 from nermo_ros.nodes.bag_recorder import BagRecorder, wait_for_types
@@ -17,7 +17,7 @@ from nermo_ros.nodes.bringup import spin_until
 
 def replay(args) -> int:
     report = BagReadReport(args.bag)
-    messages = list(iter_raw(args.bag, set(args.topics) if args.topics else None, report))
+    messages = read_raw(args.bag, set(args.topics) if args.topics else None, report)
     for line in report.lines()[1:]:
         print(f"note: {line}")
     if not messages:
