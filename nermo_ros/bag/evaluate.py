@@ -89,6 +89,9 @@ def evaluate_offline(data: EvaluationInput, max_gap_s: float = DEFAULT_MAX_GAP_S
     extra = [f"dropped {n} skeletons: {reason}" for reason, n in sorted(run.drops.items())]
     if run.resets:
         extra.append(f"{run.resets} track restarts after backward time jumps")
+    if run.expired:
+        extra.append(f"{run.expired} tracks forgotten (unseen for track_timeout_s, or left "
+                     "behind by a time jump); they start over when seen again")
     evaluation = score_run(data, run.records, run.frame_latency_s, "offline", predictor.name,
                            "per-frame processing time (validate, window, predict)", max_gap_s,
                            extra)
@@ -102,7 +105,7 @@ def write_forecast_bag(path: str | Path, data: EvaluationInput, records: list[Fo
     for record in records:
         by_stamp.setdefault(record.stamp_ns, []).append(record)
     notes: list[str] = []
-    markers = _marker_builder(data.settings.horizons_s, notes)
+    markers = _marker_builder(notes)
     with BagWriter(path, storage) as writer:
         for frame in data.frames:
             writer.write(data.topic, frame.log_ns or frame.stamp_ns, skeleton_array(frame))
@@ -118,7 +121,7 @@ def write_forecast_bag(path: str | Path, data: EvaluationInput, records: list[Fo
     return notes
 
 
-def _marker_builder(horizons_s, notes: list[str]):
+def _marker_builder(notes: list[str]):
     """A function making serialised MarkerArray bytes with the node's marker code, or None."""
     try:
         import numpy as np
@@ -130,13 +133,13 @@ def _marker_builder(horizons_s, notes: list[str]):
     except ImportError as error:
         notes.append(f"markers not written ({error}); the forecasts are")
         return None
-    horizons = np.asarray(horizons_s, dtype=np.float64)
 
     def build(frame: SkeletonFrame, group: list[ForecastRecord]) -> bytes:
         head = Header(stamp=ns_to_stamp(frame.stamp_ns), frame_id=frame.frame_id)
         observed = {p.track_id: (p.positions.reshape(-1, 3), p.confidence > 0)
                     for p in frame.people if p.positions.size == 3 * p.confidence.size}
         predicted = {r.track_id: r.positions_m for r in group}
+        horizons = np.asarray(group[0].time_offsets_s, dtype=np.float64)
         return serialize_message(skeleton_markers(head, observed, predicted, horizons,
                                                   lifetime_s=0.2))
 

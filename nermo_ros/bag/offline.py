@@ -66,7 +66,8 @@ class OfflineRun:
     records: list[ForecastRecord] = field(default_factory=list)
     frame_latency_s: list[float] = field(default_factory=list)
     drops: Counter = field(default_factory=Counter)
-    resets: int = 0
+    resets: int = 0  # tracks started over after a step back in time
+    expired: int = 0  # tracks forgotten: unseen too long, or far from a jumped clock
     frames: int = 0
 
 
@@ -82,6 +83,7 @@ class FrameForecaster:
     def process(self, frame: SkeletonFrame, run: OfflineRun) -> None:
         run.frames += 1
         for track_id in self.tracker.expire(frame.stamp_ns):
+            run.expired += 1
             self.predictor.reset_track(track_id)
         ready = self._accept(frame, run)
         if not ready:
