@@ -46,6 +46,7 @@ class Engine:
         self.backend = backend
         self.runners: dict[int, Runner] = {b: backend.runner(b) for b in self.spec.buckets}
         self.latency = LatencyWindow()
+        self.startup_warning = ""  # set when the backend is a CPU fallback for a GPU one
 
     @property
     def name(self) -> str:

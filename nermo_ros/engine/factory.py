@@ -49,20 +49,16 @@ def make_engine(
     num_queries: int, device: str = "auto", buckets: tuple[int, ...] = DEFAULT_BUCKETS,
     fallback_to_cpu: bool = False, cache_dir: Path | None = None, params=None, config=None,
 ) -> Engine:
-    """An Engine for a NeRMo checkpoint (a path) or given ``params`` and ``config``.
+    """An Engine for a NeRMo checkpoint (a path; None: the shipped model) or for given
+    ``params`` and ``config``.
 
     Call it as ``pred, z, recon = engine(obs_t, obs_x, obs_mask, z_init, query_t)``.
     """
+    from nermo_ros.engine.models import load_nermo
     from nermo_ros.engine.program import nermo_program
 
-    if checkpoint is not None:
-        params, config = load_nermo_checkpoint(checkpoint)
     if params is None or config is None:
-        raise ValueError("make_engine needs a checkpoint path, or both params and config")
+        params, config, _, _ = load_nermo(checkpoint)  # None: the shipped model
     program = nermo_program(params, config, steps, window_frames, num_queries, buckets)
     return engine_for_program(program, backend, device, fallback_to_cpu, cache_dir)
 
-
-def load_nermo_checkpoint(path):
-    """(params, config) from a NeRMo checkpoint file."""
-    raise NotImplementedError

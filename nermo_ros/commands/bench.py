@@ -1,0 +1,104 @@
+"""`nermo-ros bench`: adapt-and-predict latency per backend x people x K, or the warm-start
+study (error against adaptation steps, cold vs warm start, on held-out CMU data)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+HELP = "Time the adapt-and-predict backends per number of people and adaptation steps."
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", default=None,
+                        help="NeRMo checkpoint (default: the packaged model, if any)")
+    parser.add_argument("--random-weights", action="store_true",
+                        help="time an untrained model of the default size (latency does not "
+                             "depend on the weights)")
+    parser.add_argument("--backends", default="available",
+                        help="comma list of backend[:device], or 'available' (default)")
+    parser.add_argument("--people", type=_ints, default=[1, 4, 16], help="e.g. 1,4,16")
+    parser.add_argument("--steps", type=_ints, default=[1, 3, 5], help="K values, e.g. 1,3,5")
+    parser.add_argument("--window-frames", type=int, default=30, help="T (predictor.yaml)")
+    parser.add_argument("--num-queries", type=int, default=9, help="Q horizons (predictor.yaml)")
+    parser.add_argument("--calls", type=int, default=300, help="timed calls per cell (at most)")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--max-seconds", type=float, default=8.0,
+                        help="stop a cell after this long once 10 calls are timed")
+    parser.add_argument("--cache-dir", default=None, help="ONNX/TensorRT cache (default "
+                                                          "$NERMO_CACHE_DIR or ~/.cache/nermo_ros)")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--warm-start-study", action="store_true",
+                        help="instead: error vs adaptation steps, cold vs warm start, held-out CMU")
+    parser.add_argument("--study-steps", type=_ints, default=[0, 1, 2, 3, 5, 10])
+    parser.add_argument("--study-windows", type=int, default=400,
+                        help="held-out windows (consecutive frames) in the study")
+
+
+def available_targets() -> list[tuple[str, str]]:
+    from nermo_ros.engine.select import BACKENDS, gpu_available, missing
+
+    device = "cuda" if gpu_available() else "cpu"
+    return [(b, device) for b in BACKENDS if missing(b, device) is None]
+
+
+def parse_targets(text: str) -> list[tuple[str, str]]:
+    from nermo_ros.engine.select import default_device
+
+    if text == "available":
+        return available_targets()
+    targets = []
+    for item in text.split(","):
+        name, _, device = item.partition(":")
+        targets.append((name, device or default_device(name)))
+    return targets
+
+
+def run(args: argparse.Namespace) -> int:
+    from nermo_ros.engine.models import load_model_or_random
+
+    params, config, source = load_model_or_random(args.checkpoint, args.random_weights)
+    if args.warm_start_study:
+        from nermo_ros.engine.warm_start import run_study
+
+        return run_study(params, config, source, args)
+    return run_latency(params, config, source, args)
+
+
+def run_latency(params, config, source: str, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nermo_ros.engine import BackendUnavailable, engine_for_program
+    from nermo_ros.engine.bench import machine_description, markdown_table, time_engine
+    from nermo_ros.engine.program import nermo_program
+
+    cache_dir = Path(args.cache_dir) if args.cache_dir else None
+    buckets = tuple(sorted(set(args.people)))
+    print(f"machine: {machine_description()}")
+    print(f"model: {source}; T={args.window_frames} Q={args.num_queries} J={config.num_joints}")
+    timings = []
+    for backend, device in parse_targets(args.backends):
+        for steps in args.steps:
+            program = nermo_program(params, config, steps, args.window_frames, args.num_queries, buckets)
+            try:
+                engine = engine_for_program(program, backend, device, cache_dir=cache_dir)
+            except BackendUnavailable as error:
+                print(f"nermo-ros bench: {error}", file=sys.stderr)
+                return 2
+            for people in args.people:
+                t = time_engine(engine, people, args.calls, args.warmup, args.max_seconds)
+                print(f"  {engine.describe():<60} people={people:>2} p50={t.p50_ms:8.2f} ms "
+                      f"p99={t.p99_ms:8.2f} ms", flush=True)
+                timings.append(t)
+    print()
+    print(markdown_table(timings))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine_description(), "model": source,
+                                               "timings": [asdict(t) for t in timings]}, indent=1))
+    return 0

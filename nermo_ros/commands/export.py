@@ -1,0 +1,64 @@
+"""`nermo-ros export`: the adapt-and-predict step of a checkpoint as ONNX graphs (one per
+batch bucket), checked against eager PyTorch, and TensorRT engines where TensorRT exists."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+HELP = "Export the adapt-and-predict step to ONNX (and a TensorRT engine where possible)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", default=None, help="NeRMo checkpoint (default: shipped)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="adaptation steps K unrolled in the graph (default: the checkpoint's)")
+    parser.add_argument("--window-frames", type=int, default=10, help="observed frames T")
+    parser.add_argument("--num-queries", type=int, default=9, help="forecast times Q")
+    parser.add_argument("--buckets", default="1,2,4,8,16", help="batch sizes to export")
+    parser.add_argument("--out", default="out/onnx", help="directory for the .onnx files")
+    parser.add_argument("--tensorrt", action="store_true",
+                        help="also build (and cache) TensorRT engines; needs tensorrt and a GPU")
+    parser.add_argument("--cache-dir", default=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nermo_ros.engine import BackendUnavailable, engine_for_program
+    from nermo_ros.engine.export import ensure_onnx
+    from nermo_ros.engine.models import load_nermo
+    from nermo_ros.engine.parity import PARITY_ATOL, parity_errors
+    from nermo_ros.engine.program import nermo_program
+
+    try:
+        params, config, default_steps, model_id = load_nermo(args.checkpoint)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"nermo-ros export: {error}", file=sys.stderr)
+        return 2
+    steps = default_steps if args.steps is None else args.steps
+    buckets = tuple(sorted({int(b) for b in args.buckets.split(",") if b}))
+    cache_dir = Path(args.cache_dir) if args.cache_dir else None
+    program = nermo_program(params, config, steps, args.window_frames, args.num_queries, buckets)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for batch in buckets:
+        target = out / f"nermo_{model_id}_k{steps}_t{args.window_frames}_q{args.num_queries}_b{batch}.onnx"
+        shutil.copyfile(ensure_onnx(program, batch, cache_dir), target)
+        print(f"wrote {target}")
+    reference = engine_for_program(program, "torch", "cpu")
+    targets = [("onnxruntime", "cpu")] + ([("tensorrt", "cuda")] if args.tensorrt else [])
+    status = 0
+    for backend, device in targets:
+        try:
+            engine = engine_for_program(program, backend, device, cache_dir=cache_dir)
+        except BackendUnavailable as error:
+            print(f"nermo-ros export: {error}", file=sys.stderr)
+            return 2
+        errors = parity_errors(engine, reference, batch=min(3, buckets[-1]))
+        worst = max(errors.values())
+        verdict = "ok" if worst <= PARITY_ATOL[backend] else "FAILED"
+        print(f"{engine.describe()}: max |difference| to eager {worst:.2e} model units "
+              f"(tolerance {PARITY_ATOL[backend]:.0e}) {verdict}")
+        status |= verdict != "ok"
+    return status
