@@ -1,6 +1,7 @@
 """The perception node over DDS: real images in, Skeleton3DArray and /diagnostics out."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ from nermo_ros import skeleton  # noqa: E402
 from nermo_ros.msg import Skeleton3DArray  # noqa: E402
 from nermo_ros.nodes.diagnostics import status_values  # noqa: E402
 from nermo_ros.nodes.msg_convert import ns_to_stamp, skeleton_fields, stamp_to_ns  # noqa: E402
-from nermo_ros.nodes.perception_node import PerceptionNode  # noqa: E402
+from nermo_ros.nodes.params import load_parameter_file, specs_as_yaml  # noqa: E402
+from nermo_ros.nodes.perception_node import NODE_NAME, PARAMS, PerceptionNode  # noqa: E402
 from nermo_ros.perception.image_convert import image_fields  # noqa: E402
 from perception_media import VIDEO_RATE_HZ, astronaut_rgb, write_astronaut_video  # noqa: E402
 
@@ -154,7 +156,7 @@ def test_diagnostics_report_frame_rate_detection_rate_and_latency(harness_factor
 
 def test_a_video_file_is_published_at_its_frame_times(harness_factory, tmp_path):
     path = write_astronaut_video(tmp_path / "astronaut.avi", num_frames=4)
-    h = harness_factory(video_path=str(path))
+    h = harness_factory(video_path=str(path), video_realtime=False)  # every frame, even if slow
     assert h.spin_until(lambda: len(h.arrays) >= 4, timeout_s=20.0)
     stamps_s = np.array([stamp_to_ns(a.header.stamp) for a in h.arrays]) * 1e-9
     np.testing.assert_allclose(np.diff(stamps_s), 1.0 / VIDEO_RATE_HZ, atol=1e-6)
@@ -190,3 +192,9 @@ def test_a_model_complexity_the_wheel_lacks_is_refused_at_start():
 def test_two_sources_at_once_are_refused():
     with pytest.raises(ValueError, match="choose one source"):
         PerceptionNode(overrides={"video_path": "a.mp4", "camera_device": 0})
+
+
+def test_the_config_file_sets_every_parameter_to_its_documented_default():
+    config = Path(__file__).resolve().parents[1] / "config" / "perception.yaml"
+    expected = specs_as_yaml(PARAMS, NODE_NAME)[NODE_NAME]["ros__parameters"]
+    assert load_parameter_file(config, NODE_NAME) == expected
