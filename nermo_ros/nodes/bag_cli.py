@@ -8,7 +8,7 @@ import time
 import rclpy
 from rclpy.parameter import Parameter
 
-from nermo_ros.bag.io import BagReadReport, BagWriter, read_raw
+from nermo_ros.bag.io import BagReadReport, read_raw
 from nermo_ros.bag.timing import ReplaySettings, parse_remaps
 from nermo_ros.nodes.bag_player import BagPlayer
 from nermo_ros.nodes.bag_recorder import BagRecorder, wait_for_types
@@ -28,7 +28,7 @@ def replay(args) -> int:
                               remap=parse_remaps(args.remap),
                               clock_hz=0.0 if args.no_clock else args.clock_hz,
                               delay_s=args.delay_s)
-    rclpy.init()
+    rclpy.init(args=[])  # our own arguments are not ROS arguments
     node = None
     try:
         node = rclpy.create_node(f"nermo_bag_player_{os.getpid()}")
@@ -50,7 +50,7 @@ def replay(args) -> int:
 
 
 def record(args) -> int:
-    rclpy.init()
+    rclpy.init(args=[])  # our own arguments are not ROS arguments
     node = None
     try:
         node = rclpy.create_node(f"nermo_bag_recorder_{os.getpid()}", parameter_overrides=[
@@ -63,10 +63,10 @@ def record(args) -> int:
             print("nermo-ros bag record: none of the topics has a publisher; start the nodes "
                   "first or raise --discovery-timeout-s")
             return 1
-        with BagWriter(args.output, args.storage) as writer:
-            recorder = BagRecorder(node, writer, types)
+        with BagRecorder(node, args.output, args.storage, types) as recorder:
             print(f"recording {', '.join(sorted(types))} to {args.output}; Ctrl-C stops")
             started = time.monotonic()
+
             def should_stop() -> bool:
                 return (
                     args.duration_s is not None and time.monotonic() - started

@@ -92,7 +92,7 @@ def evaluate_live(data: EvaluationInput, rate: float = 1.0, settle_s: float = 2.
 
     owns_rclpy = not rclpy.ok()
     if owns_rclpy:
-        rclpy.init()
+        rclpy.init(args=[])  # our own arguments are not ROS arguments
     prefix = f"/nermo_bag_eval_{os.getpid()}_{time.monotonic_ns() % 10**6}"
     nodes = []
     try:

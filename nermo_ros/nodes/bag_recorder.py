@@ -8,6 +8,7 @@ matches any publisher.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import Counter
@@ -43,26 +44,54 @@ def wait_for_types(node: Node, topics: list[str], timeout_s: float) -> dict[str,
 
 
 class BagRecorder:
-    """Subscribes to ``topic_types`` (topic -> pkg/msg/Type) and writes to ``writer``."""
+    """Subscribes to ``topic_types`` (topic -> pkg/msg/Type) and writes a bag at ``path``.
 
-    def __init__(self, node: Node, writer: BagWriter, topic_types: dict[str, str]):
+    Callbacks only queue the bytes; one writer thread owns the bag (SQLite connections must
+    stay in the thread that opened them). Use as a context manager: leaving it closes the bag.
+    """
+
+    def __init__(self, node: Node, path, storage: str, topic_types: dict[str, str]):
         self.node = node
-        self.writer = writer
         self.counts: Counter = Counter()
-        self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self.error: Exception | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._writer = BagWriter(path, storage)  # checks the path now, opens in the thread
+        self._thread = threading.Thread(target=self._write_loop, daemon=True)
+        self._thread.start()
         for topic, msgtype in topic_types.items():
             node.create_subscription(message_class(msgtype), topic,
                                      self._callback(topic, msgtype),
                                      subscription_qos(node, topic), raw=True)
 
     def _callback(self, topic: str, msgtype: str):
-        def write(data: bytes) -> None:
-            now_ns = self.node.get_clock().now().nanoseconds
-            with self._lock:
-                self.writer.write_raw(topic, msgtype, now_ns, data)
+        def receive(data: bytes) -> None:
+            self._queue.put((topic, msgtype, self.node.get_clock().now().nanoseconds, data))
+            with self._count_lock:
                 self.counts[topic] += 1
-        return write
+        return receive
+
+    def _write_loop(self) -> None:
+        try:
+            with self._writer as writer:
+                while (item := self._queue.get()) is not None:
+                    writer.write_raw(*item)
+        except Exception as error:  # reported by close(); the node keeps running
+            self.error = error
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def close(self) -> None:
+        """Write what is queued and close the bag; raises what the writer thread hit."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise RuntimeError(f"writing the bag failed: {self.error}") from self.error
+
+    def __enter__(self) -> "BagRecorder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
