@@ -198,3 +198,13 @@ def test_the_config_file_sets_every_parameter_to_its_documented_default():
     config = Path(__file__).resolve().parents[1] / "config" / "perception.yaml"
     expected = specs_as_yaml(PARAMS, NODE_NAME)[NODE_NAME]["ros__parameters"]
     assert load_parameter_file(config, NODE_NAME) == expected
+
+
+@pytest.mark.parametrize("overrides, says", [
+    ({"image_queue_size": 0}, "image_queue_size=0 is too small"),
+    ({"min_depth_m": 5.0, "max_depth_m": 1.0}, r"min_depth_m \(5.0\) < max_depth_m \(1.0\)"),
+    ({"use_depth": True, "camera_device": 0}, "a video file or OpenCV camera has no depth"),
+])
+def test_settings_that_cannot_work_are_refused_with_the_value(overrides, says):
+    with pytest.raises(ValueError, match=says):
+        PerceptionNode(overrides=overrides)

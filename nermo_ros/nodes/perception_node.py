@@ -15,6 +15,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
 
 from nermo_ros.msg import Skeleton3DArray
 from nermo_ros.nodes.diagnostics import (OK, WARN, DiagnosticReport, DiagnosticsPublisher,
@@ -76,6 +77,23 @@ PARAMS = (
 )
 
 
+def check_settings(p: dict) -> None:
+    """Refuse settings that cannot work, naming the value and what to do."""
+    if p["video_path"] and p["camera_device"] >= 0:
+        raise ValueError(f"both video_path={p['video_path']!r} and camera_device="
+                         f"{p['camera_device']} are set; choose one source")
+    if p["use_depth"] and (p["video_path"] or p["camera_device"] >= 0):
+        raise ValueError("use_depth needs image_topic with depth_topic and camera_info_topic; "
+                         "a video file or OpenCV camera has no depth")
+    for name in ("image_queue_size", "sync_queue_size", "depth_window_radius_px"):
+        if p[name] < (0 if name == "depth_window_radius_px" else 1):
+            raise ValueError(f"{name}={p[name]} is too small; see config/perception.yaml")
+    if not 0.0 <= p["min_depth_m"] < p["max_depth_m"]:
+        raise ValueError(f"need 0 <= min_depth_m ({p['min_depth_m']}) < max_depth_m "
+                         f"({p['max_depth_m']})")
+    check_model_complexity(p["model_complexity"])
+
+
 def pose_config(p: dict) -> PoseConfig:
     return PoseConfig(model_complexity=p["model_complexity"],
                       min_detection_confidence=p["min_detection_confidence"],
@@ -106,25 +124,15 @@ class PerceptionNode(Node):
         self._drops = DropCounter(throttle_s=p["warn_throttle_s"])
         self._drops_reported = 0
         try:
-            self._check_sources(p)
-            check_model_complexity(p["model_complexity"])
+            check_settings(p)
             self._start_input(p)
             self._perception = SkeletonPerception(MediaPipePoseEstimator(pose_config(p)),
                                                   depth_config(p))
         except Exception:
             self.destroy_node()  # release the camera / video before the error propagates
             raise
-        self._diagnostics = DiagnosticsPublisher(self, "perception", p["diagnostics_period_s"],
+        self._diagnostics = DiagnosticsPublisher(self, "pose estimation", p["diagnostics_period_s"],
                                                  self._report)
-
-    @staticmethod
-    def _check_sources(p) -> None:
-        if p["video_path"] and p["camera_device"] >= 0:
-            raise ValueError(f"both video_path={p['video_path']!r} and camera_device="
-                             f"{p['camera_device']} are set; choose one source")
-        if p["use_depth"] and (p["video_path"] or p["camera_device"] >= 0):
-            raise ValueError("use_depth needs image_topic with depth_topic and "
-                             "camera_info_topic; a video file or OpenCV camera has no depth")
 
     def _start_input(self, p) -> None:
         if p["video_path"]:
@@ -211,8 +219,7 @@ class PerceptionNode(Node):
         if result.depth_missing:
             self._drops.warn(self.get_logger(), "no_depth", "a person was found but no valid "
                              "depth around the pelvis or neck; publishing an empty array")
-        header = Skeleton3DArray().header
-        header.stamp, header.frame_id = stamp, self.settings["frame_id"]
+        header = Header(stamp=stamp, frame_id=self.settings["frame_id"])
         people = {p.track_id: (p.positions_m, p.confidence) for p in result.people}
         self._publisher.publish(skeleton_array_msg(header, people))
         self._processing.add(time.perf_counter() - started_s)
