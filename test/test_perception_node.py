@@ -1,5 +1,6 @@
 """The perception node over DDS: real images in, Skeleton3DArray and /diagnostics out."""
 
+import os
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from nermo_ros.perception.image_convert import image_fields  # noqa: E402
 from perception_media import VIDEO_RATE_HZ, astronaut_rgb, write_astronaut_video  # noqa: E402
 
 pytestmark = pytest.mark.ros
-DOMAIN_ID = 71  # this module's own DDS domain, so parallel test runs do not cross-talk
+DOMAIN_ID = 60 + os.getpid() % 40  # own DDS domains (60-99): parallel runs do not cross-talk
 J = skeleton.JOINT_INDEX
 STAMP_NS = 1_700_000_000_123_000_000
 
