@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torch.func import functional_call, grad
 
-from nermo_ros.model import ModelConfig, NermoModel
+from nermo_ros.model import ModelConfig, NermoModel, fourier_features
 from nermo_ros.predictors.base import WindowBatch
 
 Params = dict[str, Tensor]
@@ -37,16 +37,41 @@ def init_params(config: ModelConfig, seed: int = 0) -> Params:
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-def last_observed(x: Tensor, mask: Tensor) -> Tensor:
-    """Each joint's newest observed position: (B, T, J, 3), (B, T, J) -> (B, J, 3).
+def last_observed(t: Tensor, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Each joint's newest observation: time (B, J) and position (B, J, 3).
 
-    Frames are oldest first. Joints never observed get 0 (the window origin).
+    Frames are oldest first. Joints never observed get time 0 and position 0 (the origin).
     """
-    t = mask.shape[1]
-    later = torch.triu(torch.ones(t, t, dtype=mask.dtype, device=mask.device), diagonal=1)
+    n = mask.shape[1]
+    later = torch.triu(torch.ones(n, n, dtype=mask.dtype, device=mask.device), diagonal=1)
     observed_later = torch.einsum("st,btj->bsj", later, mask)  # frames after s that saw j
     is_last = mask * (observed_later < 0.5).to(mask.dtype)
-    return (is_last.unsqueeze(-1) * x).sum(dim=1)
+    return (is_last * t.unsqueeze(-1)).sum(dim=1), (is_last.unsqueeze(-1) * x).sum(dim=1)
+
+
+def joint_velocity(t: Tensor, x: Tensor, mask: Tensor) -> Tensor:
+    """(B, J, 3) least-squares velocity of each joint over its observations; 0 with fewer
+    than two distinct observation times."""
+    count = torch.clamp(mask.sum(dim=1), min=1.0)  # (B, J)
+    t_mean = (mask * t.unsqueeze(-1)).sum(dim=1) / count
+    dt = (t.unsqueeze(-1) - t_mean.unsqueeze(1)) * mask  # (B, T, J), 0 where unobserved
+    x_mean = (mask.unsqueeze(-1) * x).sum(dim=1) / count.unsqueeze(-1)
+    spread = dt.square().sum(dim=1)  # (B, J)
+    slope = (dt.unsqueeze(-1) * (x - x_mean.unsqueeze(1))).sum(dim=1)
+    has_spread = spread > 1e-8
+    return torch.where(has_spread.unsqueeze(-1),
+                       slope / torch.where(has_spread, spread, torch.ones_like(spread)).unsqueeze(-1),
+                       torch.zeros_like(slope))
+
+
+def kinematic_prior(params: Params, config: ModelConfig, t: Tensor, t_last: Tensor,
+                    anchor: Tensor, velocity: Tensor) -> Tensor:
+    """(B, N, J, 3): each joint's last position moved on by its velocity for a learned,
+    damped duration D(tau) = tau * (1 + w . gamma(tau)), tau = t - t_last (w = 0: constant
+    velocity). The network models what this simple physics misses."""
+    tau = t.unsqueeze(-1) - t_last.unsqueeze(1)  # (B, N, J)
+    gain = 1.0 + torch.matmul(fourier_features(tau, config.fourier_levels), params["prior_damping"])
+    return anchor.unsqueeze(1) + (tau * gain).unsqueeze(-1) * velocity.unsqueeze(1)
 
 
 def _predict(params: Params, config: ModelConfig, t: Tensor, z: Tensor, seen: Tensor) -> Tensor:
@@ -76,9 +101,11 @@ def adapt_and_predict(
     x = torch.where(observed, obs_x, torch.zeros_like(obs_x))
     frame_seen = mask.sum(dim=2) > 0.5
     t_obs = torch.where(frame_seen, obs_t, torch.zeros_like(obs_t))
-    anchor = last_observed(x, mask).unsqueeze(1)  # (B, 1, J, 3)
+    t_last, anchor = last_observed(t_obs, x, mask)
+    velocity = joint_velocity(t_obs, x, mask)
     seen = torch.clamp(mask.sum(dim=1), max=1.0)  # (B, J)
-    target = torch.where(observed, x - anchor, torch.zeros_like(x))
+    prior_obs = kinematic_prior(params, config, t_obs, t_last, anchor, velocity)
+    target = torch.where(observed, x - prior_obs, torch.zeros_like(x))
     count = torch.clamp(mask.sum(dim=(1, 2)), min=1.0)
 
     def inner_loss(z: Tensor) -> Tensor:
@@ -87,11 +114,13 @@ def adapt_and_predict(
         return per_person.sum()  # people are independent: d/dz_b sees only person b
 
     z = z_init
-    lr = params["inner_lr"]
+    lr = torch.exp(params["log_inner_lr"])
     for _ in range(steps):
         z = z - lr * grad(inner_loss)(z)
     q = query_t.shape[1]
-    out = _predict(params, config, torch.cat([query_t, t_obs], dim=1), z, seen) + anchor
+    t_all = torch.cat([query_t, t_obs], dim=1)
+    out = _predict(params, config, t_all, z, seen)
+    out = out + kinematic_prior(params, config, t_all, t_last, anchor, velocity)
     return out[:, :q], z, out[:, q:]
 
 

@@ -39,7 +39,7 @@ class ModelConfig:
     # Joint whose newest observed position is the origin of a window; -1: keep the data's own
     # origin (the standard CMU protocol data is already root-centred).
     origin_joint: int = 0
-    inner_lr_init: float = 1.0  # initial per-dimension inner learning rate (learned)
+    inner_lr_init: float = 10.0  # initial per-dimension inner learning rate (learned, log scale)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,7 +106,8 @@ class Block(nn.Module):
 
 
 class NermoModel(nn.Module):
-    """f(t, z): displacement of every joint from its anchor (last observed) position.
+    """f(t, z): every joint's displacement from its kinematic prior (its last observed position
+    moved on by its observed velocity, damped per time offset; see ``nermo_ros.meta``).
 
     ``forward(t, z, joint_seen)`` with t: (B, N) model time, z: (B, M) modulation, joint_seen:
     (B, J) float, 1 where the joint was observed at least once in the window. Joints never
@@ -125,10 +126,13 @@ class NermoModel(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_blocks))
         self.norm_out = nn.LayerNorm(d)
         self.head = nn.Linear(d, 3)
+        # Damping of the kinematic prior per time offset (see nermo_ros.meta.kinematic_prior):
+        # zero = plain constant velocity.
+        self.prior_damping = nn.Parameter(torch.zeros(2 * cfg.fourier_levels + 1))
         # Learned initial modulation and per-dimension inner learning rates (Meta-SGD style).
         self.z0 = nn.Parameter(torch.zeros(cfg.modulation_dim))
-        self.inner_lr = nn.Parameter(torch.full((cfg.modulation_dim,), cfg.inner_lr_init))
-        nn.init.normal_(self.head.weight, std=0.01)
+        self.log_inner_lr = nn.Parameter(torch.full((cfg.modulation_dim,), math.log(cfg.inner_lr_init)))
+        nn.init.normal_(self.head.weight, std=0.1)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, t: Tensor, z: Tensor, joint_seen: Tensor) -> Tensor:

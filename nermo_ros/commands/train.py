@@ -1,0 +1,59 @@
+"""`nermo-ros train --config config/train_body17.yaml`: meta-train NeRMo or the DCT-MLP baseline.
+
+Resumes from ``OUT/last.pt`` when it exists; ``torchrun --nproc_per_node=N -m nermo_ros.cli
+train ...`` trains data-parallel on N GPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+HELP = "Meta-train the NeRMo model (or the DCT-MLP baseline) from a YAML config."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="YAML file, e.g. config/train_body17.yaml")
+    parser.add_argument("--out", default="", help="run directory (default: runs/<config name>)")
+    parser.add_argument("--data", default="", help="CMU mocap folder (default: the config's, "
+                        "else $NERMO_CMU_DIR or ../shared/data/cmu_mocap)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--steps", type=int, default=0, help="override optim.steps")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    parser.add_argument("--no-validate", action="store_true", help="skip the held-out validation")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from nermo_ros.training.config import load_config
+    from nermo_ros.training.loop import train
+    from nermo_ros.training.validation import validate
+
+    cfg = load_config(args.config)
+    if args.data:
+        cfg = dataclasses.replace(cfg, data_dir=args.data)
+    if args.steps:
+        cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, steps=args.steps))
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    out = Path(args.out or Path("runs") / Path(args.config).stem)
+    final = train(cfg, out, device=device, resume=not args.no_resume,
+                  validate_fn=None if args.no_validate else validate)
+    if final.is_file():
+        from nermo_ros.checkpoint import load_raw
+
+        validation = load_raw(final)["validation"]
+        print(f"wrote {final}", file=sys.stderr)
+        if validation:
+            print(json.dumps({"protocol_horizons_ms": validation["protocol_horizons_ms"],
+                              "mpjpe_mm": [round(v, 2) for v in validation["protocol_mpjpe_mm"]]}))
+    return 0

@@ -1,0 +1,1 @@
+"""Benchmark: the standard CMU-Mocap short-term protocol, metrics and baselines (no rclpy)."""

@@ -1,0 +1,86 @@
+"""The CMU-Mocap short-term protocol of LTD (Mao et al., ICCV 2019), reused by MSR-GCN, PGBIG
+and NeRMo, and this project's canonical-skeleton variant of it.
+
+- Data: every second line of a trial (files taken as 50 Hz, so sequences are 25 Hz).
+- Skeleton: root-relative positions without global rotation (the public forward kinematics),
+  offsets times 70 read as millimetres, and 25 of the 38 joints (13 are the root, duplicates
+  or end sites and are dropped).
+- Samples: per trial file, ``numpy.random.RandomState(1234567890)`` draws 8 start indices
+  ``idx = rng.randint(0, n - 75)`` on the downsampled sequence of n frames; a sample is
+  frames ``idx + 40 .. idx + 74``: 10 observed frames then 25 future frames (1 s).
+- Metric: MPJPE (mean Euclidean joint error, mm) over the 25 joints at future frames
+  2, 4, 8, 10, 14 and 25, i.e. 80, 160, 320, 400, 560 and 1000 ms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nermo_ros.data import cmu
+from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS
+
+PROTOCOL_LAYOUT_ID = "cmu_protocol25"
+IGNORED_CMU_JOINTS = (0, 1, 2, 7, 8, 13, 16, 20, 24, 27, 29, 33, 36)
+PROTOCOL_JOINTS = tuple(j for j in range(cmu.NUM_CMU_JOINTS) if j not in IGNORED_CMU_JOINTS)
+NUM_PROTOCOL_JOINTS = len(PROTOCOL_JOINTS)  # 25
+
+INPUT_FRAMES = 10
+OUTPUT_FRAMES = 25
+SOURCE_SEQ_LEN = 50  # the public code draws 50 + 25 frames and keeps the last 10 + 25
+SAMPLES_PER_TRIAL = 8
+SAMPLE_SEED = 1234567890
+FRAME_PERIOD_S = 1.0 / cmu.PROTOCOL_FRAME_RATE_HZ  # 0.04 s
+EVAL_HORIZONS_MS = (80, 160, 320, 400, 560, 1000)
+EVAL_FRAME_INDEX = tuple(int(round(ms / 1000.0 / FRAME_PERIOD_S)) - 1 for ms in EVAL_HORIZONS_MS)
+
+LAYOUT_NUM_JOINTS = {PROTOCOL_LAYOUT_ID: NUM_PROTOCOL_JOINTS, LAYOUT_ID: NUM_JOINTS}
+
+
+def sample_starts(num_frames: int) -> np.ndarray:
+    """The protocol's 8 start indices for a downsampled trial of ``num_frames`` frames."""
+    total = SOURCE_SEQ_LEN + OUTPUT_FRAMES
+    if num_frames <= total:
+        raise ValueError(f"a trial needs more than {total} frames at 25 Hz for the protocol, "
+                         f"got {num_frames}")
+    rng = np.random.RandomState(SAMPLE_SEED)
+    return np.array([rng.randint(0, num_frames - total) for _ in range(SAMPLES_PER_TRIAL)])
+
+
+def sample_windows(sequence: np.ndarray) -> np.ndarray:
+    """(n, J, 3) downsampled sequence -> (8, 35, J, 3) protocol samples (10 in + 25 out)."""
+    offset = SOURCE_SEQ_LEN - INPUT_FRAMES
+    span = INPUT_FRAMES + OUTPUT_FRAMES
+    return np.stack([sequence[s + offset:s + offset + span] for s in sample_starts(len(sequence))])
+
+
+@dataclass(frozen=True)
+class LayoutData:
+    """How one layout's sequences are made from a CMU trial (see ``trial_positions_m``)."""
+
+    layout: str
+    global_motion: bool
+    unit_mm: float | None
+
+
+LAYOUT_DATA = {
+    # The benchmark's own convention: root-relative, fixed facing, units x70.
+    PROTOCOL_LAYOUT_ID: LayoutData(PROTOCOL_LAYOUT_ID, global_motion=False, unit_mm=None),
+    # True metric size, as the camera sees people. Root-relative as well: the root rotation of
+    # some trials jumps by tens of degrees between frames (directing_traffic_1 near frame
+    # 2720), which global motion would turn into metre-sized teleports of the whole body.
+    LAYOUT_ID: LayoutData(LAYOUT_ID, global_motion=False, unit_mm=cmu.METRIC_UNIT_MM),
+}
+
+
+def trial_positions_m(frames: np.ndarray, skeleton: cmu.CmuSkeleton, layout: str) -> np.ndarray:
+    """(T, 117) exponential maps -> (T, J, 3) metres in ``layout`` (no downsampling)."""
+    if layout not in LAYOUT_DATA:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {sorted(LAYOUT_DATA)}")
+    spec = LAYOUT_DATA[layout]
+    pos_mm = cmu.expmap_to_positions_mm(frames, skeleton, global_motion=spec.global_motion,
+                                        unit_mm=spec.unit_mm)
+    if layout == PROTOCOL_LAYOUT_ID:
+        return pos_mm[:, list(PROTOCOL_JOINTS)] / 1000.0
+    return cmu.to_canonical_m(pos_mm)

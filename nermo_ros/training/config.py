@@ -1,0 +1,104 @@
+"""Training configuration: one dataclass tree, read from a YAML file in ``config/``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+import yaml
+
+from nermo_ros.model import ModelConfig
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How training windows are cut from the 50 Hz trials and how much of them is hidden."""
+
+    obs_frames: int = 10
+    obs_step_raw: int = 2  # raw 50 Hz frames between observed frames (2: 25 Hz)
+    future_frames: int = 25
+    future_step_raw: int = 2
+    joint_drop_max: float = 0.5  # per window, a missing-joint rate drawn from U(0, max)
+    frame_drop_max: float = 0.5  # per window, a missing-frame rate (the newest frame stays)
+    complete_fraction: float = 0.3  # windows left complete
+    random_yaw: bool = False  # rotate windows about the vertical axis (canonical skeleton)
+
+    @property
+    def span_raw(self) -> int:
+        return (self.obs_frames - 1) * self.obs_step_raw + self.future_frames * self.future_step_raw + 1
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    steps: int = 2000
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    inner_steps: tuple[int, ...] = (1, 3, 5)  # drawn per batch so that any count works
+    recon_weight: float = 0.1  # weight of the observed-window reconstruction in the outer loss
+    eval_steps: int = 3  # adaptation steps for validation and the checkpoint's default
+
+
+@dataclass(frozen=True)
+class DctMlpConfig:
+    """The siMLPe-style historical-value baseline (fixed frame rate, fixed window)."""
+
+    width_blocks: int = 4
+    hidden: int = 256
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    kind: str = "nermo"  # "nermo" or "dct_mlp"
+    seed: int = 0
+    data_dir: str = ""  # empty: $NERMO_CMU_DIR or ../shared/data/cmu_mocap
+    layout: str = "nermo_body17"
+    window: WindowConfig = field(default_factory=WindowConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    meta: MetaConfig = field(default_factory=MetaConfig)
+    dct_mlp: DctMlpConfig = field(default_factory=DctMlpConfig)
+    log_every: int = 50
+    save_every: int = 500
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _build(cls, values: dict, where: str):
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(cls(), name) if name in known else None
+        if is_dataclass(default) and isinstance(value, dict):
+            value = _build(type(default), value, f"{where}.{name}")
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
+    cfg = _build(TrainConfig, values, where)
+    if cfg.kind not in ("nermo", "dct_mlp"):
+        raise ValueError(f"{where}: kind must be nermo or dct_mlp, got {cfg.kind!r}")
+    if cfg.model.layout != cfg.layout:
+        raise ValueError(f"{where}: model.layout {cfg.model.layout!r} differs from layout "
+                         f"{cfg.layout!r}; set both to the skeleton you train for")
+    return cfg
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"training config {path} does not exist; see config/train_*.yaml")
+    return config_from_dict(yaml.safe_load(path.read_text()) or {}, str(path))

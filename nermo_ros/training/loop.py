@@ -1,0 +1,235 @@
+"""The training loop: bi-level meta-learning for NeRMo, plain regression for the DCT-MLP.
+
+One loop for both kinds: batches of random windows with random missing joints and frames,
+AdamW with warm-up and cosine decay, a progress line and a JSON-lines log, checkpoints that
+resume (weights, optimizer, step, random state) and seeds that reproduce. Under ``torchrun``
+every process draws its own batches and gradients are averaged (data-parallel).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nermo_ros.checkpoint import load_raw, save_checkpoint
+from nermo_ros.data import cmu
+from nermo_ros.evaluation.dct_mlp import DctMlp
+from nermo_ros.evaluation.metrics import mpjpe_loss
+from nermo_ros.meta import adapt_and_predict, init_params
+from nermo_ros.training.config import TrainConfig
+from nermo_ros.training.windows import Batch, SequenceBank, build_bank, sample_batch
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str) -> tuple[Dist, torch.device]:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; otherwise a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist(), torch.device(device)
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    dev = torch.device(f"cuda:{local}") if torch.cuda.is_available() else torch.device("cpu")
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    return Dist(dist.get_rank(), world), dev
+
+
+def average_gradients(params: list[Tensor], dist_info: Dist) -> None:
+    if dist_info.world == 1:
+        return
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= dist_info.world
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    o = cfg.optim
+    if step < o.warmup_steps:
+        return o.lr * (step + 1) / o.warmup_steps
+    progress = (step - o.warmup_steps) / max(1, o.steps - o.warmup_steps)
+    return o.lr * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def init_weights(cfg: TrainConfig) -> dict[str, Tensor]:
+    if cfg.kind == "nermo":
+        return init_params(cfg.model, cfg.seed)
+    torch.manual_seed(cfg.seed)
+    net = make_dct_mlp(cfg)
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def make_dct_mlp(cfg: TrainConfig) -> DctMlp:
+    w = cfg.window
+    return DctMlp(cfg.model.num_joints, w.obs_frames, w.future_frames, cfg.dct_mlp)
+
+
+def nermo_loss(params: dict[str, Tensor], batch: Batch, cfg: TrainConfig, steps: int) -> Tensor:
+    """Outer loss: future MPJPE after ``steps`` inner steps, plus the window's reconstruction
+    against the complete ground truth (including the entries the inner loop did not see)."""
+    b = batch.obs_x.shape[0]
+    z0 = params["z0"].expand(b, -1)
+    pred, _, recon = adapt_and_predict(params, batch.obs_t, batch.obs_x, batch.obs_mask, z0,
+                                       batch.fut_t, steps=steps, config=cfg.model)
+    return mpjpe_loss(pred, batch.fut_x) + cfg.meta.recon_weight * mpjpe_loss(recon, batch.obs_x)
+
+
+def dct_loss(net: DctMlp, batch: Batch) -> Tensor:
+    return mpjpe_loss(net(batch.obs_x, batch.obs_mask), batch.fut_x)
+
+
+def training_files(cfg: TrainConfig) -> tuple[list[Path], dict[str, list[Path]]]:
+    """(training trial files, held-out trials per action); the held-out ones never train."""
+    root = Path(cfg.data_dir) if cfg.data_dir else cmu.default_data_dir()
+    train, heldout = cmu.heldout_split(cmu.list_trials(root))
+    files = [f for fs in train.values() for f in fs]
+    held = {f for fs in heldout.values() for f in fs}
+    assert not held & set(files), "a held-out trial leaked into training"
+    return files, heldout
+
+
+class Progress:
+    """One self-overwriting progress line on a terminal, plain lines otherwise."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.t0 = total, enabled, time.time()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, step: int, text: str) -> None:
+        if not self.enabled:
+            return
+        done = (step + 1) / self.total
+        bar = "#" * int(30 * done) + "." * (30 - int(30 * done))
+        elapsed = time.time() - self.t0
+        line = f"[{bar}] {step + 1}/{self.total} {elapsed:6.0f}s {text}"
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr,
+              flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(file=sys.stderr)
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume: bool = True,
+          validate_fn=None) -> Path:
+    """Train; returns the final checkpoint path (``out_dir/final.pt``).
+
+    ``validate_fn(weights, cfg) -> dict`` (optional) runs on the held-out split at the end and
+    its result is stored in the checkpoint (the predictor's uncertainty comes from it).
+    """
+    out_dir = Path(out_dir)
+    dist_info, dev = setup_distributed(device)
+    files, _ = training_files(cfg)
+    skeleton = cmu.load_skeleton(cmu.find_skeleton_json(Path(files[0]).parent.parent))
+    bank = build_bank(files, skeleton, cfg.layout, cfg.window.span_raw, dev)
+
+    weights = {k: v.to(dev) for k, v in init_weights(cfg).items()}
+    net = None
+    if cfg.kind == "dct_mlp":
+        net = make_dct_mlp(cfg).to(dev)
+        net.load_state_dict(weights)
+        trainable = [p for p in net.parameters()]
+    else:
+        for v in weights.values():
+            v.requires_grad_(True)
+        trainable = list(weights.values())
+    opt = torch.optim.AdamW(trainable, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(cfg.seed * 1000 + dist_info.rank)
+    step_rng = np.random.default_rng(cfg.seed)
+    start = 0
+    last = out_dir / "last.pt"
+    if resume and last.is_file():
+        payload = load_raw(last)
+        state, loaded = payload["training_state"], payload["params"]
+        if net is not None:
+            net.load_state_dict(loaded)
+        else:
+            with torch.no_grad():
+                for k, v in weights.items():
+                    v.copy_(loaded[k])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"][0])
+        step_rng.bit_generator.state = state["step_rng"]
+        start = state["step"]
+        if dist_info.rank > 0:  # only rank 0's stream is saved; others branch off it
+            gen.manual_seed(cfg.seed * 1000 + dist_info.rank + 7919 * start)
+        if dist_info.main:
+            print(f"resuming {last} at step {start}", file=sys.stderr)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = (out_dir / "log.jsonl").open("a") if dist_info.main else None
+    progress = Progress(cfg.optim.steps - start, dist_info.main)
+    running = None
+    for step in range(start, cfg.optim.steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        batch = sample_batch(bank, cfg.window, cfg.model, cfg.optim.batch_size, gen)
+        k = int(step_rng.choice(cfg.meta.inner_steps))
+        loss = dct_loss(net, batch) if net is not None else nermo_loss(weights, batch, cfg, k)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(trainable, dist_info)
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, cfg.optim.grad_clip))
+        opt.step()
+        value = float(loss.detach())
+        running = value if running is None else 0.98 * running + 0.02 * value
+        if dist_info.main and ((step + 1) % cfg.log_every == 0 or step == start):
+            mm = running * cfg.model.position_unit_m * 1000
+            log.write(json.dumps({"step": step + 1, "loss": value, "loss_avg": running,
+                                  "loss_avg_mm": mm, "inner_steps": k, "grad_norm": grad_norm,
+                                  "lr": lr_at(step, cfg), "time": time.time()}) + "\n")
+            log.flush()
+            progress.update(step - start, f"loss {mm:7.2f} mm (avg)")
+        if dist_info.main and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.optim.steps):
+            current = net.state_dict() if net is not None else weights
+            _save(last, cfg, current, step + 1, opt, gen, step_rng, validation=None)
+    progress.close()
+    final = out_dir / "final.pt"
+    if dist_info.main:
+        current = net.state_dict() if net is not None else weights
+        validation = validate_fn(current, cfg) if validate_fn else {}
+        _save(final, cfg, current, cfg.optim.steps, None, None, None, validation=validation)
+    if dist_info.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return final
+
+
+def _save(path: Path, cfg: TrainConfig, weights: dict, step: int, opt, gen, step_rng,
+          validation) -> None:
+    state = None
+    if opt is not None:
+        state = {"optimizer": opt.state_dict(), "generator": [gen.get_state().cpu()],
+                 "step_rng": step_rng.bit_generator.state, "step": step}
+    period_s = cfg.window.obs_step_raw / cmu.RAW_FRAME_RATE_HZ
+    save_checkpoint(
+        path, kind=cfg.kind, layout=cfg.layout, num_joints=cfg.model.num_joints, params=weights,
+        train_config=cfg.to_dict(), model_config=cfg.model if cfg.kind == "nermo" else None,
+        validation=validation, default_steps=cfg.meta.eval_steps,
+        obs_window_s=(cfg.window.obs_frames - 1) * period_s, step=step, training_state=state)

@@ -1,0 +1,100 @@
+"""Random training windows with random incomplete observations, drawn on the training device.
+
+All trials of a split are converted once (forward kinematics, layout) into one tensor of
+50 Hz frames; a batch is a gather of random windows that lie inside one trial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nermo_ros.data import cmu
+from nermo_ros.evaluation.protocol import trial_positions_m
+from nermo_ros.model import ModelConfig
+from nermo_ros.training.config import WindowConfig
+
+
+@dataclass(frozen=True)
+class SequenceBank:
+    positions_m: Tensor  # (N, J, 3) all trials' 50 Hz frames, concatenated
+    starts: Tensor  # (W,) indices where a window of span_raw frames fits inside one trial
+
+
+def build_bank(files: list[Path], skeleton: cmu.CmuSkeleton, layout: str, span_raw: int,
+               device: torch.device | str = "cpu") -> SequenceBank:
+    """Convert the trial files once; refuse an empty split with a clear message."""
+    chunks, starts, offset = [], [], 0
+    for path in files:
+        pos = trial_positions_m(cmu.read_expmap_file(path), skeleton, layout)
+        if len(pos) >= span_raw:
+            starts.append(offset + np.arange(len(pos) - span_raw + 1))
+        chunks.append(pos)
+        offset += len(pos)
+    if not starts:
+        raise ValueError(f"no trial among {len(files)} files is long enough for a training "
+                         f"window of {span_raw} frames at 50 Hz")
+    return SequenceBank(
+        positions_m=torch.as_tensor(np.concatenate(chunks), dtype=torch.float32, device=device),
+        starts=torch.as_tensor(np.concatenate(starts), dtype=torch.long, device=device))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Model units. obs_*: the observed window (times <= 0); fut_*: the future to predict."""
+
+    obs_t: Tensor  # (B, T)
+    obs_x: Tensor  # (B, T, J, 3) complete ground truth (the mask says what is seen)
+    obs_mask: Tensor  # (B, T, J) float
+    fut_t: Tensor  # (B, Q)
+    fut_x: Tensor  # (B, Q, J, 3)
+
+
+def _yaw_rotate(x: Tensor, gen: torch.Generator) -> Tensor:
+    """Rotate (B, N, J, 3) REP-103 positions about z by a random angle per window."""
+    angle = torch.rand(x.shape[0], device=x.device, generator=gen) * (2 * np.pi)
+    c, s = torch.cos(angle), torch.sin(angle)
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    rot = torch.stack([c, -s, zero, s, c, zero, zero, zero, one], dim=-1).reshape(-1, 1, 3, 3)
+    return torch.einsum("bnjc,bdc->bnjd", x, rot.squeeze(1))
+
+
+def random_masks(b: int, t: int, j: int, spec: WindowConfig, gen: torch.Generator,
+                 device) -> Tensor:
+    """(B, T, J) float: per window a joint-drop and a frame-drop rate; the newest frame stays."""
+    def rate(max_rate: float) -> Tensor:
+        r = torch.rand(b, 1, 1, device=device, generator=gen) * max_rate
+        keep_all = torch.rand(b, 1, 1, device=device, generator=gen) < spec.complete_fraction
+        return torch.where(keep_all, torch.zeros_like(r), r)
+
+    joints = torch.rand(b, t, j, device=device, generator=gen) >= rate(spec.joint_drop_max)
+    frames = torch.rand(b, t, 1, device=device, generator=gen) >= rate(spec.frame_drop_max)
+    frames[:, -1] = True
+    return (joints & frames).float()
+
+
+def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, batch_size: int,
+                 gen: torch.Generator) -> Batch:
+    device = bank.positions_m.device
+    pick = torch.randint(len(bank.starts), (batch_size,), device=device, generator=gen)
+    start = bank.starts[pick]
+    obs_off = torch.arange(spec.obs_frames, device=device) * spec.obs_step_raw
+    newest = (spec.obs_frames - 1) * spec.obs_step_raw
+    fut_off = newest + torch.arange(1, spec.future_frames + 1, device=device) * spec.future_step_raw
+    idx = start[:, None] + torch.cat([obs_off, fut_off])[None]
+    x = bank.positions_m[idx]  # (B, T + Q, J, 3) metres
+    if model.origin_joint >= 0:
+        x = x - x[:, spec.obs_frames - 1, model.origin_joint][:, None, None]
+    if spec.random_yaw:
+        x = _yaw_rotate(x, gen)
+    x = x / model.position_unit_m
+    period_s = 1.0 / cmu.RAW_FRAME_RATE_HZ
+    obs_t = ((obs_off - newest).float() * period_s / model.time_unit_s).expand(batch_size, -1)
+    fut_t = ((fut_off - newest).float() * period_s / model.time_unit_s).expand(batch_size, -1)
+    t = spec.obs_frames
+    mask = random_masks(batch_size, t, model.num_joints, spec, gen, device)
+    return Batch(obs_t.contiguous(), x[:, :t], mask, fut_t.contiguous(), x[:, t:])
