@@ -151,3 +151,20 @@ def test_gaps_and_backward_jumps_in_stamps_are_found_where_they_are():
     assert check.backward_jumps == ((pytest.approx(1.2), pytest.approx(0.7)),)
     text = " ".join(check.lines())
     assert "1 gaps (longest 0.700 s" in text and "1 backward time jumps" in text
+
+
+def test_a_video_through_the_pose_estimator_becomes_a_skeleton_bag_with_video_timing(tmp_path):
+    pytest.importorskip("mediapipe")
+    from perception_media import VIDEO_RATE_HZ, write_astronaut_video
+
+    from nermo_ros.cli import main as cli_main
+
+    video = write_astronaut_video(tmp_path / "astronaut.avi", num_frames=3)
+    assert cli_main(["bag", "convert", str(video), str(tmp_path / "video"), "--start-s",
+                     "100"]) == 0
+    frames, _ = io.read_skeleton_frames(tmp_path / "video")
+    assert [f.stamp_ns for f in frames] == [int(round((100 + k / VIDEO_RATE_HZ) * 1e9))
+                                            for k in range(3)]
+    assert all(len(f.people) == 1 and f.frame_id == "camera_body" for f in frames)
+    confidence = frames[0].people[0].confidence
+    assert confidence[JOINT_INDEX["left_shoulder"]] > 0.5  # the astronaut's shoulders show

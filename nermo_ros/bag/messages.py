@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nermo_ros.bag import types as T
-from nermo_ros.skeleton import (JOINT_NAMES, LAYOUT_ID, MEDIAPIPE_TO_CANONICAL, NUM_JOINTS,
+from nermo_ros.skeleton import (LAYOUT_ID, MEDIAPIPE_TO_CANONICAL, NUM_JOINTS,
                                 NUM_MEDIAPIPE_LANDMARKS, map_confidence, map_positions)
 
 SKELETON_TYPES = (T.SKELETON_ARRAY, T.POSE_ARRAY, T.MARKER_ARRAY)
@@ -165,6 +165,3 @@ def forecast_records(msg) -> list[ForecastRecord]:
                                       unc.reshape(h, NUM_JOINTS), f.predictor, f.model_id))
     return records
 
-
-def canonical_names_ok(joint_names: tuple[str, ...]) -> bool:
-    return not joint_names or tuple(joint_names) == JOINT_NAMES

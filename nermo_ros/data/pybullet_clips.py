@@ -25,7 +25,6 @@ The wrists are the humanoid's fixed wrist joints (the centres of its hand sphere
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
