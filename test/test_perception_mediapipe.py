@@ -94,6 +94,11 @@ def test_a_missing_video_file_is_an_error_naming_it(tmp_path):
         FrameSource.video(str(tmp_path / "nope.mp4"))
 
 
+def test_a_camera_that_cannot_be_opened_is_an_error_naming_the_device():
+    with pytest.raises(ValueError, match=r"cannot open camera device 57 \(/dev/video57\)"):
+        FrameSource.camera(57)
+
+
 def test_video_to_skeletons_gives_one_stamped_skeleton_per_frame(tmp_path):
     path = write_astronaut_video(tmp_path / "astronaut.avi", num_frames=4)
     skeletons = video_skeletons(str(path), start_time_s=5.0)
