@@ -157,12 +157,16 @@ def test_diagnostics_report_frame_rate_detection_rate_and_latency(harness_factor
 
 def test_a_video_file_is_published_at_its_frame_times(harness_factory, tmp_path):
     path = write_astronaut_video(tmp_path / "astronaut.avi", num_frames=4)
-    h = harness_factory(video_path=str(path), video_realtime=False)  # every frame, even if slow
+    h = harness_factory(video_path=str(path), video_realtime=False,  # every frame, even if slow
+                        rate_window_s=0.5)
     assert h.spin_until(lambda: len(h.arrays) >= 4, timeout_s=20.0)
     stamps_s = np.array([stamp_to_ns(a.header.stamp) for a in h.arrays]) * 1e-9
     np.testing.assert_allclose(np.diff(stamps_s), 1.0 / VIDEO_RATE_HZ, atol=1e-6)
     assert abs(stamps_s[0] - time.time()) < 30.0  # offset to the node's start time
     assert all(len(a.skeletons) == 1 for a in h.arrays)
+    assert h.spin_until(lambda: any("ended" in d["message"] for d in h.diagnostics))
+    ended = next(d for d in h.diagnostics if "ended" in d["message"])
+    assert ended["level"] == b"\x00" and ended["frames_total"] == "4"
 
 
 def test_depth_and_camera_info_place_the_person_in_the_camera_frame(harness_factory):

@@ -116,6 +116,7 @@ class PerceptionNode(Node):
         self.settings = p = declare_parameters(self, PARAMS)
         self._perception: SkeletonPerception | None = None
         self._source: FrameSource | None = None
+        self._source_ended = False
         self._matcher: ApproximateStampMatcher | None = None
         self._publisher = self.create_publisher(Skeleton3DArray, p["skeletons_topic"], 10)
         self._rates = FrameRateWindow(p["rate_window_s"])
@@ -202,8 +203,13 @@ class PerceptionNode(Node):
         started_s = time.perf_counter()
         realtime = self._source.is_file and self.settings["video_realtime"]
         frame = self._source.read(not_before_s=self._now_s() if realtime else None)
+        if frame is None and not self._source.is_file:
+            self._drops.warn(self.get_logger(), "camera_read", f"{self._source.description} "
+                             "gave no frame; retrying at the next tick")
+            return
         if frame is None:
             self._source_timer.cancel()
+            self._source_ended = True
             self.get_logger().info(f"{self._source.description} ended after "
                                    f"{self._rates.frames_total} frames")
             return
@@ -244,11 +250,13 @@ class PerceptionNode(Node):
         }
         if self._matcher is not None:
             values["unsynchronised_images_total"] = self._matcher.dropped_pivots
-        if self._source is not None:
+        if self._source is not None and self._source.is_file:
             values["video_frames_skipped_total"] = self._source.skipped_frames
         new_drops = self._drops.total - self._drops_reported
         self._drops_reported = self._drops.total
         window_s = self._rates.window_s
+        if frames == 0 and self._source_ended:
+            return DiagnosticReport(OK, f"{self._source.description} ended", values)
         if frames == 0:
             return DiagnosticReport(WARN, f"no frames in the last {window_s:g} s", values)
         if new_drops:
