@@ -90,3 +90,54 @@ def test_factory_builds_baselines_by_name_and_refuses_unknown_names():
     assert make_predictor("constant_velocity", backend="auto").name == "constant_velocity"
     with pytest.raises(ValueError, match="unknown predictor 'lstm'"):
         make_predictor("lstm")
+
+
+def rms_sigma_over_rms_error(clips, predictor, horizons_s):
+    """Per horizon: RMS reported uncertainty / RMS actual 3D joint error, over whole clips."""
+    errors, sigmas = [], []
+    for clip in clips:
+        tracker = Tracker(TrackerSettings(window_frames=30, window_s=1.0))
+        for i, t_s in enumerate(clip.times_s):
+            tracker.push("a", int(round(t_s * 1e9)), clip.positions_m[i], np.ones(NUM_JOINTS, bool))
+            targets_s = t_s + horizons_s
+            if i < 5 or i % 3 or targets_s[-1] > clip.times_s[-1]:
+                continue
+            forecast = predictor.predict(tracker.batch(["a"]), horizons_s)
+            truth = np.stack([np.apply_along_axis(lambda x: np.interp(targets_s, clip.times_s, x),
+                                                  0, clip.positions_m.reshape(len(clip.times_s), -1))
+                              ]).reshape(len(horizons_s), NUM_JOINTS, 3)
+            errors.append(np.linalg.norm(forecast.positions[0] - truth, axis=-1))
+            sigmas.append(forecast.uncertainty_m[0])
+    errors, sigmas = np.array(errors), np.array(sigmas)
+    return np.sqrt((sigmas ** 2).mean(axis=(0, 2))) / np.sqrt((errors ** 2).mean(axis=(0, 2)))
+
+
+CALIBRATION_HORIZONS_S = np.array([0.4, 1.0])
+
+
+@pytest.mark.parametrize("predictor", [ZeroVelocityPredictor(), ConstantVelocityPredictor()])
+def test_uncertainty_is_honest_on_a_real_recorded_walk(predictor):
+    from nermo_ros.data.pybullet_clips import DEFAULT_CLIP, load_clip
+
+    ratio = rms_sigma_over_rms_error([load_clip(DEFAULT_CLIP, cycles=3)], predictor,
+                                     CALIBRATION_HORIZONS_S)
+    assert ((ratio > 0.7) & (ratio < 2.0)).all(), ratio
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("predictor", [ZeroVelocityPredictor(), ConstantVelocityPredictor()])
+def test_uncertainty_is_honest_on_held_out_cmu_mocap(predictor):
+    from nermo_ros.data import cmu
+    from nermo_ros.data.clip import Clip
+
+    root = cmu.default_data_dir()
+    if not root.is_dir():
+        pytest.skip(f"CMU mocap data not found at {root} (set NERMO_CMU_DIR)")
+    skeleton = cmu.load_skeleton(cmu.find_skeleton_json(root))
+    _, held_out = cmu.heldout_split(cmu.list_trials(root))
+    clips = [cmu.load_trial(path, skeleton, global_motion=True)
+             for action in ("walking", "basketball", "soccer") for path in held_out[action]]
+    # Frame 0 of these files is a rest pose, not part of the motion.
+    clips = [Clip(c.times_s[1:], c.positions_m[1:], c.name) for c in clips]
+    ratio = rms_sigma_over_rms_error(clips, predictor, CALIBRATION_HORIZONS_S)
+    assert ((ratio > 0.7) & (ratio < 2.5)).all(), ratio

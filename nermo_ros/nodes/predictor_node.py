@@ -24,7 +24,7 @@ from nermo_ros.nodes.markers import skeleton_markers
 from nermo_ros.nodes.msg_convert import forecast_array_msg, skeleton_fields, stamp_to_ns
 from nermo_ros.nodes.params import ParamSpec, declare_parameters, parameter_overrides
 from nermo_ros.predictors.factory import make_predictor
-from nermo_ros.tracking.tracker import Accepted, Tracker, TrackerSettings
+from nermo_ros.tracking.tracker import Tracker, TrackerSettings
 from nermo_ros.tracking.validation import Reason, Rejection, check_stamp_age, validate_skeleton
 
 NODE_NAME = "predictor"
