@@ -136,3 +136,15 @@ def test_frame_and_detection_rates_over_the_window():
     assert rates.detection_rate(11.0) == pytest.approx(11 / 21)
     assert rates.frames_in_window(12.5) == 0 and rates.frame_rate_hz(12.5) == 0.0
     assert rates.frames_total == 21 and rates.detections_total == 11
+
+
+def test_the_perception_package_imports_without_rclpy():
+    import subprocess
+    import sys
+
+    modules = ["depth", "frame_source", "image_convert", "pipeline", "pose", "stamp_matcher",
+               "stats", "video"]
+    code = ("import sys; " + "; ".join(f"import nermo_ros.perception.{m}" for m in modules)
+            + "; print(sorted(m for m in sys.modules if m.startswith(('rclpy', 'sensor_msgs'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
