@@ -136,10 +136,12 @@ def test_recorded_forecasts_score_the_same_as_the_run_that_made_them(tmp_path):
     evaluation, records = evaluate_clip(tmp_path, moving_person([1, 0, 0]), "zero_velocity")
     data = evaluate.load_input(tmp_path / "bag")
     evaluate.write_forecast_bag(tmp_path / "forecasts", data, records)
-    back, _ = io.read_forecasts(tmp_path / "forecasts")
-    rescored = evaluate.score_run(data, back, [], "recorded", "zero_velocity", "n/a")
+    rescored, back = evaluate.evaluate_recorded(data, tmp_path / "forecasts")
+    assert len(back) == len(records) and rescored.predictor == "zero_velocity"
     np.testing.assert_allclose(rescored.scores.mpjpe_by_horizon_m,
                                evaluation.scores.mpjpe_by_horizon_m, atol=1e-6)
+    # that bag logs each forecast at its input frame's time: zero latency by its clock
+    assert rescored.latency_s == [0.0] * len(records)
 
 
 def test_the_command_line_evaluates_a_converted_clip_and_names_bad_paths(tmp_path, capsys):

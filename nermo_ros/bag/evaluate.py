@@ -13,7 +13,8 @@ from typing import Any, Mapping
 
 from nermo_ros.bag.checks import check_stream
 from nermo_ros.bag.io import DEFAULT_STORAGE, BagReadReport, BagWriter, read_skeleton_frames
-from nermo_ros.bag.messages import ForecastRecord, SkeletonFrame, forecast_array, skeleton_array
+from nermo_ros.bag.messages import (SKELETON_TYPES, ForecastRecord, SkeletonFrame,
+                                    forecast_array, skeleton_array)
 from nermo_ros.bag.metrics import ground_truth, score
 from nermo_ros.bag.offline import ForecastSettings, node_params, run_offline
 from nermo_ros.bag.report import Evaluation
@@ -79,6 +80,30 @@ def score_run(data: EvaluationInput, records: list[ForecastRecord], latency_s: l
                      "truth (wrong layout, joint count or non-finite values)")
     return Evaluation(data.bag, data.topic, mode, predictor, score(records, truth, max_gap_s),
                       latency_s, latency_kind, notes)
+
+
+def evaluate_recorded(data: EvaluationInput, forecasts_bag: str | Path,
+                      max_gap_s: float = DEFAULT_MAX_GAP_S
+                      ) -> tuple[Evaluation, list[ForecastRecord]]:
+    """Score forecasts recorded in a bag (e.g. `nermo-ros bag record` of a robot's run).
+
+    When that bag also recorded the skeleton topic, latency is the time from a frame's
+    arrival at the recorder to the arrival of its forecast.
+    """
+    from nermo_ros.bag.io import bag_topics, read_forecasts
+
+    records, read_report = read_forecasts(forecasts_bag)
+    latency_s: list[float] = []
+    kind = "not measured (the forecast bag has no skeleton topic)"
+    if any(m in SKELETON_TYPES for m in bag_topics(forecasts_bag).values()):
+        inputs, _ = read_skeleton_frames(forecasts_bag)
+        arrived = {f.stamp_ns: f.log_ns for f in inputs}
+        answered = {r.stamp_ns: r.log_ns for r in records}
+        latency_s = [(log - arrived[s]) * 1e-9 for s, log in answered.items() if s in arrived]
+        kind = "recorded: frame received -> its forecast received, by the recorder's clock"
+    name = records[0].predictor if records else "recorded"
+    return score_run(data, records, latency_s, "recorded", name, kind, max_gap_s,
+                     read_report.lines()[1:]), records
 
 
 def evaluate_offline(data: EvaluationInput, max_gap_s: float = DEFAULT_MAX_GAP_S

@@ -7,7 +7,7 @@ and the error in the ``BagReadReport``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -195,8 +195,8 @@ def read_forecasts(path: str | Path, topic: str | None = None
     records = []
     for raw in read_raw(path, set(found), report):
         try:
-            records.extend(forecast_records(T.typestore().deserialize_cdr(raw.data,
-                                                                          raw.msgtype)))
+            msg = T.typestore().deserialize_cdr(raw.data, raw.msgtype)
+            records.extend(replace(r, log_ns=raw.log_ns) for r in forecast_records(msg))
         except Exception as error:
             report.problem(f"{raw.topic} at bag time {raw.log_ns * 1e-9:.3f} s: "
                            f"{type(error).__name__}: {error}")

@@ -56,6 +56,7 @@ class ForecastRecord:
     uncertainty_m: np.ndarray  # (H, J)
     predictor: str = ""
     model_id: str = ""
+    log_ns: int = 0  # when a bag logged it (0: not from a bag)
 
 
 def to_ns(stamp) -> int:

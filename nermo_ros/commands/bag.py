@@ -151,17 +151,13 @@ def _replay(args) -> int:
 
 def _evaluate(args) -> int:
     from nermo_ros.bag import evaluate as ev
-    from nermo_ros.bag.io import read_forecasts
     from nermo_ros.bag.report import write_outputs
 
     overrides = {"predictor": args.predictor} if args.predictor else {}
     data = ev.load_input(args.bag, args.topic, args.config, overrides)
     results = []  # (evaluation, forecast records)
     if args.forecasts:
-        records, read_report = read_forecasts(args.forecasts)
-        name = records[0].predictor if records else "recorded"
-        results.append((ev.score_run(data, records, [], "recorded", name, "not measured",
-                                     args.max_gap_s, read_report.lines()[1:]), records))
+        results.append(ev.evaluate_recorded(data, args.forecasts, args.max_gap_s))
     else:
         if args.mode in ("offline", "both"):
             results.append(ev.evaluate_offline(data, args.max_gap_s))
