@@ -59,10 +59,12 @@ class FrameSource:
 
     @classmethod
     def camera(cls, device: int, clock: Callable[[], float] = time.time) -> "FrameSource":
-        capture = _cv2().VideoCapture(int(device))
+        cv2 = _cv2()
+        capture = cv2.VideoCapture(int(device))
         if not capture.isOpened():
             raise ValueError(f"cannot open camera device {device} (/dev/video{device}); check "
                              "that it exists and that no other program holds it")
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not one queued seconds ago
         return cls(capture, f"camera {device}", False, 0.0, clock, False)
 
     def read(self, not_before_s: float | None = None) -> Frame | None:
