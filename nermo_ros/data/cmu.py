@@ -20,8 +20,9 @@ PGBIG, which reuse its data code):
 - They read every second line (``range(0, n, 2)``) and evaluate 25 frames as 1000 ms, i.e. the
   files are taken as 50 Hz and the downsampled sequences as 25 Hz. The files carry no rate; the
   gait cycle in the walking trials (about 70 lines) gives a plausible 1.4 s at 50 Hz.
-- Some code paths of the older numpy forward kinematics swap the y and z columns for plotting.
-  That swap is a mirror; it is not used here. The native frame has x on the person's left, y up
+- The older numpy forward kinematics these loaders descend from (Martinez et al., CVPR 2017)
+  swaps the y and z columns of its output for its plots; LTD's batched version does not. That
+  swap is a mirror; it is not used here. The native frame has x on the person's left, y up
   and z forward (a right-handed frame), and ``to_canonical_m`` turns it into REP-103 axes by a
   proper rotation, so a left joint stays on the person's left.
 
