@@ -149,10 +149,16 @@ class PerceptionNode(Node):
         qos = QoSProfile(depth=p["image_queue_size"], reliability=ReliabilityPolicy.BEST_EFFORT)
         if not p["use_depth"]:
             self.create_subscription(Image, p["image_topic"], self._on_image, qos)
+            topic = self.resolve_topic_name(p["image_topic"])
+            self.get_logger().info(f"reading images from {topic} (no depth: hip-centred positions)")
             return
-        self._subscribe_rgbd(p, qos)
+        matcher = self._subscribe_rgbd(p, qos)
+        self.get_logger().info(
+            f"reading images from {self.resolve_topic_name(p['image_topic'])} with depth "
+            f"{self.resolve_topic_name(p['depth_topic'])} and camera_info "
+            f"{self.resolve_topic_name(p['camera_info_topic'])}, matched by {matcher}")
 
-    def _subscribe_rgbd(self, p, qos) -> None:
+    def _subscribe_rgbd(self, p, qos) -> str:
         """message_filters' ApproximateTimeSynchronizer where installed, else our matcher."""
         topics = ((Image, p["image_topic"]), (Image, p["depth_topic"]),
                   (CameraInfo, p["camera_info_topic"]))
@@ -162,12 +168,13 @@ class PerceptionNode(Node):
             self._matcher = ApproximateStampMatcher(3, p["sync_slop_s"], p["sync_queue_size"])
             for stream, (msg_type, topic) in enumerate(topics):
                 self.create_subscription(msg_type, topic, self._matcher_callback(stream), qos)
-            return
+            return "stamp within sync_slop_s (message_filters is not installed)"
         subscribers = [message_filters.Subscriber(self, msg_type, topic, qos_profile=qos)
                        for msg_type, topic in topics]
         self._synchronizer = message_filters.ApproximateTimeSynchronizer(
             subscribers, p["sync_queue_size"], p["sync_slop_s"])
         self._synchronizer.registerCallback(self._on_rgbd)
+        return "message_filters' ApproximateTimeSynchronizer"
 
     def _matcher_callback(self, stream: int):
         def callback(msg) -> None:
