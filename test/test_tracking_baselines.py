@@ -141,3 +141,12 @@ def test_uncertainty_is_honest_on_held_out_cmu_mocap(predictor):
     clips = [Clip(c.times_s[1:], c.positions_m[1:], c.name) for c in clips]
     ratio = rms_sigma_over_rms_error(clips, predictor, CALIBRATION_HORIZONS_S)
     assert ((ratio > 0.7) & (ratio < 2.5)).all(), ratio
+
+
+def test_nermo_predictor_is_built_by_name_or_refused_with_what_to_do():
+    import importlib.util
+
+    if importlib.util.find_spec("nermo_ros.predictors.nermo") is not None:
+        pytest.skip("the NeRMo predictor is installed; its own tests cover it")
+    with pytest.raises(ValueError, match="choose the predictor constant_velocity or zero_velocity"):
+        make_predictor("nermo", backend="auto")

@@ -59,12 +59,23 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         print("\nstopped")
         return 130
+    except (ValueError, FileNotFoundError) as error:
+        print(f"nermo-ros demo: {error}")
+        return 2
     finally:
         rclpy.try_shutdown()
 
 
+def load_demo_clip(name: str, cycles: int):
+    """The clip looped ``cycles`` times; a clip that does not loop (a kick) plays once."""
+    from nermo_ros.data.pybullet_clips import load_clip, motions_dir, read_frames
+
+    path = motions_dir() / name
+    loops = not path.is_file() or read_frames(path)[1] == "wrap"  # load_clip names a missing one
+    return load_clip(name, cycles=cycles if loops else 1)
+
+
 def _run(args: argparse.Namespace, clip_name: str) -> int:
-    from nermo_ros.data.pybullet_clips import load_clip
     from nermo_ros.demo.report import Reporter
     from nermo_ros.nodes.bringup import build_nodes, input_overrides, spin_until
     from nermo_ros.nodes.demo_nodes import ClipPlayer, ForecastMonitor
@@ -76,6 +87,7 @@ def _run(args: argparse.Namespace, clip_name: str) -> int:
     except FileNotFoundError as error:
         print(f"nermo-ros demo: {error}")
         return 2
+    clip = None if perception is not None else load_demo_clip(clip_name, args.cycles)
     nodes = build_nodes(args.config, overrides, perception_overrides=perception,
                         with_perception=perception is not None)
     predictor = nodes[-1]
@@ -89,8 +101,7 @@ def _run(args: argparse.Namespace, clip_name: str) -> int:
                               skeletons_topic=predictor.settings["skeletons_topic"],
                               forecast_topic=predictor.settings["forecast_topic"])
     player = None
-    if perception is None:
-        clip = load_clip(clip_name, cycles=args.cycles)
+    if clip is not None:
         player = ClipPlayer(clip, topic=predictor.settings["skeletons_topic"])
         reporter.intro_clip(clip, predictor.predictor.name)
     else:

@@ -30,7 +30,7 @@ def make_predictor(name: str, **settings: Any) -> Predictor:
             if error.name and error.name.startswith("nermo_ros"):
                 raise ValueError(
                     "predictor 'nermo' is not available in this checkout "
-                    f"({error.name} is missing); use predictor:=constant_velocity or "
+                    f"({error.name} is missing); choose the predictor constant_velocity or "
                     "zero_velocity") from error
             raise
         return NermoPredictor(**settings)
