@@ -163,3 +163,22 @@ def test_a_record_with_the_wrong_track_is_not_scored():
     frames = convert.clip_frames(moving_person([0, 0, 0], seconds=1.0), start_ns=0)
     result = score([record], ground_truth(frames))
     assert np.isnan(result.errors_m).all() and result.inputs_forecast == 0
+
+
+class FailingPredictor:
+    name, model_id = "broken", ""
+
+    def predict(self, batch, horizons_s):
+        raise RuntimeError("model file missing")
+
+    def reset_track(self, track_id):
+        pass
+
+
+def test_a_failing_predictor_is_counted_and_reported_not_raised():
+    from nermo_ros.bag.offline import PREDICTOR_ERROR, ForecastSettings, run_offline
+
+    frames = convert.clip_frames(moving_person([0, 0, 0], seconds=1.0))
+    run = run_offline(frames, FailingPredictor(), ForecastSettings())
+    assert run.records == [] and run.drops[PREDICTOR_ERROR] == len(frames) - 1
+    assert run.first_error == "RuntimeError: model file missing"

@@ -112,6 +112,8 @@ def evaluate_offline(data: EvaluationInput, max_gap_s: float = DEFAULT_MAX_GAP_S
     predictor = make_predictor_from_params(data.params)
     run = run_offline(data.frames, predictor, data.settings)
     extra = [f"dropped {n} skeletons: {reason}" for reason, n in sorted(run.drops.items())]
+    if run.first_error:
+        extra.append(f"the predictor failed; first error: {run.first_error}")
     if run.resets:
         extra.append(f"{run.resets} track restarts after backward time jumps")
     if run.expired:

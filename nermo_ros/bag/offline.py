@@ -26,6 +26,9 @@ USED_PARAMS = ("predictor", "horizons_s", "window_s", "window_frames", "min_fram
                "min_joint_confidence", "track_timeout_s", "time_jump_reset_s", "max_tracks")
 
 
+PREDICTOR_ERROR = "predictor_error"  # the node's drop reason for a failed predict call
+
+
 @dataclass(frozen=True)
 class ForecastSettings:
     horizons_s: tuple[float, ...] = (0.08, 0.16, 0.24, 0.32, 0.4, 0.56, 0.72, 0.88, 1.0)
@@ -69,6 +72,7 @@ class OfflineRun:
     resets: int = 0  # tracks started over after a step back in time
     expired: int = 0  # tracks forgotten: unseen too long, or far from a jumped clock
     frames: int = 0
+    first_error: str = ""  # the first predictor failure, if any
 
 
 class FrameForecaster:
@@ -88,7 +92,12 @@ class FrameForecaster:
         ready = self._accept(frame, run)
         if not ready:
             return
-        forecast = self.predictor.predict(self.tracker.batch(ready), self.horizons_s)
+        try:
+            forecast = self.predictor.predict(self.tracker.batch(ready), self.horizons_s)
+        except Exception as error:  # the node counts a failing predictor and goes on; so do we
+            run.drops[PREDICTOR_ERROR] += len(ready)
+            run.first_error = run.first_error or f"{type(error).__name__}: {error}"
+            return
         for row, track_id in enumerate(ready):
             run.records.append(ForecastRecord(
                 track_id, frame.stamp_ns, self.horizons_s.copy(),

@@ -46,7 +46,7 @@ class Evaluation:
         }
 
     def text(self) -> str:
-        d = self.summary()
+        d = {k: ("n/a" if v is None else v) for k, v in self.summary().items()}
         lines = [f"{d['mode']} evaluation of {d['predictor']} on {d['bag']} ({d['topic']})",
                  f"  MPJPE {d['mpjpe_mm']} mm over all horizons; forecast "
                  f"{d['skeletons_forecast']}/{d['skeletons_in']} skeletons "
@@ -54,7 +54,8 @@ class Evaluation:
                  f"  latency p50 {d['latency_ms_p50']} ms, p99 {d['latency_ms_p99']} ms "
                  f"({d['latency_kind']})", "  horizon_s  mpjpe_mm  scored"]
         for h, e in d["mpjpe_mm_by_horizon"].items():
-            lines.append(f"  {h:>9}  {e!s:>8}  {d['scored_forecasts_by_horizon'][h]:>6}")
+            lines.append(f"  {h:>9}  {'n/a' if e is None else e:>8}  "
+                         f"{d['scored_forecasts_by_horizon'][h]:>6}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
