@@ -10,8 +10,7 @@ from typing import Iterable
 from nermo_ros.bag.convert import (DEFAULT_FRAME_ID, DEFAULT_START_NS, DEFAULT_TRACK_ID,
                                    clip_frames, video_frames)
 from nermo_ros.bag.messages import SkeletonFrame
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+from nermo_ros.nodes.bringup import VIDEO_SUFFIXES
 _CMU_NAME = re.compile(r"^(?P<action>.+)_(?P<n>\d+)$")
 
 
