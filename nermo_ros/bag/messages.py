@@ -7,7 +7,8 @@ skeleton streams, with the joints in a stated order:
   canonical order (nermo_ros/skeleton.py JOINT_NAMES) or 33 per person in MediaPipe Pose
   landmark order; orientations are ignored. People are ``<topic>_<k>`` in order.
 - ``visualization_msgs/MarkerArray``: each ADD marker with 17 (canonical) or 33 (MediaPipe)
-  points is one person, tracked as ``<ns>_<id>``; other markers are ignored.
+  points is one person, tracked as ``<ns>_<id>``; other markers are ignored. The frame's
+  stamp is the newest stamp of those markers.
 A NaN point is a missing joint (confidence 0); every other joint has confidence 1.
 """
 

@@ -16,8 +16,9 @@ _CMU_NAME = re.compile(r"^(?P<action>.+)_(?P<n>\d+)$")
 
 def source_frames(source: str, start_s: float | None = None, frame_id: str | None = None,
                   track_id: str = DEFAULT_TRACK_ID, cycles: int = 1, protocol: bool = False,
-                  downsample: int = 2, input_topic: str | None = None
-                  ) -> Iterable[SkeletonFrame]:
+                  downsample: int = 2, input_topic: str | None = None,
+                  notes: list[str] | None = None) -> Iterable[SkeletonFrame]:
+    """Frames of ``source``; what reading a source bag reported goes into ``notes``."""
     start_ns = DEFAULT_START_NS if start_s is None else int(round(start_s * 1e9))
     path = Path(source)
     if source == "pybullet" or source.startswith("pybullet:"):
@@ -36,8 +37,8 @@ def source_frames(source: str, start_s: float | None = None, frame_id: str | Non
         from nermo_ros.bag.io import read_skeleton_frames
 
         frames, report = read_skeleton_frames(path, input_topic)
-        for line in report.lines()[1:]:
-            print(f"note: {line}")
+        if notes is not None:
+            notes.extend(report.lines()[1:])
         return frames
     raise ValueError(f"source {source!r} is not pybullet[:CLIP], cmu:ACTION_N, a CMU trial "
                      f"file, a video ({', '.join(VIDEO_SUFFIXES)}) or an existing bag")

@@ -127,10 +127,13 @@ def _convert(args) -> int:
     from nermo_ros.bag.sources import source_frames
     from nermo_ros.bag.convert import write_skeleton_bag
 
+    notes: list[str] = []
     frames = source_frames(args.source, start_s=args.start_s, frame_id=args.frame_id,
                            track_id=args.track_id, cycles=args.cycles,
                            protocol=args.protocol, downsample=args.downsample,
-                           input_topic=args.input_topic)
+                           input_topic=args.input_topic, notes=notes)
+    for note in notes:
+        print(f"note: {note}")
     count = write_skeleton_bag(args.output, frames, args.topic, args.storage)
     print(f"wrote {count} frames of {args.source} to {args.output} ({args.storage}, "
           f"{args.topic})")
