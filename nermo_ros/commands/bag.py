@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 "evaluate": _evaluate}
     try:
         return handlers[args.action](args)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError, RuntimeError) as error:
         print(f"nermo-ros bag {args.action}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
