@@ -36,6 +36,10 @@ class OptimConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     grad_clip: float = 1.0
+    # > 0: also stop after this many minutes, with the learning-rate schedule following
+    # whichever of steps or time runs out first (for fixed GPU budgets; the run then
+    # reproduces up to the step it reached, which the checkpoint records).
+    max_minutes: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -66,11 +66,23 @@ def average_gradients(params: list[Tensor], dist_info: Dist) -> None:
             p.grad /= dist_info.world
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
+def agree_max(value: float, dist_info: Dist, dev: torch.device) -> float:
+    """The largest value over all processes, so that every process stops at the same step."""
+    if dist_info.world == 1:
+        return value
+    import torch.distributed as dist
+
+    t = torch.tensor([value], device=dev)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t)
+
+
+def lr_at(step: int, cfg: TrainConfig, time_progress: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay over the steps (or the time budget, if sooner)."""
     o = cfg.optim
     if step < o.warmup_steps:
         return o.lr * (step + 1) / o.warmup_steps
-    progress = (step - o.warmup_steps) / max(1, o.steps - o.warmup_steps)
+    progress = max((step - o.warmup_steps) / max(1, o.steps - o.warmup_steps), time_progress)
     return o.lr * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
@@ -184,9 +196,15 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
     log = (out_dir / "log.jsonl").open("a") if dist_info.main else None
     progress = Progress(cfg.optim.steps - start, dist_info.main)
     running = None
+    started = time.time()
+    budget_s = cfg.optim.max_minutes * 60.0
+    step = start
     for step in range(start, cfg.optim.steps):
+        time_progress = (time.time() - started) / budget_s if budget_s > 0 else 0.0
+        if budget_s > 0 and agree_max(time_progress, dist_info, dev) >= 1.0:
+            break
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
+            group["lr"] = lr_at(step, cfg, time_progress)
         batch = sample_batch(bank, cfg.window, cfg.model, cfg.optim.batch_size, gen)
         k = int(step_rng.choice(cfg.meta.inner_steps))
         loss = dct_loss(net, batch) if net is not None else nermo_loss(weights, batch, cfg, k)
@@ -201,18 +219,21 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
             mm = running * cfg.model.position_unit_m * 1000
             log.write(json.dumps({"step": step + 1, "loss": value, "loss_avg": running,
                                   "loss_avg_mm": mm, "inner_steps": k, "grad_norm": grad_norm,
-                                  "lr": lr_at(step, cfg), "time": time.time()}) + "\n")
+                                  "lr": opt.param_groups[0]["lr"], "time": time.time()}) + "\n")
             log.flush()
             progress.update(step - start, f"loss {mm:7.2f} mm (avg)")
-        if dist_info.main and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.optim.steps):
+        if dist_info.main and (step + 1) % cfg.save_every == 0:
             current = net.state_dict() if net is not None else weights
             _save(last, cfg, current, step + 1, opt, gen, step_rng, validation=None)
+    else:
+        step = cfg.optim.steps  # the loop ran to the end (not stopped by the time budget)
     progress.close()
     final = out_dir / "final.pt"
     if dist_info.main:
         current = net.state_dict() if net is not None else weights
+        _save(last, cfg, current, step, opt, gen, step_rng, validation=None)
         validation = validate_fn(current, cfg) if validate_fn else {}
-        _save(final, cfg, current, cfg.optim.steps, None, None, None, validation=validation)
+        _save(final, cfg, current, step, None, None, None, validation=validation)
     if dist_info.world > 1:
         import torch.distributed as dist
 
