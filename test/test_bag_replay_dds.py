@@ -35,9 +35,12 @@ TOPIC = f"/bag_test_{os.getpid()}/skeletons"
 
 @pytest.fixture(scope="module")
 def ros():
-    rclpy.init()
+    owns = not rclpy.ok()  # another module may have left rclpy initialised
+    if owns:
+        rclpy.init()
     yield
-    rclpy.try_shutdown()
+    if owns:
+        rclpy.try_shutdown()
 
 
 @pytest.fixture(scope="module")
