@@ -9,7 +9,7 @@ from pathlib import Path
 
 HELP = "Stream a recorded person through the real nodes and show live forecast error."
 SCORED_HORIZON_S = 0.4
-SETTLE_S = 1.5  # after the last frame, time for the last forecasts to be scored
+SETTLE_S = 1.0  # after the last frame, time for the forecasts in flight to arrive
 VIDEO_END_S = 3.0  # no frame for this long after some came: the video file has ended
 
 
@@ -111,19 +111,22 @@ def _run(args: argparse.Namespace, clip_name: str) -> int:
 
     def should_stop() -> bool:
         now_s = time.monotonic()
-        if args.duration is not None and now_s - started_s >= args.duration:
-            return True
-        if player is not None and player.done:
-            finished_s.append(now_s)
+        out_of_time = args.duration is not None and now_s - started_s >= args.duration
+        if player is None:
+            # A video file has ended when frames stopped coming after some did.
+            return out_of_time or ("video_path" in perception and monitor.frames_in > 0
+                                   and now_s - monitor.last_frame_s >= VIDEO_END_S)
+        if out_of_time and not player.done:
+            player.stop()
+        if player.done:
+            finished_s.append(now_s)  # then let the forecasts in flight arrive
             return now_s - finished_s[0] >= SETTLE_S
-        # A video file has ended when frames stopped coming after some did.
-        return (perception is not None and "video_path" in perception and monitor.frames_in > 0
-                and now_s - monitor.last_frame_s >= VIDEO_END_S)
+        return False
 
     try:
         spin_until(nodes + [monitor] + ([player] if player else []), should_stop, num_threads=3)
     finally:
-        reporter.summary(monitor, Path(args.plot))
+        reporter.summary(monitor, Path(args.plot), predictor.frames_in)
         for node in nodes + [monitor] + ([player] if player else []):
             node.destroy_node()
     return 0

@@ -59,14 +59,20 @@ class Reporter:
                     f"{self.scored_horizon_s * 1e3:.0f} ms: {name} {_mm(recent)} mm, "
                     f"standing still {_mm(still)} mm")
 
-    def summary(self, monitor, plot_path: Path) -> None:
+    def summary(self, monitor, plot_path: Path, predictor_frames_in: int) -> None:
         """Error per horizon over the whole run, and the plot."""
         name = monitor.predictor_name or self.predictor_name
         errors = monitor.errors
         table = {name: errors.mpjpe_mm(name), BASELINE: errors.mpjpe_mm(BASELINE)}
         horizons_ms = 1e3 * errors.horizons_s
         self._print(f"\nDone: {monitor.frames_in} frames in, {monitor.forecasts_out} forecasts "
-                    f"out. Mean joint error (mm) by horizon:")
+                    f"out.")
+        skipped = monitor.frames_in - predictor_frames_in
+        if skipped > 0:
+            self._print(f"The predictor skipped {skipped} frames that came while it was busy "
+                        f"(its input keeps only the newest frames: a late frame is worth "
+                        f"nothing to a planner).")
+        self._print("Mean joint error (mm) by horizon:")
         width = max(len(label) for label in table) + 1
         self._print(f"  {'horizon (ms)':<{width}}" + " ".join(f"{h:5.0f}" for h in horizons_ms))
         for label, row in table.items():
