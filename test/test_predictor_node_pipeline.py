@@ -2,16 +2,14 @@
 person through the perception node, every skeleton frame answered by a forecast array."""
 
 import os
-import threading
 import time
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 
 from nermo_ros.msg import HumanForecastArray, Skeleton3DArray  # noqa: E402
-from nermo_ros.nodes.bringup import build_nodes, input_overrides  # noqa: E402
+from nermo_ros.nodes.bringup import build_nodes, input_overrides, spin_until  # noqa: E402
 from nermo_ros.nodes.msg_convert import forecast_arrays, stamp_to_ns  # noqa: E402
 from perception_media import write_astronaut_video  # noqa: E402
 
@@ -32,25 +30,21 @@ def test_perception_and_predictor_answer_every_video_frame_with_a_forecast(tmp_p
         probe.create_subscription(HumanForecastArray, "human_forecast",
                                   lambda m: forecasts.setdefault(stamp_to_ns(m.header.stamp), m),
                                   50)
-        executor = MultiThreadedExecutor(num_threads=2)
-        for node in nodes + [probe]:
-            executor.add_node(node)
-        threading.Thread(target=executor.spin, daemon=True).start()
-        deadline = time.monotonic() + 60
-        while len(skeletons) < 25 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)  # the last forecasts in flight
-        executor.shutdown()
+        deadline_s = time.monotonic() + 60
+        spin_until(nodes + [probe], lambda: len(skeletons) >= 25
+                   or time.monotonic() > deadline_s)
         predictor = nodes[-1]
         for node in nodes + [probe]:
             node.destroy_node()
     finally:
         rclpy.try_shutdown()
-    # Skip the frames sent before the predictor and the probe had found each other.
+    # Skip the frames sent before the predictor and the probe had found each other, and the
+    # last one or two whose answer was in flight when the nodes stopped.
     answered = [msg for msg in skeletons if stamp_to_ns(msg.header.stamp) in forecasts]
     assert answered, "no skeleton frame got a forecast"
-    first = skeletons.index(answered[0])
-    later = skeletons[first:]
+    first, last = skeletons.index(answered[0]), skeletons.index(answered[-1])
+    assert last >= len(skeletons) - 3
+    later = skeletons[first:last + 1]
     assert len(later) >= 20
     assert all(stamp_to_ns(msg.header.stamp) in forecasts for msg in later)
     people_frames = [msg for msg in later[1:] if msg.skeletons]

@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace, clip_name: str) -> int:
         return False
 
     try:
-        spin_until(nodes + [monitor] + ([player] if player else []), should_stop, num_threads=3)
+        spin_until(nodes + [monitor] + ([player] if player else []), should_stop)
     finally:
         reporter.summary(monitor, Path(args.plot), predictor.frames_in)
         for node in nodes + [monitor] + ([player] if player else []):

@@ -2,7 +2,7 @@
 
 `launch/predict.launch.py` starts the same two nodes as separate processes with the same YAML
 files and the same ``input`` argument; this module is the pip-only equivalent: both nodes in
-one process on a multi-threaded executor. It does not call ``rclpy.init``; its callers do.
+one process, each spun on its own thread. It does not call ``rclpy.init``; its callers do.
 """
 
 from __future__ import annotations
@@ -72,23 +72,30 @@ def build_nodes(predictor_config: str | Path | None = None,
     return nodes
 
 
-def spin_until(nodes: list, should_stop: Callable[[], bool], num_threads: int = 2,
-               poll_s: float = 0.05) -> None:
-    """Spin ``nodes`` on one multi-threaded executor (in a thread) until ``should_stop()``.
+def spin_until(nodes: list, should_stop: Callable[[], bool], poll_s: float = 0.05) -> None:
+    """Spin each node on its own single-threaded executor and thread until ``should_stop()``.
 
-    The calling thread only polls ``should_stop``, so Ctrl-C lands there and the executor is
-    shut down before the caller destroys the nodes.
+    Nodes run in parallel (MediaPipe in the perception node does not hold up the predictor),
+    while each executor stays single-threaded: rclpy's MultiThreadedExecutor costs about
+    three times the CPU per message. The calling thread only polls ``should_stop``, so
+    Ctrl-C lands there, and the executors are shut down before the caller destroys the nodes.
     """
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
-    executor = MultiThreadedExecutor(num_threads=num_threads)
+    executors, threads = [], []
     for node in nodes:
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, name="executor", daemon=True)
-    spinner.start()
+        executors.append(executor)
+        threads.append(threading.Thread(target=executor.spin, name=node.get_name(),
+                                        daemon=True))
+    for thread in threads:
+        thread.start()
     try:
-        while spinner.is_alive() and not should_stop():
+        while all(thread.is_alive() for thread in threads) and not should_stop():
             time.sleep(poll_s)
     finally:
-        executor.shutdown(timeout_sec=2.0)
-        spinner.join(timeout=2.0)
+        for executor in executors:
+            executor.shutdown(timeout_sec=2.0)
+        for thread in threads:
+            thread.join(timeout=2.0)
