@@ -65,7 +65,7 @@ def test_exported_graph_holds_only_standard_onnx_operators_and_matches_eager(pro
 
 
 @pytest.mark.parametrize("backend,device", [(b, d) for b in BACKENDS for d in ("cpu", "cuda")
-                                            if not (b in ("cudagraph", "tensorrt") and d == "cpu")])
+                                            if not (b in ("cudagraph", "inductor", "tensorrt") and d == "cpu")])
 def test_every_available_backend_matches_eager_pytorch(program, reference, cache_dir, backend, device):
     _available(backend, device)
     engine = engine_for_program(program, backend, device, cache_dir=cache_dir)
@@ -138,7 +138,7 @@ def test_tensorrt_when_absent_is_reported_as_not_installed():
 
 def test_auto_picks_the_fastest_backend_that_can_run_here():
     choice = choose("auto")
-    expected = ("tensorrt", "cudagraph") if gpu_available() else ("onnxruntime",)
+    expected = ("tensorrt", "inductor", "cudagraph") if gpu_available() else ("onnxruntime",)
     assert choice.backend in expected and not choice.warning
 
 

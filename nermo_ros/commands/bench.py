@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma list of backend[:device], or 'available' (default)")
     parser.add_argument("--people", type=_ints, default=[1, 4, 16], help="e.g. 1,4,16")
     parser.add_argument("--steps", type=_ints, default=[1, 3, 5], help="K values, e.g. 1,3,5")
-    parser.add_argument("--window-frames", type=int, default=30, help="T (predictor.yaml)")
+    parser.add_argument("--window-frames", type=int, default=10,
+                        help="T observed frames (the CMU protocol's 10)")
     parser.add_argument("--num-queries", type=int, default=9, help="Q horizons (predictor.yaml)")
     parser.add_argument("--calls", type=int, default=300, help="timed calls per cell (at most)")
     parser.add_argument("--warmup", type=int, default=20)
@@ -37,8 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warm-start-study", action="store_true",
                         help="instead: error vs adaptation steps, cold vs warm start, held-out CMU")
     parser.add_argument("--study-steps", type=_ints, default=[0, 1, 2, 3, 5, 10])
-    parser.add_argument("--study-windows", type=int, default=400,
-                        help="held-out windows (consecutive frames) in the study")
+    parser.add_argument("--study-frames", type=int, default=10, help="scored frames per stream")
+    parser.add_argument("--study-lead-in", type=int, default=5,
+                        help="unscored frames a warm chain runs before scoring")
+    parser.add_argument("--study-per-trial", type=int, default=4,
+                        help="streams taken from each held-out trial")
 
 
 def available_targets() -> list[tuple[str, str]]:

@@ -22,6 +22,10 @@ def make_backend(name: str, program: AdaptProgram, device: str, cache_dir: Path 
         from nermo_ros.engine.backends.cudagraph import CudaGraphBackend
 
         return CudaGraphBackend(program)
+    if name == "inductor":
+        from nermo_ros.engine.backends.cudagraph import InductorBackend
+
+        return InductorBackend(program)
     if name == "onnxruntime":
         from nermo_ros.engine.backends.onnxruntime import OrtBackend
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
-BACKENDS: tuple[str, ...] = ("torch", "cudagraph", "onnxruntime", "tensorrt")
-GPU_ONLY: frozenset[str] = frozenset({"cudagraph", "tensorrt"})
+BACKENDS: tuple[str, ...] = ("torch", "cudagraph", "inductor", "onnxruntime", "tensorrt")
+GPU_ONLY: frozenset[str] = frozenset({"cudagraph", "inductor", "tensorrt"})
 # Fastest first, from the tables in BENCHMARKS.md ("nermo-ros bench").
-AUTO_ORDER_GPU: tuple[str, ...] = ("tensorrt", "cudagraph", "onnxruntime", "torch")
+AUTO_ORDER_GPU: tuple[str, ...] = ("tensorrt", "inductor", "cudagraph", "onnxruntime", "torch")
 AUTO_ORDER_CPU: tuple[str, ...] = ("onnxruntime", "torch")
 
 
@@ -53,6 +53,8 @@ def missing(backend: str, device: str) -> str | None:
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 return (f"backend 'onnxruntime' on cuda needs the onnxruntime-gpu build; onnxruntime "
                         f"{ort.__version__} here has only {ort.get_available_providers()}")
+    if backend == "inductor" and not _installed("triton"):
+        return "backend 'inductor' needs triton (it comes with CUDA builds of torch)"
     if backend == "tensorrt":
         if not _installed("tensorrt"):
             return ("backend 'tensorrt' needs the TensorRT Python package with its builder "

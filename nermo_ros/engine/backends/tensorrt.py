@@ -1,7 +1,9 @@
 """TensorRT: an engine per batch bucket, built from the same ONNX graph and cached on disk.
 
 Build order is FP16 (with TF32), then TF32, then strict FP32: the first precision whose
-forecast stays within ``PRECISION_TOLERANCE`` of eager PyTorch on a test window is kept. An
+forecast stays within ``PRECISION_TOLERANCE`` of eager PyTorch on a test window is kept.
+TensorRT 11 removed the FP16 builder flag (networks are strongly typed, so FP16 would need an
+FP16 ONNX graph); there the ladder starts at TF32. An
 engine is cached under a key of the ONNX graph's bytes, the TensorRT version, the GPU and
 its compute capability, so a later start loads it in milliseconds instead of rebuilding.
 
@@ -27,6 +29,14 @@ PRECISION_TOLERANCE = 2e-2
 WORKSPACE_BYTES = 1 << 30
 
 
+def supported_precisions() -> tuple[str, ...]:
+    """The precisions of PRECISIONS this TensorRT's builder flags can express."""
+    import tensorrt as trt
+
+    flags = trt.BuilderFlag
+    return tuple(p for p in PRECISIONS if p != "fp16" or hasattr(flags, "FP16"))
+
+
 def _logger():
     import tensorrt as trt
 
@@ -50,7 +60,7 @@ def build_serialized_engine(onnx_path: Path, precision: str) -> bytes:
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
     if precision == "fp16":
         config.set_flag(trt.BuilderFlag.FP16)
-    if precision == "fp32":
+    if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
         config.clear_flag(trt.BuilderFlag.TF32)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
@@ -118,12 +128,12 @@ class TensorRTBackend:
     device = "cuda"
 
     def __init__(self, program: AdaptProgram, cache_dir: Path | None = None,
-                 precisions: tuple[str, ...] = PRECISIONS):
+                 precisions: tuple[str, ...] | None = None):
         import tensorrt as trt
 
         self.program = program
         self.cache_dir = cache_dir
-        self.precisions = precisions
+        self.precisions = precisions or supported_precisions()
         self.chosen: dict[int, tuple[str, float]] = {}  # bucket -> (precision, max error)
         self.detail = f"TensorRT {trt.__version__} on {torch.cuda.get_device_name()}"
 
