@@ -150,3 +150,19 @@ def test_nermo_predictor_is_built_by_name_or_refused_with_what_to_do():
         pytest.skip("the NeRMo predictor is installed; its own tests cover it")
     with pytest.raises(ValueError, match="choose the predictor constant_velocity or zero_velocity"):
         make_predictor("nermo", backend="auto")
+
+
+def test_a_predictor_gets_only_the_settings_it_takes():
+    from nermo_ros.predictors.factory import accepted_settings
+
+    class Picky:
+        def __init__(self, backend: str, checkpoint: str = ""):
+            pass
+
+    class Open:
+        def __init__(self, **settings):
+            pass
+
+    settings = {"backend": "auto", "checkpoint": "", "window_frames": 30}
+    assert accepted_settings(Picky, settings) == {"backend": "auto", "checkpoint": ""}
+    assert accepted_settings(Open, settings) == settings

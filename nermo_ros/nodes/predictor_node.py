@@ -79,7 +79,8 @@ def check_settings(p: dict) -> None:
 
 def predictor_settings(p: dict) -> dict:
     """The NeRMo settings the parameters hold; the baselines ignore them."""
-    settings = {"checkpoint": p["checkpoint"], "backend": p["backend"]}
+    settings = {"checkpoint": p["checkpoint"], "backend": p["backend"],
+                "window_frames": p["window_frames"], "horizons_s": tuple(p["horizons_s"])}
     if p["num_adapt_steps"] >= 0:
         settings["num_adapt_steps"] = p["num_adapt_steps"]
     return settings

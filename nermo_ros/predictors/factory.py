@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from nermo_ros.predictors.base import Predictor
@@ -33,5 +34,18 @@ def make_predictor(name: str, **settings: Any) -> Predictor:
                     f"({error.name} is missing); choose the predictor constant_velocity or "
                     "zero_velocity") from error
             raise
-        return NermoPredictor(**settings)
+        return NermoPredictor(**accepted_settings(NermoPredictor, settings))
     raise ValueError(f"unknown predictor {name!r}; choose one of {', '.join(PREDICTOR_NAMES)}")
+
+
+def accepted_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings ``cls`` takes as keyword arguments (all of them if it takes **kwargs).
+
+    The node passes every setting a learned predictor may need (checkpoint, backend,
+    num_adapt_steps, window_frames, horizons_s); a predictor takes those it uses.
+    """
+    parameters = inspect.signature(cls).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(settings)
+    names = {p.name for p in parameters}
+    return {key: value for key, value in settings.items() if key in names}
