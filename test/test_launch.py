@@ -50,3 +50,63 @@ def test_input_argument_picks_camera_video_or_topic(tmp_path):
     assert input_overrides("") == {}
     with pytest.raises(FileNotFoundError, match="missing.mp4"):
         input_overrides(str(tmp_path / "missing.mp4"))
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_predictor_program_runs_as_launch_starts_it_and_stops_cleanly_on_ctrl_c():
+    """The installed program with --params-file and a -p override, as launch_ros runs it."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    rclpy = pytest.importorskip("rclpy")
+    import numpy as np
+    from rclpy.executors import SingleThreadedExecutor
+    from std_msgs.msg import Header
+
+    from nermo_ros.msg import HumanForecastArray, Skeleton3DArray
+    from nermo_ros.nodes.msg_convert import ns_to_stamp, skeleton_array_msg
+    from nermo_ros.skeleton import NUM_JOINTS
+
+    repo = LAUNCH_FILE.parents[1]
+    program = repo / "install" / "nermo_ros" / "lib" / "nermo_ros" / "predictor_node"
+    if not program.exists():
+        pytest.skip(f"{program} is not built (run ./nermo once)")
+    domain_id = 60 + os.getpid() % 30
+    process = subprocess.Popen(
+        [str(program), "--ros-args", "--params-file", str(repo / "config" / "predictor.yaml"),
+         "-p", "predictor:=zero_velocity", "-p", "input_reliability:=reliable"],
+        env=dict(os.environ, ROS_DOMAIN_ID=str(domain_id)),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        node = rclpy.create_node("program_probe", context=context)
+        answers = []
+        node.create_subscription(HumanForecastArray, "human_forecast", answers.append, 10)
+        publisher = node.create_publisher(Skeleton3DArray, "skeletons", 10)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        deadline = time.monotonic() + 30
+        while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        pose = np.zeros((NUM_JOINTS, 3), np.float32)
+        confident = np.ones(NUM_JOINTS, np.float32)
+        now_ns = node.get_clock().now().nanoseconds
+        for k in range(3):
+            header = Header(stamp=ns_to_stamp(now_ns + k * 33_000_000), frame_id="world")
+            publisher.publish(skeleton_array_msg(header, {"body_0": (pose, confident)}))
+        while len(answers) < 3 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        executor.shutdown()
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=20)
+    assert len(answers) == 3, output
+    assert answers[-1].forecasts[0].predictor == "zero_velocity"
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
