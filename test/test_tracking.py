@@ -161,3 +161,34 @@ def test_stale_stamp_is_judged_by_the_node_clock():
     assert check_stamp_age(0, 400 * MS, max_age_s=0.5) is None
     assert check_stamp_age(0, 600 * MS, max_age_s=0.5).reason == Reason.STALE_STAMP
     assert check_stamp_age(0, 10**12, max_age_s=0.0) is None  # 0 disables it
+
+
+class Person:
+    def __init__(self, track_id, value=0.5, layout=LAYOUT_ID):
+        self.track_id, self.layout, self.joint_names = track_id, layout, []
+        self.positions = np.full(3 * NUM_JOINTS, value, np.float32)
+        self.confidence = np.ones(NUM_JOINTS, np.float32)
+
+
+def test_a_frame_fills_windows_and_names_who_can_be_forecast():
+    from nermo_ros.tracking.intake import take_frame
+
+    tracker = make_tracker()
+    first = take_frame(tracker, 0, [Person("a")], min_frames=2)
+    assert first.accepted == 1 and first.ready == []
+    second = take_frame(tracker, 33 * MS, [Person("a"), Person("b"), Person("a"),
+                                           Person("c", layout="coco17")], min_frames=2)
+    assert second.accepted == 2 and second.ready == ["a"]
+    assert [r.reason for r in second.rejections] == [Reason.DUPLICATE_TRACK_ID,
+                                                     Reason.UNKNOWN_LAYOUT]
+
+
+def test_a_bag_loop_resets_the_people_in_the_frame_and_forgets_the_others():
+    from nermo_ros.tracking.intake import take_frame
+
+    tracker = make_tracker()
+    for t in (5000, 5033):
+        take_frame(tracker, t * MS, [Person("a"), Person("b")])
+    outcome = take_frame(tracker, 0, [Person("a")])
+    assert outcome.reset == ["a"] and outcome.expired == ["b"]
+    assert outcome.ready == ["a"] and tracker.num_frames("a") == 1

@@ -22,12 +22,12 @@ from nermo_ros.data.clip import Clip
 from nermo_ros.demo.live_error import LiveErrors
 from nermo_ros.msg import HumanForecastArray, Skeleton3DArray
 from nermo_ros.nodes.diagnostics import status_values
-from nermo_ros.nodes.msg_convert import (forecast_arrays, ns_to_stamp, skeleton_array_msg,
-                                         skeleton_fields, stamp_to_ns)
+from nermo_ros.nodes.msg_convert import (forecast_arrays, ns_to_stamp, people_arrays,
+                                         skeleton_array_msg, stamp_to_ns)
 from nermo_ros.predictors.baselines import ZeroVelocityPredictor
 from nermo_ros.skeleton import NUM_JOINTS
+from nermo_ros.tracking.intake import take_frame
 from nermo_ros.tracking.tracker import Tracker, TrackerSettings
-from nermo_ros.tracking.validation import ValidSkeleton, validate_skeleton
 
 from nermo_ros.demo.report import BASELINE
 CLIP_TRACK_ID = "body_0"
@@ -100,20 +100,15 @@ class ForecastMonitor(Node):
         self.frames_in += 1
         self.last_frame_s = time.monotonic()
         stamp_ns = stamp_to_ns(msg.header.stamp)
-        for skeleton in msg.skeletons:
-            valid = validate_skeleton(skeleton.layout, skeleton.joint_names,
-                                      *skeleton_fields(skeleton))
-            if not isinstance(valid, ValidSkeleton):
-                continue  # the predictor node counts and reports bad input
-            self.errors.observe(skeleton.track_id, stamp_ns, valid.positions_m, valid.observed)
-            pushed = self._window.push(skeleton.track_id, stamp_ns, valid.positions_m,
-                                       valid.observed)
-            if hasattr(pushed, "reason"):
-                continue
-            still = self._baseline.predict(self._window.batch([skeleton.track_id]),
-                                           self.horizons_s)
-            self._baselines[(skeleton.track_id, stamp_ns)] = still.positions[0].copy()
-        self._window.expire(stamp_ns)
+        # Bad input is the predictor node's to count and report; here it is just left out.
+        outcome = take_frame(self._window, stamp_ns, people_arrays(msg))
+        for track_id in outcome.ready:  # every accepted person (min_frames 1)
+            window = self._window.windows[track_id]
+            self.errors.observe(track_id, stamp_ns, window.positions_m[-1], window.observed[-1])
+        if outcome.ready:
+            still = self._baseline.predict(self._window.batch(outcome.ready), self.horizons_s)
+            for row, track_id in enumerate(outcome.ready):
+                self._baselines[(track_id, stamp_ns)] = still.positions[row].copy()
         oldest_ns = stamp_ns - 2_000_000_000
         for key in [k for k in self._baselines if k[1] < oldest_ns]:
             del self._baselines[key]

@@ -40,6 +40,23 @@ def skeleton_fields(msg: Skeleton3D) -> tuple[np.ndarray, np.ndarray]:
             np.frombuffer(msg.confidence, dtype=np.float32))
 
 
+@dataclass(frozen=True)
+class PersonArrays:
+    """A Skeleton3D's fields with numpy views of its arrays (a tracking.intake.PersonInput)."""
+
+    track_id: str
+    layout: str
+    joint_names: Sequence[str]
+    positions: np.ndarray
+    confidence: np.ndarray
+
+
+def people_arrays(msg: Skeleton3DArray) -> list[PersonArrays]:
+    """Every skeleton of a frame as arrays (no copy of the position data)."""
+    return [PersonArrays(s.track_id, s.layout, s.joint_names, *skeleton_fields(s))
+            for s in msg.skeletons]
+
+
 def skeleton_msg(header, track_id: str, positions_m: np.ndarray,
                  confidence: np.ndarray) -> Skeleton3D:
     """A canonical-layout Skeleton3D from (J, 3) positions and (J,) confidences."""

@@ -21,11 +21,12 @@ from nermo_ros.msg import HumanForecastArray, Skeleton3DArray
 from nermo_ros.nodes.diagnostics import (OK, WARN, DiagnosticReport, DiagnosticsPublisher,
                                          DropCounter, LatencyWindow)
 from nermo_ros.nodes.markers import skeleton_markers
-from nermo_ros.nodes.msg_convert import forecast_array_msg, skeleton_fields, stamp_to_ns
+from nermo_ros.nodes.msg_convert import forecast_array_msg, people_arrays, stamp_to_ns
 from nermo_ros.nodes.params import ParamSpec, declare_parameters, parameter_overrides
 from nermo_ros.predictors.factory import make_predictor
+from nermo_ros.tracking.intake import FrameOutcome, take_frame
 from nermo_ros.tracking.tracker import Tracker, TrackerSettings
-from nermo_ros.tracking.validation import Reason, Rejection, check_stamp_age, validate_skeleton
+from nermo_ros.tracking.validation import Reason, Rejection, check_stamp_age
 
 NODE_NAME = "predictor"
 
@@ -129,10 +130,12 @@ class PredictorNode(Node):
         if stale is not None:
             self._drop(stale)
             return
-        self._forget(self.tracker.expire(stamp_ns, keep={s.track_id for s in msg.skeletons}))
-        accepted, track_ids = self._accept(msg, stamp_ns)
-        if msg.skeletons and not accepted:
+        outcome = take_frame(self.tracker, stamp_ns, people_arrays(msg),
+                             self.settings["min_joint_confidence"], self.settings["min_frames"])
+        self._count(outcome)
+        if msg.skeletons and not outcome.accepted:
             return  # every skeleton was bad: no answer rather than "nobody is there"
+        track_ids = outcome.ready
         forecast = self._predict(track_ids) if track_ids else None
         if track_ids and forecast is None:
             return  # the predictor failed: counted and warned, nothing published
@@ -144,34 +147,18 @@ class PredictorNode(Node):
         self.latency.add(time.perf_counter() - started_s)
         self._publish_markers(msg.header, track_ids, forecast)
 
-    def _accept(self, msg: Skeleton3DArray, stamp_ns: int) -> tuple[int, list[str]]:
-        """Push each valid skeleton into its window: how many went in, which are ready."""
-        accepted = 0
-        ready: list[str] = []
-        seen: set[str] = set()
-        for skeleton in msg.skeletons:
-            if skeleton.track_id in seen:
-                self._drop(Rejection(Reason.DUPLICATE_TRACK_ID,
-                                     f"track {skeleton.track_id!r} appears twice in one frame"))
-                continue
-            seen.add(skeleton.track_id)
-            positions, confidence = skeleton_fields(skeleton)
-            valid = validate_skeleton(skeleton.layout, skeleton.joint_names, positions,
-                                      confidence, self.settings["min_joint_confidence"])
-            if isinstance(valid, Rejection):
-                self._drop(valid)
-                continue
-            pushed = self.tracker.push(skeleton.track_id, stamp_ns, valid.positions_m,
-                                       valid.observed)
-            if isinstance(pushed, Rejection):
-                self._drop(pushed)
-                continue
-            accepted += 1
-            if pushed.reset:
-                self._reset(skeleton.track_id)
-            if self.tracker.num_frames(skeleton.track_id) >= self.settings["min_frames"]:
-                ready.append(skeleton.track_id)
-        return accepted, ready
+    def _count(self, outcome: FrameOutcome) -> None:
+        """Warn about and count what the frame did besides filling windows."""
+        for rejection in outcome.rejections:
+            self._drop(rejection)
+        for track_id in outcome.reset:
+            self.resets += 1
+            self.drops.warn(self.get_logger(), Reason.TIME_JUMP_BACKWARDS,
+                            f"track {track_id!r} jumped back in time; its window was reset")
+            self.predictor.reset_track(track_id)
+        for track_id in outcome.expired:
+            self.expired += 1
+            self.predictor.reset_track(track_id)
 
     def _predict(self, track_ids: list[str]):
         started_s = time.perf_counter()
@@ -186,18 +173,6 @@ class PredictorNode(Node):
 
     def _drop(self, rejection: Rejection) -> None:
         self.drops.warn(self.get_logger(), rejection.reason, rejection.detail)
-
-    def _reset(self, track_id: str) -> None:
-        """Time went backwards for this track (a bag looped): its history is gone."""
-        self.resets += 1
-        self.drops.warn(self.get_logger(), Reason.TIME_JUMP_BACKWARDS,
-                        f"track {track_id!r} jumped back in time; its window was reset")
-        self.predictor.reset_track(track_id)
-
-    def _forget(self, track_ids: list[str]) -> None:
-        for track_id in track_ids:
-            self.expired += 1
-            self.predictor.reset_track(track_id)
 
     def _publish_markers(self, header, track_ids: list[str], forecast) -> None:
         period_s = self.settings["markers_period_s"]
