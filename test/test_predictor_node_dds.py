@@ -13,6 +13,7 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from nermo_ros.data.pybullet_clips import DEFAULT_CLIP, load_clip  # noqa: E402
 from nermo_ros.msg import HumanForecastArray, Skeleton3D, Skeleton3DArray  # noqa: E402
@@ -46,6 +47,9 @@ class Harness:
         self.node.create_subscription(HumanForecastArray, "human_forecast",
                                       self.forecasts.append, 100)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.markers: list[MarkerArray] = []
+        self.node.create_subscription(MarkerArray, "human_forecast/markers",
+                                      self.markers.append, 10)
         self.executor = MultiThreadedExecutor(num_threads=2)
         self.executor.add_node(self.predictor)
         self.executor.add_node(self.node)
@@ -129,6 +133,18 @@ def test_a_real_clip_gets_one_forecast_array_per_frame_with_stamps_shapes_and_id
         forecast_errors_m.append(np.linalg.norm(walker.positions_m[0] - truth, axis=-1).mean())
         still_errors_m.append(np.linalg.norm(clip.positions_m[index] - truth, axis=-1).mean())
     assert np.mean(forecast_errors_m) < 0.7 * np.mean(still_errors_m)
+    # Markers: the observed walker in green plus one skeleton per horizon, for both people.
+    wait_for(lambda: any(len(m.markers) == 1 + 2 * (1 + len(HORIZONS_S))
+                         for m in harness.markers))
+    drawn = next(m for m in harness.markers if len(m.markers) == 1 + 2 * (1 + len(HORIZONS_S)))
+    assert drawn.markers[0].action == Marker.DELETEALL
+    assert {m.ns for m in drawn.markers[1:]} >= {"observed/body_0", "predicted/body_1/1.00s"}
+    assert all(len(m.points) == 32 for m in drawn.markers[1:])  # 16 bones, all joints seen
+    # /diagnostics: latency, windows and counts as numbers a person can read.
+    wait_for(lambda: harness.diagnostics
+             and int(harness.diagnostics[-1]["forecast_arrays_out_total"]) >= len(stamps_ns))
+    status = harness.diagnostics[-1]
+    assert status["windows"] == "2" and float(status["predictor_latency_p99_ms"]) > 0
 
 
 def valid_pose():
