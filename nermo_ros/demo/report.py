@@ -53,7 +53,7 @@ class Reporter:
         still = errors.recent_mpjpe_mm(BASELINE, self.scored_horizon_s)
         status = monitor.predictor_status
         self._print(f"{time.monotonic() - self._started_s:5.0f} s | frames in "
-                    f"{monitor.frames_in:5d} | forecasts out {monitor.forecasts_out:5d} | "
+                    f"{monitor.frames_in:5d} | forecasts out {monitor.forecasts_out:5d} | predictor "
                     f"latency p50 {_ms(status, 'predictor_latency_p50_ms')} ms, p99 "
                     f"{_ms(status, 'predictor_latency_p99_ms')} ms | error at "
                     f"{self.scored_horizon_s * 1e3:.0f} ms: {name} {_mm(recent)} mm, "
