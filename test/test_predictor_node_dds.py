@@ -218,6 +218,9 @@ def test_duplicate_out_of_order_and_stale_stamps_are_rejected_and_counted(harnes
     for reason in ("duplicate_stamp", "out_of_order", "duplicate_track_id"):
         assert drops[reason] == before.get(reason, 0) + 1, reason
     assert drops["stale_stamp"] == before.get("stale_stamp", 0) + 1
+    reasons = ("duplicate_stamp", "out_of_order", "stale_stamp", "duplicate_track_id")
+    wait_for(lambda: all(harness.diagnostics[-1].get(f"dropped_{r}_total") == str(drops[r])
+                         for r in reasons))
 
 
 def test_time_jump_backwards_resets_the_track_and_is_counted(harness):
