@@ -177,10 +177,11 @@ def test_a_frame_fills_windows_and_names_who_can_be_forecast():
     first = take_frame(tracker, 0, [Person("a")], min_frames=2)
     assert first.accepted == 1 and first.ready == []
     second = take_frame(tracker, 33 * MS, [Person("a"), Person("b"), Person("a"),
-                                           Person("c", layout="coco17")], min_frames=2)
+                                           Person("c", layout="coco17"), Person("")],
+                        min_frames=2)
     assert second.accepted == 2 and second.ready == ["a"]
-    assert [r.reason for r in second.rejections] == [Reason.DUPLICATE_TRACK_ID,
-                                                     Reason.UNKNOWN_LAYOUT]
+    assert [r.reason for r in second.rejections] == [
+        Reason.DUPLICATE_TRACK_ID, Reason.UNKNOWN_LAYOUT, Reason.MISSING_TRACK_ID]
 
 
 def test_a_bag_loop_resets_the_people_in_the_frame_and_forgets_the_others():

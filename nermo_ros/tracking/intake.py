@@ -45,6 +45,11 @@ def take_frame(tracker: Tracker, stamp_ns: int, people: Sequence[PersonInput],
                                                   keep={p.track_id for p in people}))
     seen: set[str] = set()
     for person in people:
+        if not person.track_id:
+            outcome.rejections.append(Rejection(
+                Reason.MISSING_TRACK_ID, "a skeleton has an empty track_id; give every "
+                                         "person a stable id (e.g. body_0)"))
+            continue
         if person.track_id in seen:
             outcome.rejections.append(Rejection(
                 Reason.DUPLICATE_TRACK_ID, f"track {person.track_id!r} appears twice in one "

@@ -23,6 +23,7 @@ class Reason:
     NON_FINITE = "non_finite"
     BAD_CONFIDENCE = "bad_confidence"
     NO_OBSERVED_JOINTS = "no_observed_joints"
+    MISSING_TRACK_ID = "missing_track_id"
     DUPLICATE_TRACK_ID = "duplicate_track_id"
     DUPLICATE_STAMP = "duplicate_stamp"
     OUT_OF_ORDER = "out_of_order"
