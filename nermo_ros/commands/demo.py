@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-clips", action="store_true", help="list the clips and exit")
     parser.add_argument("--cycles", type=int, default=16,
                         help="how many times a looping clip is played in a row (default 16)")
+    parser.add_argument("--people", type=int, default=1,
+                        help="how many people walk the clip side by side (default 1)")
     parser.add_argument("--predictor", default=None,
                         help="nermo, constant_velocity or zero_velocity (default: the config's)")
     parser.add_argument("--backend", default=None, help="NeRMo backend (default: the config's)")
@@ -49,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.duration is not None and args.duration <= 0:
         print(f"nermo-ros demo: --duration must be > 0 seconds, got {args.duration}")
+        return 2
+    if args.people < 1:
+        print(f"nermo-ros demo: --people must be at least 1, got {args.people}")
         return 2
     import rclpy
     from rclpy.executors import ExternalShutdownException
@@ -102,7 +107,7 @@ def _run(args: argparse.Namespace, clip_name: str) -> int:
                               forecast_topic=predictor.settings["forecast_topic"])
     player = None
     if clip is not None:
-        player = ClipPlayer(clip, topic=predictor.settings["skeletons_topic"])
+        player = ClipPlayer(clip, topic=predictor.settings["skeletons_topic"], people=args.people)
         reporter.intro_clip(clip, predictor.predictor.name)
     else:
         reporter.intro_input(args.input, predictor.predictor.name)

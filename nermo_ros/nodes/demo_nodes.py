@@ -30,16 +30,18 @@ from nermo_ros.tracking.intake import take_frame
 from nermo_ros.tracking.tracker import Tracker, TrackerSettings
 
 from nermo_ros.demo.report import BASELINE
-CLIP_TRACK_ID = "body_0"
+PERSON_SPACING_M = 1.5
+PERSON_LAG_FRAMES = 7
 
 
 class ClipPlayer(Node):
     """Publishes a clip on ``topic`` at its recorded rate, then sets ``done``."""
 
     def __init__(self, clip: Clip, topic: str = "skeletons", frame_id: str = "world",
-                 start_delay_s: float = 0.5):
+                 start_delay_s: float = 0.5, people: int = 1):
         super().__init__("clip_player")
         self._clip = clip
+        self._people = people
         self._frame_id = frame_id
         self._confidence = np.ones(NUM_JOINTS, np.float32)
         self._publisher = self.create_publisher(
@@ -71,7 +73,14 @@ class ClipPlayer(Node):
     def _publish(self, index: int, stamp_ns: int) -> None:
         header = Header(stamp=ns_to_stamp(stamp_ns), frame_id=self._frame_id)
         self._publisher.publish(skeleton_array_msg(header, {
-            CLIP_TRACK_ID: (self._clip.positions_m[index], self._confidence)}))
+            f"body_{person}": (self._pose(index, person), self._confidence)
+            for person in range(self._people)}))
+
+    def _pose(self, index: int, person: int) -> np.ndarray:
+        """Person k walks the clip PERSON_SPACING_M to the left of person k - 1, a few frames
+        behind, so that the people are not in step."""
+        lagged = max(index - PERSON_LAG_FRAMES * person, 0)
+        return self._clip.positions_m[lagged] + np.array([0.0, PERSON_SPACING_M * person, 0.0])
 
 
 class ForecastMonitor(Node):
