@@ -26,7 +26,7 @@ from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS  # noqa: E402
 
 pytestmark = pytest.mark.ros
 # This module's own DDS domain per test process, so parallel test runs do not cross-talk.
-DOMAIN_ID = 120 + os.getpid() % 40
+DOMAIN_ID = 1 + os.getpid() % 10  # domains 1-10 (ports below the ephemeral range)
 HORIZONS_S = [0.1, 0.4, 1.0]
 
 
