@@ -234,3 +234,37 @@ def test_time_jump_backwards_resets_the_track_and_is_counted(harness):
     assert answers[0].forecasts == []  # one frame after the reset: not yet a window
     wait_for(lambda: harness.diagnostics[-1].get("track_resets_total")
              == str(harness.predictor.resets))
+
+
+class BrokenPredictor:
+    name, model_id = "broken", ""
+
+    def predict(self, batch, horizons_s):
+        raise RuntimeError("CUDA out of memory")
+
+    def reset_track(self, track_id):
+        pass
+
+
+def test_a_failing_predictor_is_counted_and_nothing_is_published(harness):
+    working = harness.predictor.predictor
+    harness.predictor.predictor = BrokenPredictor()
+    try:
+        base_ns = now_ns(harness)
+        first = sent_and_answered(harness, frame(base_ns, {"p": valid_pose()}))
+        second = sent_and_answered(harness, frame(base_ns + 33_000_000, {"p": valid_pose()}))
+    finally:
+        harness.predictor.predictor = working
+    assert first[0].forecasts == [] and second == []  # a window of 2 frames: then it failed
+    assert harness.predictor.drops.totals["predictor_error"] == 1
+    third = sent_and_answered(harness, frame(base_ns + 66_000_000, {"p": valid_pose()}))
+    assert [f.track_id for f in third[0].forecasts] == ["p"]  # and the node goes on
+
+
+def test_people_beyond_max_tracks_are_dropped_and_counted(harness):
+    before = harness.predictor.drops.totals.get("too_many_tracks", 0)
+    crowd = {f"crowd_{k}": valid_pose() + [0.0, k, 0.0] for k in range(20)}
+    answers = sent_and_answered(harness, frame(now_ns(harness), crowd))
+    assert len(harness.predictor.tracker) == 16  # max_tracks
+    assert harness.predictor.drops.totals["too_many_tracks"] >= before + 4
+    assert answers[0].forecasts == []  # every admitted person has a single frame so far
