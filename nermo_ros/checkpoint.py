@@ -15,7 +15,15 @@ import torch
 from nermo_ros.model import ModelConfig
 
 FORMAT = "nermo_ros.checkpoint/1"
-SHIPPED_DEFAULT = Path(__file__).resolve().parents[1] / "models" / "nermo_body17.pt"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+
+def model_path(kind: str, layout: str, models_dir: Path = MODELS_DIR) -> Path:
+    """Where a shipped model lives: models/<kind>_<layout without "nermo_">.pt."""
+    return Path(models_dir) / f"{kind}_{layout.removeprefix('nermo_')}.pt"
+
+
+SHIPPED_DEFAULT = model_path("nermo", "nermo_body17")  # models/nermo_body17.pt
 
 
 @dataclass(frozen=True)

@@ -49,19 +49,28 @@ def last_observed(t: Tensor, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     return (is_last * t.unsqueeze(-1)).sum(dim=1), (is_last.unsqueeze(-1) * x).sum(dim=1)
 
 
-def joint_velocity(t: Tensor, x: Tensor, mask: Tensor) -> Tensor:
-    """(B, J, 3) least-squares velocity of each joint over its observations; 0 with fewer
-    than two distinct observation times."""
-    count = torch.clamp(mask.sum(dim=1), min=1.0)  # (B, J)
-    t_mean = (mask * t.unsqueeze(-1)).sum(dim=1) / count
-    dt = (t.unsqueeze(-1) - t_mean.unsqueeze(1)) * mask  # (B, T, J), 0 where unobserved
-    x_mean = (mask.unsqueeze(-1) * x).sum(dim=1) / count.unsqueeze(-1)
-    spread = dt.square().sum(dim=1)  # (B, J)
-    slope = (dt.unsqueeze(-1) * (x - x_mean.unsqueeze(1))).sum(dim=1)
-    has_spread = spread > 1e-8
+def joint_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor) -> Tensor:
+    """(B, J, 3) weighted least-squares velocity of each joint over its observations, weights
+    decaying with age as exp((t - t_last) / tau) so that recent motion counts most (tau is
+    learned); 0 with fewer than two distinct observation times."""
+    w = mask * torch.exp((t.unsqueeze(-1) - t_last.unsqueeze(1)) / tau)  # (B, T, J)
+    count = torch.clamp(w.sum(dim=1), min=1e-6)  # (B, J)
+    t_mean = (w * t.unsqueeze(-1)).sum(dim=1) / count
+    dt = t.unsqueeze(-1) - t_mean.unsqueeze(1)  # (B, T, J)
+    x_mean = (w.unsqueeze(-1) * x).sum(dim=1) / count.unsqueeze(-1)
+    spread = (w * dt.square()).sum(dim=1)  # (B, J)
+    slope = ((w * dt).unsqueeze(-1) * (x - x_mean.unsqueeze(1))).sum(dim=1)
+    has_spread = spread > 1e-10
     return torch.where(has_spread.unsqueeze(-1),
                        slope / torch.where(has_spread, spread, torch.ones_like(spread)).unsqueeze(-1),
                        torch.zeros_like(slope))
+
+
+def velocity_tau(params: Params, config: ModelConfig) -> Tensor:
+    """Age constant (model time) of the velocity fit; checkpoints without it fit uniformly."""
+    if "log_velocity_tau" in params:
+        return torch.exp(params["log_velocity_tau"])
+    return torch.tensor(1.0e6, dtype=params["z0"].dtype, device=params["z0"].device)
 
 
 def kinematic_prior(params: Params, config: ModelConfig, t: Tensor, t_last: Tensor,
@@ -102,7 +111,7 @@ def adapt_and_predict(
     frame_seen = mask.sum(dim=2) > 0.5
     t_obs = torch.where(frame_seen, obs_t, torch.zeros_like(obs_t))
     t_last, anchor = last_observed(t_obs, x, mask)
-    velocity = joint_velocity(t_obs, x, mask)
+    velocity = joint_velocity(t_obs, x, mask, t_last, velocity_tau(params, config))
     seen = torch.clamp(mask.sum(dim=1), max=1.0)  # (B, J)
     prior_obs = kinematic_prior(params, config, t_obs, t_last, anchor, velocity)
     target = torch.where(observed, x - prior_obs, torch.zeros_like(x))

@@ -39,6 +39,7 @@ class ModelConfig:
     # Joint whose newest observed position is the origin of a window; -1: keep the data's own
     # origin (the standard CMU protocol data is already root-centred).
     origin_joint: int = 0
+    velocity_tau_init_s: float = 0.04  # initial age constant of the prior's velocity fit
     inner_lr_init: float = 10.0  # initial per-dimension inner learning rate (learned, log scale)
 
     def to_dict(self) -> dict:
@@ -129,6 +130,8 @@ class NermoModel(nn.Module):
         # Damping of the kinematic prior per time offset (see nermo_ros.meta.kinematic_prior):
         # zero = plain constant velocity.
         self.prior_damping = nn.Parameter(torch.zeros(2 * cfg.fourier_levels + 1))
+        # Age constant of the velocity fit (recent frames weigh more), learned on a log scale.
+        self.log_velocity_tau = nn.Parameter(torch.tensor(math.log(cfg.velocity_tau_init_s / cfg.time_unit_s)))
         # Learned initial modulation and per-dimension inner learning rates (Meta-SGD style).
         self.z0 = nn.Parameter(torch.zeros(cfg.modulation_dim))
         self.log_inner_lr = nn.Parameter(torch.full((cfg.modulation_dim,), math.log(cfg.inner_lr_init)))

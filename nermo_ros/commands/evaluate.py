@@ -18,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skeleton", default="", help="skeleton.json (default: found next to "
                         "--data, else in the default data folder)")
     parser.add_argument("--layout", choices=LAYOUTS + ("all",), default="all")
-    parser.add_argument("--models", default="", help="folder with nermo_<layout>.pt and "
-                        "dct_mlp_<layout>.pt (default: the shipped models/)")
+    parser.add_argument("--models", default="", help="folder with nermo_body17.pt, "
+                        "nermo_cmu_protocol25.pt, dct_mlp_body17.pt, dct_mlp_cmu_protocol25.pt "
+                        "(default: the shipped models/)")
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 3, 10],
                         help="NeRMo adaptation steps to compare")
     parser.add_argument("--settings", nargs="+", default=None,
@@ -51,7 +52,7 @@ def _trials(args):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nermo_ros.checkpoint import SHIPPED_DEFAULT, load_checkpoint
+    from nermo_ros.checkpoint import MODELS_DIR, load_checkpoint, model_path
     from nermo_ros.evaluation import benchmark, report
 
     settings = benchmark.SETTINGS
@@ -63,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
         settings = tuple(known[s] for s in args.settings)
     trials, skeleton, source = _trials(args)
-    models = Path(args.models) if args.models else SHIPPED_DEFAULT.parent
+    models = Path(args.models) if args.models else MODELS_DIR
     layouts = LAYOUTS if args.layout == "all" else (args.layout,)
     results: dict = {"data": source, "trials": {a: [p.name for p in fs] for a, fs in trials.items()}}
     for layout in layouts:
-        nermo = _load(models / f"nermo_{layout}.pt", "nermo", layout, load_checkpoint)
-        dct = _load(models / f"dct_mlp_{layout}.pt", "dct_mlp", layout, load_checkpoint)
+        nermo = _load(model_path("nermo", layout, models), "nermo", layout, load_checkpoint)
+        dct = _load(model_path("dct_mlp", layout, models), "dct_mlp", layout, load_checkpoint)
         samples = benchmark.load_samples(trials, skeleton, layout)
         methods = benchmark.all_methods(nermo, dct, tuple(args.steps))
         per_setting = benchmark.evaluate(samples, methods, settings)

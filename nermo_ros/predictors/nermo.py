@@ -1,0 +1,151 @@
+"""The NeRMo predictor: fit each person's modulation to their window, forecast, remember it.
+
+Every call adapts each person's modulation z with a few gradient steps, starting from that
+person's z of the previous frame (warm start; z0 for a new track). Times are relative to the
+newest frame and positions to the window's origin joint, so the previous z already speaks in
+the new frame's coordinates. The adapt step is injectable: eager PyTorch by default, or a
+compiled engine (``nermo_ros.engine``) chosen by ``backend``.
+
+Uncertainty is the validation error the checkpoint carries (per horizon and joint, measured
+on held-out mocap), as a per-axis 1-sigma: MPJPE / sqrt(8 / pi) is the sigma of an isotropic
+3D Gaussian with that mean error. Joints never seen in the window get ``unobserved_sigma_m``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from nermo_ros.checkpoint import SHIPPED_DEFAULT, Checkpoint, load_checkpoint
+from nermo_ros.meta import adapt_and_predict, prepare_window, restore
+from nermo_ros.predictors.base import ForecastBatch, WindowBatch
+from nermo_ros.skeleton import LAYOUT_ID
+
+log = logging.getLogger(__name__)
+
+# (obs_t, obs_x, obs_mask, z_init, query_t) float32 arrays -> (pred, z, recon), model units.
+AdaptFn = Callable[..., tuple]
+MEAN_NORM_PER_SIGMA = math.sqrt(8.0 / math.pi)
+# Frames a little older than the trained history still count (timestamp jitter).
+WINDOW_SLACK_S = 0.03
+
+
+def eager_adapt_fn(params: dict[str, torch.Tensor], config, steps: int) -> AdaptFn:
+    """The reference adapt step: eager PyTorch on the CPU."""
+    params = {k: v.detach().float() for k, v in params.items()}
+
+    def run(obs_t, obs_x, obs_mask, z_init, query_t):
+        args = [torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in
+                (obs_t, obs_x, obs_mask, z_init, query_t)]
+        with torch.no_grad():
+            pred, z, recon = adapt_and_predict(params, *args, steps=steps, config=config)
+        return pred.numpy(), z.numpy(), recon.numpy()
+
+    return run
+
+
+class NermoPredictor:
+    name = "nermo"
+
+    def __init__(self, checkpoint: str | Path = "", backend: str = "torch",
+                 num_adapt_steps: int | None = None, adapt_fn: AdaptFn | None = None,
+                 unobserved_sigma_m: float = 1.0, layout: str = LAYOUT_ID):
+        self.ckpt: Checkpoint = load_checkpoint(checkpoint or SHIPPED_DEFAULT, expect_layout=layout)
+        self.config = self.ckpt.model_config
+        self.model_id = self.ckpt.model_id
+        self.steps = self.ckpt.default_steps if num_adapt_steps is None else int(num_adapt_steps)
+        if self.steps < 0:
+            raise ValueError(f"num_adapt_steps must be >= 0, got {self.steps}")
+        self.backend = backend
+        self._adapt_fn = adapt_fn
+        self._engines: dict[tuple[int, int], AdaptFn] = {}
+        self.unobserved_sigma_m = unobserved_sigma_m
+        self.z0 = self.ckpt.params["z0"].detach().float().numpy()
+        self.z_by_track: dict[str, np.ndarray] = {}
+        self._sigma_by_horizons: dict[bytes, np.ndarray] = {}
+        self.max_age_s = self.ckpt.obs_window_s + WINDOW_SLACK_S
+        self._check_validation()
+
+    def _check_validation(self) -> None:
+        v = self.ckpt.validation
+        if not v or "mpjpe_joint_m" not in v:
+            raise ValueError(f"checkpoint {self.model_id} carries no validation errors, so its "
+                             "forecasts would have no honest uncertainty; train it with "
+                             "validation (drop --no-validate)")
+        self.val_horizons_s = np.asarray(v["horizons_s"], dtype=np.float64)
+        self.val_error_m = np.asarray(v["mpjpe_joint_m"], dtype=np.float64)  # (H, J)
+
+    def adapt_fn(self, window_frames: int, num_queries: int) -> AdaptFn:
+        """The injected function, else one engine per (T, Q), else eager PyTorch."""
+        if self._adapt_fn is not None:
+            return self._adapt_fn
+        key = (window_frames, num_queries)
+        if key not in self._engines:
+            self._engines[key] = self._build(window_frames, num_queries)
+        return self._engines[key]
+
+    def _build(self, window_frames: int, num_queries: int) -> AdaptFn:
+        if self.backend in ("torch", "eager"):
+            return eager_adapt_fn(self.ckpt.params, self.config, self.steps)
+        try:
+            from nermo_ros.engine import make_engine
+
+            return make_engine(self.backend, steps=self.steps, window_frames=window_frames,
+                               num_queries=num_queries, params=self.ckpt.params,
+                               config=self.config)
+        except Exception as error:  # noqa: BLE001 - any engine failure: the eager reference
+            log.warning("NeRMo backend %r unavailable (%s: %s); using eager PyTorch",
+                        self.backend, type(error).__name__, error)
+            return eager_adapt_fn(self.ckpt.params, self.config, self.steps)
+
+    def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
+        horizons_s = np.asarray(horizons_s, dtype=np.float64)
+        b, j = len(batch.track_ids), self.config.num_joints
+        if batch.positions.shape[2:] != (j, 3):
+            raise ValueError(f"NeRMo checkpoint {self.model_id} expects {j} joints "
+                             f"({self.config.layout}), got positions {batch.positions.shape}")
+        if b == 0:
+            return ForecastBatch(np.zeros((0, len(horizons_s), j, 3), np.float32),
+                                 np.zeros((0, len(horizons_s), j), np.float32))
+        recent = np.asarray(batch.times_s) >= -self.max_age_s  # older than the model was taught
+        trimmed = WindowBatch(batch.times_s, batch.positions, batch.joint_mask,
+                              np.asarray(batch.frame_valid, dtype=bool) & recent, batch.track_ids)
+        prep = prepare_window(trimmed, horizons_s, self.config)
+        z_init = np.stack([self.z_by_track.get(t, self.z0) for t in batch.track_ids])
+        adapt = self.adapt_fn(prep.obs_t.shape[1], len(horizons_s))
+        pred, z, _ = adapt(prep.obs_t.numpy(), prep.obs_x.numpy(), prep.obs_mask.numpy(),
+                           z_init.astype(np.float32), prep.query_t.numpy())
+        z = np.asarray(z, dtype=np.float32)
+        finite = np.isfinite(z).all(axis=1)
+        for track, z_track, ok in zip(batch.track_ids, z, finite):
+            if ok:
+                self.z_by_track[track] = z_track
+            else:  # never warm-start from a diverged fit
+                self.z_by_track.pop(track, None)
+        positions = restore(np.asarray(pred), prep.origin_m, self.config)
+        seen = prep.obs_mask.numpy().any(axis=1)  # (B, J)
+        return ForecastBatch(positions.astype(np.float32), self.uncertainty_m(horizons_s, seen))
+
+    def uncertainty_m(self, horizons_s: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """(B, H, J) per-axis 1-sigma from the validation error; linear growth beyond it."""
+        key = horizons_s.tobytes()
+        if key not in self._sigma_by_horizons:  # once per horizon set, not per frame
+            self._sigma_by_horizons[key] = self._sigma_at(horizons_s)
+        sigma = self._sigma_by_horizons[key]
+        return np.where(seen[:, None, :], sigma[None], self.unobserved_sigma_m).astype(np.float32)
+
+    def _sigma_at(self, horizons_s: np.ndarray) -> np.ndarray:
+        h_val, err = self.val_horizons_s, self.val_error_m
+        per_joint = np.stack([np.interp(horizons_s, h_val, err[:, k]) for k in range(err.shape[1])], -1)
+        beyond = horizons_s > h_val[-1]
+        per_joint[beyond] = err[-1] * (horizons_s[beyond, None] / h_val[-1])
+        return per_joint / MEAN_NORM_PER_SIGMA
+
+    def reset_track(self, track_id: str) -> None:
+        """Forget the track's modulation: its next window starts from z0."""
+        self.z_by_track.pop(track_id, None)
