@@ -82,7 +82,8 @@ def test_a_single_frame_gives_a_still_forecast_with_speed_uncertainty():
     tracker, start = walking_window([0.0])
     forecast = ConstantVelocityPredictor().predict(tracker.batch(["a"]), HORIZONS_S)
     np.testing.assert_allclose(forecast.positions[0, -1], start, atol=1e-6)
-    assert forecast.uncertainty_m[0, -1].min() >= 1.0  # 1 m/s unknown speed over 1 s
+    # 1 m/s of unknown speed over 1 s: at least 1 m of RMS 3D error.
+    assert np.sqrt(3) * forecast.uncertainty_m[0, -1].min() >= 1.0
 
 
 def test_factory_builds_baselines_by_name_and_refuses_unknown_names():
@@ -93,7 +94,7 @@ def test_factory_builds_baselines_by_name_and_refuses_unknown_names():
 
 
 def rms_sigma_over_rms_error(clips, predictor, horizons_s):
-    """Per horizon: RMS reported uncertainty / RMS actual 3D joint error, over whole clips."""
+    """Per horizon: RMS 3D error the uncertainty implies / RMS actual 3D joint error."""
     errors, sigmas = [], []
     for clip in clips:
         tracker = Tracker(TrackerSettings(window_frames=30, window_s=1.0))
@@ -107,7 +108,7 @@ def rms_sigma_over_rms_error(clips, predictor, horizons_s):
                                                   0, clip.positions_m.reshape(len(clip.times_s), -1))
                               ]).reshape(len(horizons_s), NUM_JOINTS, 3)
             errors.append(np.linalg.norm(forecast.positions[0] - truth, axis=-1))
-            sigmas.append(forecast.uncertainty_m[0])
+            sigmas.append(np.sqrt(3) * forecast.uncertainty_m[0])  # per-axis -> RMS 3D
     errors, sigmas = np.array(errors), np.array(sigmas)
     return np.sqrt((sigmas ** 2).mean(axis=(0, 2))) / np.sqrt((errors ** 2).mean(axis=(0, 2)))
 

@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictor", default=None,
                         help="nermo, constant_velocity or zero_velocity (default: the config's)")
     parser.add_argument("--backend", default=None, help="NeRMo backend (default: the config's)")
+    parser.add_argument("--checkpoint", default=None, metavar="PT",
+                        help="NeRMo checkpoint (default: the config's; empty: the shipped model)")
     parser.add_argument("--config", default=None, metavar="YAML",
                         help="predictor parameter file (default: config/predictor.yaml)")
     parser.add_argument("--plot", default="nermo_demo_error.png", metavar="PNG",
@@ -86,7 +88,8 @@ def _run(args: argparse.Namespace, clip_name: str) -> int:
     from nermo_ros.nodes.demo_nodes import ClipPlayer, ForecastMonitor
 
     overrides = {key: value for key, value in (("predictor", args.predictor),
-                                                ("backend", args.backend)) if value}
+                                                ("backend", args.backend),
+                                                ("checkpoint", args.checkpoint)) if value}
     try:
         perception = input_overrides(args.input) if args.input else None
     except FileNotFoundError as error:

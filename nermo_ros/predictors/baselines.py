@@ -5,9 +5,12 @@ from its last sighting, with the extra time added to its horizon) and report an 
 that grows with the horizon from what the window shows: the fit's residual noise, how fast the
 joint moves (for zero velocity, which ignores it) and a typical human acceleration that no
 velocity model can foresee. A joint never observed in the window sits at the body centre with
-``unobserved_sigma_m``. ``uncertainty_m`` is the expected size (RMS) of the 3D error: on
-held-out CMU mocap and the pybullet walk, its RMS is 0.7 to 2 times the RMS error from 80 ms
-to 1 s (erring on the safe side; test/test_tracking_baselines.py checks it).
+``unobserved_sigma_m``.
+
+``uncertainty_m`` is a per-axis 1-sigma, as the NeRMo predictor reports it: the terms above
+estimate the RMS 3D error, which for an isotropic Gaussian is sqrt(3) sigma. On held-out CMU
+mocap and the pybullet walk, sqrt(3) times the reported sigma is 0.7 to 2 times the RMS error
+from 80 ms to 1 s (erring on the safe side; test/test_tracking_baselines.py checks it).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import numpy as np
 
 from nermo_ros.predictors.base import ForecastBatch, WindowBatch
 
+RMS_3D_PER_AXIS_SIGMA = float(np.sqrt(3.0))  # RMS length of an isotropic 3D Gaussian / sigma
+
 
 @dataclass(frozen=True)
 class BaselineSettings:
@@ -26,7 +31,7 @@ class BaselineSettings:
     speed_change_sigma_mps: float = 0.5  # ...until its speed has changed by about this much
     motion_rate_hz: float = 1.0  # a moving joint's speed changes ~2 pi this often per second
     noise_floor_m: float = 0.01  # smallest position noise assumed, even for a perfect fit
-    unobserved_sigma_m: float = 1.0  # uncertainty of a joint with no sighting in the window
+    unobserved_sigma_m: float = 1.0  # per-axis sigma of a joint with no sighting in the window
     unknown_speed_sigma_mps: float = 1.0  # speed uncertainty of a joint seen only once
 
 
@@ -86,13 +91,15 @@ def unforeseen_drift_m(lead_s: np.ndarray, speed_mps: np.ndarray,
 
 def _fill_unseen(fit: JointFit, positions: np.ndarray, sigma: np.ndarray,
                  settings: BaselineSettings) -> ForecastBatch:
-    """Joints never seen go to the mean of the seen ones, with unobserved_sigma_m."""
+    """Per-axis sigma from the RMS 3D error ``sigma``; joints never seen go to the mean of
+    the seen ones, with unobserved_sigma_m."""
     seen = fit.seen[:, None, :, None]
     weights = fit.seen[:, None, :, None].astype(float)
     body_centre = (positions * weights).sum(axis=2, keepdims=True) / np.maximum(
         weights.sum(axis=2, keepdims=True), 1.0)
     positions = np.where(seen, positions, body_centre)
-    sigma = np.where(fit.seen[:, None, :], sigma, settings.unobserved_sigma_m)
+    per_axis = sigma / RMS_3D_PER_AXIS_SIGMA
+    sigma = np.where(fit.seen[:, None, :], per_axis, settings.unobserved_sigma_m)
     return ForecastBatch(positions=positions.astype(np.float32),
                          uncertainty_m=sigma.astype(np.float32))
 
