@@ -53,7 +53,9 @@ def joint_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau: Tens
     """(B, J, 3) weighted least-squares velocity of each joint over its observations, weights
     decaying with age as exp((t - t_last) / tau) so that recent motion counts most (tau is
     learned); 0 with fewer than two distinct observation times."""
-    w = mask * torch.exp((t.unsqueeze(-1) - t_last.unsqueeze(1)) / tau)  # (B, T, J)
+    # The floor keeps old frames from vanishing in float32, so two sightings always give a slope.
+    age_weight = torch.clamp(torch.exp((t.unsqueeze(-1) - t_last.unsqueeze(1)) / tau), min=1e-3)
+    w = mask * age_weight  # (B, T, J)
     count = torch.clamp(w.sum(dim=1), min=1e-6)  # (B, J)
     t_mean = (w * t.unsqueeze(-1)).sum(dim=1) / count
     dt = t.unsqueeze(-1) - t_mean.unsqueeze(1)  # (B, T, J)

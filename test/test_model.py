@@ -1,0 +1,57 @@
+"""The NeRMo network: time features, shapes, and joints that were never seen stay out of the
+attention of the others."""
+
+import math
+
+import torch
+
+from nermo_ros.model import ModelConfig, NermoModel, fourier_features
+
+SMALL = ModelConfig(num_joints=5, layout="test5", width=16, modulation_dim=8, codebook_size=4,
+                    num_blocks=2, num_heads=2, fourier_levels=3)
+
+
+def test_fourier_features_are_time_then_sines_then_cosines_of_doubling_frequencies():
+    feats = fourier_features(torch.tensor([0.25]), levels=2)[0]
+    expected = [0.25, math.sin(math.pi / 4), math.sin(math.pi / 2), math.cos(math.pi / 4),
+                math.cos(math.pi / 2)]
+    assert torch.allclose(feats, torch.tensor(expected), atol=1e-6)
+
+
+def test_model_answers_every_joint_at_every_query_time():
+    model = NermoModel(SMALL)
+    out = model(torch.rand(3, 7), torch.randn(3, 8), torch.ones(3, 5))
+    assert out.shape == (3, 7, 5, 3)
+
+
+def _outputs_with_joint_code_changed(joint_seen: torch.Tensor, joint: int):
+    torch.manual_seed(0)
+    model = NermoModel(SMALL)
+    t, z = torch.rand(2, 4), torch.randn(2, 8)
+    before = model(t, z, joint_seen)
+    with torch.no_grad():
+        model.joint_codes[joint] += 5.0
+    return before, model(t, z, joint_seen)
+
+
+def test_an_unseen_joint_cannot_change_the_other_joints():
+    seen = torch.ones(2, 5)
+    seen[:, 2] = 0.0
+    before, after = _outputs_with_joint_code_changed(seen, joint=2)
+    others = [0, 1, 3, 4]
+    assert torch.allclose(before[:, :, others], after[:, :, others], atol=1e-6)
+
+
+def test_a_seen_joint_does_change_the_other_joints_through_the_attention():
+    before, after = _outputs_with_joint_code_changed(torch.ones(2, 5), joint=2)
+    assert not torch.allclose(before[:, :, [0, 1, 3, 4]], after[:, :, [0, 1, 3, 4]], atol=1e-4)
+
+
+def test_config_round_trips_and_names_unknown_keys():
+    assert ModelConfig.from_dict(SMALL.to_dict()) == SMALL
+    try:
+        ModelConfig.from_dict({"num_joints": 3, "widht": 4})
+    except ValueError as error:
+        assert "widht" in str(error)
+    else:
+        raise AssertionError("an unknown key must be refused")
