@@ -268,3 +268,9 @@ def test_people_beyond_max_tracks_are_dropped_and_counted(harness):
     assert len(harness.predictor.tracker) == 16  # max_tracks
     assert harness.predictor.drops.totals["too_many_tracks"] >= before + 4
     assert answers[0].forecasts == []  # every admitted person has a single frame so far
+
+
+def test_a_predictor_that_cannot_run_stops_the_node_at_start_with_the_reason(harness):
+    with pytest.raises(RuntimeError, match="'broken' failed on a warm-up window "
+                                           r"\(RuntimeError: CUDA out of memory\)"):
+        PredictorNode(overrides={"skeletons_topic": "unused"}, predictor=BrokenPredictor())

@@ -167,3 +167,22 @@ def test_a_predictor_gets_only_the_settings_it_takes():
     settings = {"backend": "auto", "checkpoint": "", "window_frames": 30}
     assert accepted_settings(Picky, settings) == {"backend": "auto", "checkpoint": ""}
     assert accepted_settings(Open, settings) == settings
+
+
+def test_warm_up_forecasts_once_and_leaves_no_track_behind():
+    from nermo_ros.predictors.factory import warm_up
+
+    class Recording(ConstantVelocityPredictor):
+        calls, resets = [], []
+
+        def predict(self, batch, horizons_s):
+            self.calls.append((batch.positions.shape, tuple(horizons_s)))
+            return super().predict(batch, horizons_s)
+
+        def reset_track(self, track_id):
+            self.resets.append(track_id)
+
+    predictor = Recording()
+    assert warm_up(predictor, HORIZONS_S, window_frames=30) > 0
+    assert predictor.calls == [((1, 30, NUM_JOINTS, 3), tuple(HORIZONS_S))]
+    assert predictor.resets == ["__warm_up__"]

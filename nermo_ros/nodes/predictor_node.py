@@ -23,7 +23,7 @@ from nermo_ros.nodes.diagnostics import (OK, WARN, DiagnosticReport, Diagnostics
 from nermo_ros.nodes.markers import skeleton_markers
 from nermo_ros.nodes.msg_convert import forecast_array_msg, people_arrays, stamp_to_ns
 from nermo_ros.nodes.params import ParamSpec, declare_parameters, parameter_overrides
-from nermo_ros.predictors.factory import make_predictor
+from nermo_ros.predictors.factory import make_predictor, warm_up
 from nermo_ros.tracking.intake import FrameOutcome, take_frame
 from nermo_ros.tracking.tracker import Tracker, TrackerSettings
 from nermo_ros.tracking.validation import Reason, Rejection, check_stamp_age
@@ -59,6 +59,8 @@ PARAMS = (
     ParamSpec("max_tracks", 16, "Most people tracked at once; more are dropped and counted"),
     ParamSpec("max_stamp_age_s", 1.0, "Drop frames whose stamp is older than this by the node "
               "clock; 0 disables (bag replay without use_sim_time)"),
+    ParamSpec("warm_up", True, "Forecast a still person once at start, so that model "
+              "compilation does not delay the first real person"),
     ParamSpec("markers_period_s", 0.1, "Seconds between marker arrays; 0 disables markers"),
     ParamSpec("diagnostics_period_s", 1.0, "Seconds between /diagnostics reports"),
     ParamSpec("warn_throttle_s", 5.0, "At most one warning per kind of bad input this often"),
@@ -97,6 +99,8 @@ class PredictorNode(Node):
         check_settings(p)
         self.horizons_s = np.asarray(p["horizons_s"], dtype=np.float64)
         self.predictor = predictor or make_predictor(p["predictor"], **predictor_settings(p))
+        if p["warm_up"]:
+            self._warm_up()
         self.tracker = Tracker(TrackerSettings(
             window_s=p["window_s"], window_frames=p["window_frames"],
             track_timeout_s=p["track_timeout_s"], time_jump_reset_s=p["time_jump_reset_s"],
@@ -120,6 +124,16 @@ class PredictorNode(Node):
                                                 self.report)
         self.get_logger().info(f"forecasting with {self.predictor.name} at "
                                f"{list(self.horizons_s)} s; input {p['skeletons_topic']}")
+
+    def _warm_up(self) -> None:
+        try:
+            took_s = warm_up(self.predictor, self.horizons_s, self.settings["window_frames"])
+        except Exception as error:  # noqa: BLE001 - say which predictor and why, then stop
+            raise RuntimeError(
+                f"predictor {self.predictor.name!r} failed on a warm-up window "
+                f"({type(error).__name__}: {error}); check its checkpoint and backend "
+                f"parameters") from error
+        self.get_logger().info(f"{self.predictor.name} warmed up in {took_s:.2f} s")
 
     def on_skeletons(self, msg: Skeleton3DArray) -> None:
         started_s = time.perf_counter()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import time
 from typing import Any
 
-from nermo_ros.predictors.base import Predictor
+import numpy as np
+
+from nermo_ros.predictors.base import Predictor, WindowBatch
+from nermo_ros.skeleton import NUM_JOINTS
 
 PREDICTOR_NAMES = ("nermo", "constant_velocity", "zero_velocity")
 
@@ -49,3 +53,22 @@ def accepted_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
         return dict(settings)
     names = {p.name for p in parameters}
     return {key: value for key, value in settings.items() if key in names}
+
+
+WARM_UP_TRACK = "__warm_up__"
+
+
+def warm_up(predictor: Predictor, horizons_s: np.ndarray, window_frames: int,
+            frame_interval_s: float = 1 / 30) -> float:
+    """Run one forecast on a still person so that compilation (ONNX, TensorRT, CUDA graphs)
+    happens now, not on the first real person; return how long it took, in seconds."""
+    times_s = -frame_interval_s * np.arange(window_frames - 1, -1, -1, dtype=np.float64)
+    positions = np.zeros((1, window_frames, NUM_JOINTS, 3), np.float32)
+    positions[..., 2] = np.linspace(0.0, 1.7, NUM_JOINTS, dtype=np.float32)  # a vertical body
+    batch = WindowBatch(times_s=times_s[None], positions=positions,
+                        joint_mask=np.ones((1, window_frames, NUM_JOINTS), bool),
+                        frame_valid=np.ones((1, window_frames), bool), track_ids=[WARM_UP_TRACK])
+    started_s = time.perf_counter()
+    predictor.predict(batch, np.asarray(horizons_s, dtype=np.float64))
+    predictor.reset_track(WARM_UP_TRACK)
+    return time.perf_counter() - started_s
