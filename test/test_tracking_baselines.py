@@ -173,7 +173,9 @@ def test_warm_up_forecasts_once_and_leaves_no_track_behind():
     from nermo_ros.predictors.factory import warm_up
 
     class Recording(ConstantVelocityPredictor):
-        calls, resets = [], []
+        def __init__(self):
+            super().__init__()
+            self.calls, self.resets = [], []
 
         def predict(self, batch, horizons_s):
             self.calls.append((batch.positions.shape, tuple(horizons_s)))
