@@ -200,7 +200,7 @@ def prepare_arrays(
     t = np.where(mask.any(axis=2), to_model_time(times_s, config), 0.0)
     b = positions_m.shape[0]
     query = np.broadcast_to(to_model_time(np.asarray(horizons_s, dtype=np.float64), config), (b, len(horizons_s)))
-    as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+    as_tensor = lambda a: torch.from_numpy(np.array(a, dtype=np.float32))  # noqa: E731
     return PreparedWindow(as_tensor(t), as_tensor(x), as_tensor(mask), as_tensor(query), origin)
 
 

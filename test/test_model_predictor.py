@@ -1,0 +1,106 @@
+"""The NeRMo predictor and its checkpoints: refusing the wrong skeleton, warm starts per
+track, honest uncertainty."""
+
+import numpy as np
+import pytest
+import torch
+
+from nermo_ros.checkpoint import load_checkpoint, save_checkpoint
+from nermo_ros.meta import init_params
+from nermo_ros.model import ModelConfig
+from nermo_ros.predictors.base import WindowBatch
+from nermo_ros.predictors.nermo import MEAN_NORM_PER_SIGMA, NermoPredictor
+from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS
+
+SMALL = dict(width=16, modulation_dim=8, codebook_size=4, num_blocks=1, num_heads=2)
+HORIZONS_S = np.arange(1, 26) * 0.04
+
+
+def _checkpoint(path, layout=LAYOUT_ID, num_joints=NUM_JOINTS, validation=True):
+    cfg = ModelConfig(num_joints=num_joints, layout=layout, **SMALL)
+    error = np.outer(HORIZONS_S, np.linspace(1.0, 2.0, num_joints)) * 0.1  # grows with horizon
+    val = {"horizons_s": HORIZONS_S.tolist(), "mpjpe_joint_m": error.tolist()} if validation else {}
+    save_checkpoint(path, kind="nermo", layout=layout, num_joints=num_joints,
+                    params=init_params(cfg), train_config={}, model_config=cfg,
+                    validation=val, default_steps=2, obs_window_s=0.4)
+    return path
+
+
+def _batch(track_ids, frames=12):
+    b = len(track_ids)
+    times = np.tile(np.linspace(-0.44, 0.0, frames), (b, 1))
+    pos = np.random.default_rng(0).normal(size=(b, 1, NUM_JOINTS, 3)) + times[..., None, None]
+    mask = np.ones((b, frames, NUM_JOINTS), bool)
+    mask[:, :, 4] = False  # a toe never seen
+    return WindowBatch(times, pos, mask, np.ones((b, frames), bool), list(track_ids))
+
+
+def test_a_checkpoint_for_another_skeleton_is_refused_naming_both(tmp_path):
+    path = _checkpoint(tmp_path / "cmu.pt", layout="cmu_protocol25", num_joints=25)
+    with pytest.raises(ValueError, match="cmu_protocol25.*nermo_body17"):
+        NermoPredictor(path)
+
+
+def test_a_missing_or_foreign_file_gets_a_clear_message(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nermo-ros train"):
+        load_checkpoint(tmp_path / "nothing.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a nermo_ros.checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_a_checkpoint_without_validation_is_refused_for_lack_of_uncertainty(tmp_path):
+    with pytest.raises(ValueError, match="validation"):
+        NermoPredictor(_checkpoint(tmp_path / "m.pt", validation=False))
+
+
+class RecordingAdapt:
+    """A stand-in adapt step that records z_init and returns z_init + 1."""
+
+    def __init__(self):
+        self.z_inits = []
+
+    def __call__(self, obs_t, obs_x, obs_mask, z_init, query_t):
+        self.z_inits.append(np.array(z_init))
+        b, q, j = obs_x.shape[0], query_t.shape[1], obs_x.shape[2]
+        return np.zeros((b, q, j, 3)), z_init + 1.0, np.zeros_like(obs_x)
+
+
+def test_each_track_warm_starts_from_its_previous_modulation_until_reset(tmp_path):
+    adapt = RecordingAdapt()
+    predictor = NermoPredictor(_checkpoint(tmp_path / "m.pt"), adapt_fn=adapt)
+    z0 = predictor.z0
+    predictor.predict(_batch(["a", "b"]), HORIZONS_S[:3])
+    predictor.predict(_batch(["b", "c"]), HORIZONS_S[:3])
+    assert np.allclose(adapt.z_inits[1][0], z0 + 1.0)  # b: warm
+    assert np.allclose(adapt.z_inits[1][1], z0)  # c: new
+    predictor.reset_track("b")
+    predictor.predict(_batch(["b"]), HORIZONS_S[:3])
+    assert np.allclose(adapt.z_inits[2][0], z0)
+
+
+def test_forecast_positions_and_uncertainty_shapes_and_growth(tmp_path):
+    predictor = NermoPredictor(_checkpoint(tmp_path / "m.pt"))
+    horizons = np.array([0.1, 0.5, 1.0, 2.0])
+    forecast = predictor.predict(_batch(["a", "b", "c"]), horizons)
+    assert forecast.positions.shape == (3, 4, NUM_JOINTS, 3)
+    assert np.isfinite(forecast.positions).all()
+    sigma = forecast.uncertainty_m
+    assert np.all(np.diff(sigma[:, :, 0], axis=1) > 0)
+    assert np.allclose(sigma[:, :, 4], 1.0)  # never seen: the unobserved sigma
+    # at 1 s: the stored mean error of joint 0 (0.1 m) as a per-axis sigma
+    assert sigma[0, 2, 0] == pytest.approx(0.1 / MEAN_NORM_PER_SIGMA, rel=1e-4)
+
+
+def test_nobody_in_view_gives_an_empty_forecast(tmp_path):
+    predictor = NermoPredictor(_checkpoint(tmp_path / "m.pt"))
+    empty = WindowBatch(np.zeros((0, 5)), np.zeros((0, 5, NUM_JOINTS, 3)),
+                        np.zeros((0, 5, NUM_JOINTS), bool), np.zeros((0, 5), bool), [])
+    assert predictor.predict(empty, HORIZONS_S[:2]).positions.shape == (0, 2, NUM_JOINTS, 3)
+
+
+def test_the_shipped_default_loads_and_states_its_skeleton():
+    predictor = NermoPredictor()
+    assert predictor.config.layout == LAYOUT_ID and len(predictor.model_id) == 12
+    forecast = predictor.predict(_batch(["a"]), np.array([0.2, 0.6]))
+    assert np.isfinite(forecast.positions).all()
