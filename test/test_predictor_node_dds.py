@@ -4,6 +4,7 @@ and every kind of bad input rejected and counted (on the node and on /diagnostic
 import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -274,3 +275,57 @@ def test_a_predictor_that_cannot_run_stops_the_node_at_start_with_the_reason(har
     with pytest.raises(RuntimeError, match="'broken' failed on a warm-up window "
                                            r"\(RuntimeError: CUDA out of memory\)"):
         PredictorNode(overrides={"skeletons_topic": "unused"}, predictor=BrokenPredictor())
+
+
+def nermo_checkpoint(tmp_path) -> str:
+    """The shipped model where it exists, else an untrained one (the plumbing is the same)."""
+    import yaml
+
+    from nermo_ros.checkpoint import SHIPPED_DEFAULT, save_checkpoint
+    from nermo_ros.meta import init_params
+    from nermo_ros.model import ModelConfig
+
+    if SHIPPED_DEFAULT.is_file():
+        return str(SHIPPED_DEFAULT)
+    train = yaml.safe_load((Path(__file__).parents[1] / "config" / "train_body17.yaml").read_text())
+    config = ModelConfig.from_dict(train["model"])
+    horizons_s = [0.08, 0.4, 1.0]
+    path = tmp_path / "untrained_body17.pt"
+    save_checkpoint(path, kind="nermo", layout=LAYOUT_ID, num_joints=NUM_JOINTS,
+                    params=init_params(config, seed=0), train_config=train, model_config=config,
+                    validation={"horizons_s": horizons_s, "mpjpe_m": horizons_s,
+                                "mpjpe_joint_m": [[h] * NUM_JOINTS for h in horizons_s]})
+    return str(path)
+
+
+@pytest.mark.slow
+def test_the_nermo_predictor_forecasts_every_frame_in_the_node(harness, tmp_path):
+    node = PredictorNode(default_config("predictor.yaml"), {
+        "predictor": "nermo", "backend": "torch", "checkpoint": nermo_checkpoint(tmp_path),
+        "skeletons_topic": "nermo/skeletons", "forecast_topic": "nermo/human_forecast",
+        "markers_topic": "nermo/markers", "input_reliability": "reliable",
+        "input_queue_depth": 100, "max_stamp_age_s": 30.0})
+    answers: list[HumanForecastArray] = []
+    harness.node.create_subscription(HumanForecastArray, "nermo/human_forecast",
+                                     answers.append, 100)
+    publisher = harness.node.create_publisher(Skeleton3DArray, "nermo/skeletons", QoSProfile(
+        depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    harness.executor.add_node(node)
+    try:
+        wait_for(lambda: publisher.get_subscription_count() >= 1)
+        clip = load_clip(DEFAULT_CLIP)
+        start_ns = now_ns(harness)
+        stamps_ns = [start_ns + int(round(t * 1e9)) for t in clip.times_s[:15]]
+        for stamp_ns, pose in zip(stamps_ns, clip.positions_m):
+            publisher.publish(frame(stamp_ns, {"walker": pose}))
+        wait_for(lambda: len(answers) >= len(stamps_ns), timeout_s=120)
+    finally:
+        harness.executor.remove_node(node)
+        node.destroy_node()
+    assert [stamp_to_ns(a.header.stamp) for a in answers] == stamps_ns
+    for answer in answers[1:]:
+        (forecast,) = answer.forecasts
+        arrays = forecast_arrays(forecast)
+        assert forecast.predictor == "nermo" and forecast.model_id
+        assert np.isfinite(arrays.positions_m).all() and (arrays.uncertainty_m > 0).all()
+    assert node.drops.total == 0
