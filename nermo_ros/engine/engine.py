@@ -56,16 +56,18 @@ class Engine:
         return f"{self.backend.name} ({self.backend.detail}), K={self.spec.steps}"
 
     def __call__(self, obs_t, obs_x, obs_mask, z_init, query_t):
-        """Arrays as ``adapt_and_predict`` takes them (mask bool or 0/1). Returns float32
-        (pred, z, recon); the arrays are the engine's own, valid until the next call."""
+        """Arrays as ``adapt_and_predict`` takes them (mask bool or 0/1). Returns new float32
+        (pred, z, recon) arrays: callers keep z per track, so results must not alias the
+        runner's buffers (copying a few kilobytes out is the only per-call allocation)."""
         start = time.perf_counter()
         inputs = (obs_t, obs_x, obs_mask, z_init, query_t)
         batch = self._check(inputs)
         largest = self.spec.buckets[-1]
         if batch <= largest:
-            result = self._run(inputs, batch)
+            result = tuple(out.copy() for out in self._run(inputs, batch))
         else:  # more people than the largest bucket: run it in slices, join the results
-            parts = [self._copy(self._run([a[i:i + largest] for a in inputs], min(largest, batch - i)))
+            parts = [tuple(out.copy() for out in self._run([a[i:i + largest] for a in inputs],
+                                                           min(largest, batch - i)))
                      for i in range(0, batch, largest)]
             result = tuple(np.concatenate(p) for p in zip(*parts))
         self.latency.add(time.perf_counter() - start)
@@ -78,10 +80,6 @@ class Engine:
             dst[batch:] = src[:1]  # padding people copy the first: finite, and ignored
         runner.run()
         return tuple(out[:batch] for out in runner.outputs)
-
-    @staticmethod
-    def _copy(arrays):
-        return tuple(a.copy() for a in arrays)
 
     def _check(self, inputs) -> int:
         batch = int(np.shape(inputs[0])[0])

@@ -9,8 +9,9 @@ import torch
 
 BACKENDS: tuple[str, ...] = ("torch", "cudagraph", "inductor", "onnxruntime", "tensorrt")
 GPU_ONLY: frozenset[str] = frozenset({"cudagraph", "inductor", "tensorrt"})
-# Fastest first, from the tables in BENCHMARKS.md ("nermo-ros bench").
-AUTO_ORDER_GPU: tuple[str, ...] = ("tensorrt", "inductor", "cudagraph", "onnxruntime", "torch")
+# Fastest first, from the tables in BENCHMARKS.md ("nermo-ros bench"). ``inductor`` is faster
+# per call than ``cudagraph`` but compiles for minutes at a first start, so it is opt-in.
+AUTO_ORDER_GPU: tuple[str, ...] = ("tensorrt", "cudagraph", "onnxruntime", "torch")
 AUTO_ORDER_CPU: tuple[str, ...] = ("onnxruntime", "torch")
 
 

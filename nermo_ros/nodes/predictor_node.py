@@ -209,6 +209,7 @@ class PredictorNode(Node):
                  if reason != Reason.TIME_JUMP_BACKWARDS}
         values = {
             "predictor": self.predictor.name,
+            "backend": getattr(self.predictor, "backend_description", ""),
             "frames_in_total": self.frames_in, "forecast_arrays_out_total": self.arrays_out,
             "forecasts_out_total": self.forecasts_out,
             "latency_p50_ms": latency_p50, "latency_p99_ms": latency_p99,

@@ -63,6 +63,7 @@ class NermoPredictor:
             raise ValueError(f"num_adapt_steps must be >= 0, got {self.steps}")
         self.backend = backend
         self._adapt_fn = adapt_fn
+        self.backend_description = f"torch (eager on cpu), K={self.steps}"
         self._engines: dict[tuple[int, int], AdaptFn] = {}
         self.unobserved_sigma_m = unobserved_sigma_m
         self.z0 = self.ckpt.params["z0"].detach().float().numpy()
@@ -95,9 +96,11 @@ class NermoPredictor:
         try:
             from nermo_ros.engine import make_engine
 
-            return make_engine(self.backend, steps=self.steps, window_frames=window_frames,
-                               num_queries=num_queries, params=self.ckpt.params,
-                               config=self.config)
+            engine = make_engine(self.backend, steps=self.steps, window_frames=window_frames,
+                                 num_queries=num_queries, params=self.ckpt.params,
+                                 config=self.config, fallback_to_cpu=True)
+            self.backend_description = engine.describe()  # reported in /diagnostics
+            return engine
         except Exception as error:  # noqa: BLE001 - any engine failure: the eager reference
             log.warning("NeRMo backend %r unavailable (%s: %s); using eager PyTorch",
                         self.backend, type(error).__name__, error)

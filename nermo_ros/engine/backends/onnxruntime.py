@@ -20,6 +20,9 @@ def session_options(intra_op_threads: int = 0):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = intra_op_threads  # 0: one per physical core
     options.log_severity_level = 3  # errors only; ORT warns about harmless shape merges
+    # Idle threads sleep instead of spinning: the node shares the CPU with perception, and a
+    # spinning pool doubled the latency on a busy 2-core machine.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
