@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         print("\nstopped")
         return 130
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"nermo-ros demo: {error}")
         return 2
     finally:
@@ -90,51 +90,57 @@ def _run(args: argparse.Namespace, clip_name: str) -> int:
     overrides = {key: value for key, value in (("predictor", args.predictor),
                                                 ("backend", args.backend),
                                                 ("checkpoint", args.checkpoint)) if value}
-    try:
-        perception = input_overrides(args.input) if args.input else None
-    except FileNotFoundError as error:
-        print(f"nermo-ros demo: {error}")
-        return 2
+    perception = input_overrides(args.input) if args.input else None
     clip = None if perception is not None else load_demo_clip(clip_name, args.cycles)
     nodes = build_nodes(args.config, overrides, perception_overrides=perception,
                         with_perception=perception is not None)
     predictor = nodes[-1]
-    horizons_s = predictor.horizons_s
-    if not any(math.isclose(h, SCORED_HORIZON_S) for h in horizons_s):
-        print(f"nermo-ros demo: the predictor's horizons_s {list(horizons_s)} lack "
-              f"{SCORED_HORIZON_S} s, the horizon the demo scores; add it to the config")
-        return 2
-    reporter = Reporter(SCORED_HORIZON_S, predictor.predictor.name)
-    monitor = ForecastMonitor(horizons_s, reporter.second,
-                              skeletons_topic=predictor.settings["skeletons_topic"],
-                              forecast_topic=predictor.settings["forecast_topic"])
-    player = None
-    if clip is not None:
-        player = ClipPlayer(clip, topic=predictor.settings["skeletons_topic"], people=args.people)
-        reporter.intro_clip(clip, predictor.predictor.name)
-    else:
-        reporter.intro_input(args.input, predictor.predictor.name)
-    started_s = time.monotonic()
-    finished_s: list[float] = []
-
-    def should_stop() -> bool:
-        now_s = time.monotonic()
-        out_of_time = args.duration is not None and now_s - started_s >= args.duration
-        if player is None:
-            # A video file has ended when frames stopped coming after some did.
-            return out_of_time or ("video_path" in perception and monitor.frames_in > 0
-                                   and now_s - monitor.last_frame_s >= VIDEO_END_S)
-        if out_of_time and not player.done:
-            player.stop()
-        if player.done:
-            finished_s.append(now_s)  # then let the forecasts in flight arrive
-            return now_s - finished_s[0] >= SETTLE_S
-        return False
-
     try:
-        spin_until(nodes + [monitor] + ([player] if player else []), should_stop)
+        if not any(math.isclose(h, SCORED_HORIZON_S) for h in predictor.horizons_s):
+            raise ValueError(f"the predictor's horizons_s {list(predictor.horizons_s)} lack "
+                             f"{SCORED_HORIZON_S} s, the horizon the demo scores; add it")
+        reporter = Reporter(SCORED_HORIZON_S, predictor.predictor.name)
+        monitor = ForecastMonitor(predictor.horizons_s, reporter.second,
+                                  skeletons_topic=predictor.settings["skeletons_topic"],
+                                  forecast_topic=predictor.settings["forecast_topic"])
+        nodes.append(monitor)
+        player = None
+        if clip is not None:
+            player = ClipPlayer(clip, topic=predictor.settings["skeletons_topic"],
+                                people=args.people)
+            nodes.append(player)
+            reporter.intro_clip(clip, predictor.predictor.name)
+        else:
+            reporter.intro_input(args.input, predictor.predictor.name)
+        try:
+            spin_until(nodes, StopRule(args.duration, player, monitor,
+                                       video="video_path" in (perception or {})))
+        finally:
+            reporter.summary(monitor, Path(args.plot), predictor.frames_in)
     finally:
-        reporter.summary(monitor, Path(args.plot), predictor.frames_in)
-        for node in nodes + [monitor] + ([player] if player else []):
+        for node in nodes:
             node.destroy_node()
     return 0
+
+
+class StopRule:
+    """When the demo ends: the recording played (plus time for the last forecasts), the
+    video file ended, or --duration passed."""
+
+    def __init__(self, duration_s, player, monitor, video: bool):
+        self._deadline_s = None if duration_s is None else time.monotonic() + duration_s
+        self._player, self._monitor, self._video = player, monitor, video
+        self._player_done_s: float | None = None
+
+    def __call__(self) -> bool:
+        now_s = time.monotonic()
+        out_of_time = self._deadline_s is not None and now_s >= self._deadline_s
+        if self._player is None:
+            # A video file has ended when frames stopped coming after some did.
+            return out_of_time or (self._video and self._monitor.frames_in > 0
+                                   and now_s - self._monitor.last_frame_s >= VIDEO_END_S)
+        if out_of_time and not self._player.done:
+            self._player.stop()
+        if self._player.done and self._player_done_s is None:
+            self._player_done_s = now_s  # then let the forecasts in flight arrive
+        return self._player_done_s is not None and now_s - self._player_done_s >= SETTLE_S

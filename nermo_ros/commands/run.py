@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                    and time.monotonic() - started_s >= args.duration)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"nermo-ros run: {error}")
         return 2
     finally:

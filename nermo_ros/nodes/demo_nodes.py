@@ -20,6 +20,7 @@ from std_msgs.msg import Header
 
 from nermo_ros.data.clip import Clip
 from nermo_ros.demo.live_error import LiveErrors
+from nermo_ros.demo.report import BASELINE
 from nermo_ros.msg import HumanForecastArray, Skeleton3DArray
 from nermo_ros.nodes.diagnostics import status_values
 from nermo_ros.nodes.msg_convert import (forecast_arrays, ns_to_stamp, people_arrays,
@@ -29,7 +30,6 @@ from nermo_ros.skeleton import NUM_JOINTS
 from nermo_ros.tracking.intake import take_frame
 from nermo_ros.tracking.tracker import Tracker, TrackerSettings
 
-from nermo_ros.demo.report import BASELINE
 PERSON_SPACING_M = 1.5
 PERSON_LAG_FRAMES = 7
 
