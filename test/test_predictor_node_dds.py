@@ -4,7 +4,6 @@ and every kind of bad input rejected and counted (on the node and on /diagnostic
 import os
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +23,7 @@ from nermo_ros.nodes.msg_convert import (float32_field, forecast_arrays, ns_to_s
                                          skeleton_array_msg, stamp_to_ns)
 from nermo_ros.nodes.predictor_node import PredictorNode  # noqa: E402
 from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS  # noqa: E402
+from predictor_fixtures import nermo_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.ros
 # This module's own DDS domain per test process, so parallel test runs do not cross-talk.
@@ -275,27 +275,6 @@ def test_a_predictor_that_cannot_run_stops_the_node_at_start_with_the_reason(har
     with pytest.raises(RuntimeError, match="'broken' failed on a warm-up window "
                                            r"\(RuntimeError: CUDA out of memory\)"):
         PredictorNode(overrides={"skeletons_topic": "unused"}, predictor=BrokenPredictor())
-
-
-def nermo_checkpoint(tmp_path) -> str:
-    """The shipped model where it exists, else an untrained one (the plumbing is the same)."""
-    import yaml
-
-    from nermo_ros.checkpoint import SHIPPED_DEFAULT, save_checkpoint
-    from nermo_ros.meta import init_params
-    from nermo_ros.model import ModelConfig
-
-    if SHIPPED_DEFAULT.is_file():
-        return str(SHIPPED_DEFAULT)
-    train = yaml.safe_load((Path(__file__).parents[1] / "config" / "train_body17.yaml").read_text())
-    config = ModelConfig.from_dict(train["model"])
-    horizons_s = [0.08, 0.4, 1.0]
-    path = tmp_path / "untrained_body17.pt"
-    save_checkpoint(path, kind="nermo", layout=LAYOUT_ID, num_joints=NUM_JOINTS,
-                    params=init_params(config, seed=0), train_config=train, model_config=config,
-                    validation={"horizons_s": horizons_s, "mpjpe_m": horizons_s,
-                                "mpjpe_joint_m": [[h] * NUM_JOINTS for h in horizons_s]})
-    return str(path)
 
 
 @pytest.mark.slow

@@ -144,13 +144,12 @@ def test_uncertainty_is_honest_on_held_out_cmu_mocap(predictor):
     assert ((ratio > 0.7) & (ratio < 2.5)).all(), ratio
 
 
-def test_nermo_predictor_is_built_by_name_or_refused_with_what_to_do():
-    import importlib.util
+def test_nermo_predictor_is_built_by_name_with_the_node_settings_it_takes(tmp_path):
+    from predictor_fixtures import nermo_checkpoint
 
-    if importlib.util.find_spec("nermo_ros.predictors.nermo") is not None:
-        pytest.skip("the NeRMo predictor is installed; its own tests cover it")
-    with pytest.raises(ValueError, match="choose the predictor constant_velocity or zero_velocity"):
-        make_predictor("nermo", backend="auto")
+    predictor = make_predictor("nermo", checkpoint=nermo_checkpoint(tmp_path), backend="torch",
+                               num_adapt_steps=1, window_frames=30, horizons_s=(0.4, 1.0))
+    assert predictor.name == "nermo" and predictor.steps == 1 and predictor.backend == "torch"
 
 
 def test_a_predictor_gets_only_the_settings_it_takes():
