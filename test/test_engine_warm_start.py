@@ -46,6 +46,16 @@ def test_a_warm_start_carries_the_previous_frames_modulation():
 
 
 def test_the_default_steps_are_the_fewest_warm_steps_as_good_as_ten_cold_ones():
-    rows = [StudyRow(1, 90, 80, 0, 0), StudyRow(2, 85, 70, 0, 0), StudyRow(10, 75, 60, 0, 0)]
-    assert recommended_steps(rows) == 2
+    rows = [StudyRow(1, 90, 0, ((1.0, 80, 0), (0.5, 78, 0))),
+            StudyRow(2, 85, 0, ((1.0, 76, 0), (0.5, 70, 0))),
+            StudyRow(10, 75, 0, ((1.0, 77, 0), (0.5, 60, 0)))]
+    assert recommended_steps(rows) == (2, 0.5)
     assert recommended_steps(rows[:2]) is None  # no 10-step cold start to compare with
+
+
+def test_a_blend_of_zero_restarts_every_frame_from_the_prior():
+    streams = _streams(2, 2 + 6 + 3 - 1 + FUTURE_FRAMES)
+    engine = _engine(steps=2)
+    cold = stream_errors(engine, TINY, streams, warm=False, lead_in=2, scored_frames=3)
+    restarted = stream_errors(engine, TINY, streams, warm=True, lead_in=2, scored_frames=3, blend=0.0)
+    np.testing.assert_allclose(restarted, cold, atol=1e-6)

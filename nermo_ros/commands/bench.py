@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study-frames", type=int, default=10, help="scored frames per stream")
     parser.add_argument("--study-lead-in", type=int, default=5,
                         help="unscored frames a warm chain runs before scoring")
+    parser.add_argument("--study-blends", type=lambda t: [float(v) for v in t.split(",")],
+                        default=[1.0, 0.5], help="warm starts at z0 + blend * (z_prev - z0)")
     parser.add_argument("--study-per-trial", type=int, default=4,
                         help="streams taken from each held-out trial")
 

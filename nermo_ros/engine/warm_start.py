@@ -25,11 +25,12 @@ FRAME_PERIOD_S = 0.04
 
 @dataclass(frozen=True)
 class StudyRow:
+    """MPJPE in millimetres: averaged over the 25 future frames, and at 1000 ms."""
+
     steps: int
-    cold_mm: float  # MPJPE averaged over the 25 future frames, millimetres
-    warm_mm: float
-    cold_1s_mm: float  # at 1000 ms
-    warm_1s_mm: float
+    cold_mm: float
+    cold_1s_mm: float
+    warm: tuple[tuple[float, float, float], ...]  # (blend, mean mm, at 1 s mm) per blend
 
 
 def heldout_streams(data_dir: Path, layout: str, window_frames: int, scored_frames: int,
@@ -54,8 +55,12 @@ def heldout_streams(data_dir: Path, layout: str, window_frames: int, scored_fram
 
 
 def stream_errors(engine: Engine, config, streams: np.ndarray, warm: bool, lead_in: int,
-                  scored_frames: int) -> np.ndarray:
-    """(S, scored_frames, 25) per-person, per-frame, per-horizon MPJPE in metres."""
+                  scored_frames: int, blend: float = 1.0) -> np.ndarray:
+    """(S, scored_frames, 25) per-person, per-frame, per-horizon MPJPE in metres.
+
+    A warm start begins at ``z0 + blend * (z_prev - z0)``: 1 is the previous frame's z itself,
+    smaller values pull it back towards the learned prior the model was meta-trained from.
+    """
     t = engine.spec.window_frames
     s, j = streams.shape[0], streams.shape[2]
     times_s = np.broadcast_to((np.arange(t) - (t - 1)) * FRAME_PERIOD_S, (s, t))
@@ -69,8 +74,9 @@ def stream_errors(engine: Engine, config, streams: np.ndarray, warm: bool, lead_
         window = streams[:, frame:frame + t]
         future = streams[:, frame + t:frame + t + FUTURE_FRAMES]
         prep = prepare_arrays(times_s, window, mask, horizons_s, config)
+        z_init = z0 + blend * (z - z0) if warm else z0
         pred, z_new, _ = engine(prep.obs_t.numpy(), prep.obs_x.numpy(), prep.obs_mask.numpy(),
-                                z if warm else z0, prep.query_t.numpy())
+                                z_init.astype(np.float32), prep.query_t.numpy())
         z = z_new.copy()
         if frame >= lead_in:
             pred_m = restore(pred, prep.origin_m, config)
@@ -79,7 +85,7 @@ def stream_errors(engine: Engine, config, streams: np.ndarray, warm: bool, lead_
 
 
 def study(params, config, streams: np.ndarray, steps_list, window_frames: int, lead_in: int,
-          scored_frames: int, backend: str = "torch") -> list[StudyRow]:
+          scored_frames: int, blends=(1.0,), backend: str = "torch") -> list[StudyRow]:
     from nermo_ros.engine.factory import engine_for_program
     from nermo_ros.engine.program import nermo_program
 
@@ -89,29 +95,37 @@ def study(params, config, streams: np.ndarray, steps_list, window_frames: int, l
                                 buckets=(len(streams),))
         engine = engine_for_program(program, backend, "cpu")
         cold = stream_errors(engine, config, streams, False, lead_in, scored_frames) * 1e3
-        warm = stream_errors(engine, config, streams, True, lead_in, scored_frames) * 1e3
-        rows.append(StudyRow(steps, float(cold.mean()), float(warm.mean()),
-                             float(cold[..., -1].mean()), float(warm[..., -1].mean())))
-        print(f"  K={steps:>2}: cold {rows[-1].cold_mm:7.1f} mm  warm {rows[-1].warm_mm:7.1f} mm",
-              flush=True)
+        warm = []
+        for blend in blends:
+            err = stream_errors(engine, config, streams, True, lead_in, scored_frames, blend) * 1e3
+            warm.append((float(blend), float(err.mean()), float(err[..., -1].mean())))
+        rows.append(StudyRow(steps, float(cold.mean()), float(cold[..., -1].mean()), tuple(warm)))
+        print(f"  K={steps:>2}: cold {rows[-1].cold_mm:7.1f} mm  warm " +
+              "  ".join(f"(blend {b:g}) {m:7.1f} mm" for b, m, _ in warm), flush=True)
     return rows
 
 
-def recommended_steps(rows: list[StudyRow], reference_steps: int = 10) -> int | None:
-    """Fewest steps whose warm-start error is at most the cold-start error at ``reference_steps``."""
+def recommended_steps(rows: list[StudyRow], reference_steps: int = 10):
+    """(steps, blend) of the fewest warm-start steps (best blend) whose error is at most the
+    cold-start error at ``reference_steps``; None if there is no such row."""
     reference = {r.steps: r.cold_mm for r in rows}.get(reference_steps)
     if reference is None:
         return None
-    good = [r.steps for r in rows if r.warm_mm <= reference]
-    return min(good) if good else None
+    good = sorted((r.steps, mm, blend) for r in rows for blend, mm, _ in r.warm if mm <= reference)
+    return (good[0][0], good[0][2]) if good else None
 
 
 def markdown(rows: list[StudyRow]) -> str:
-    lines = ["| K | cold start, mean 0-1 s (mm) | warm start, mean 0-1 s (mm) | cold at 1 s (mm) | "
-             "warm at 1 s (mm) |", "|---:|---:|---:|---:|---:|"]
+    blends = [b for b, _, _ in rows[0].warm]
+    head = ["K", "cold, mean 0-1 s", "cold at 1 s"]
+    for b in blends:
+        head += [f"warm (blend {b:g}), mean 0-1 s", f"warm (blend {b:g}) at 1 s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for r in rows:
-        lines.append(f"| {r.steps} | {r.cold_mm:.1f} | {r.warm_mm:.1f} | {r.cold_1s_mm:.1f} | "
-                     f"{r.warm_1s_mm:.1f} |")
+        cells = [str(r.steps), f"{r.cold_mm:.1f}", f"{r.cold_1s_mm:.1f}"]
+        for _, mean_mm, at_1s in r.warm:
+            cells += [f"{mean_mm:.1f}", f"{at_1s:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -128,9 +142,11 @@ def run_study(params, config, source: str, args: argparse.Namespace) -> int:
     print(f"model: {source}; {len(streams)} held-out streams from {data_dir}, "
           f"T={args.window_frames}, {args.study_lead_in} lead-in + {args.study_frames} scored frames")
     rows = study(params, config, streams, args.study_steps, args.window_frames,
-                 args.study_lead_in, args.study_frames)
-    print()
+                 args.study_lead_in, args.study_frames, args.study_blends)
+    print("\nMPJPE in mm on held-out CMU streams\n")
     print(markdown(rows))
     best = recommended_steps(rows)
-    print(f"\nfewest warm-start steps at least as accurate as a 10-step cold start: {best}")
+    verdict = ("none: no warm start matched a 10-step cold start" if best is None else
+               f"K={best[0]} (blend {best[1]:g})")
+    print(f"\nfewest warm-start steps at least as accurate as a 10-step cold start: {verdict}")
     return 0
