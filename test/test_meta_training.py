@@ -50,3 +50,15 @@ def test_validation_reports_error_per_horizon_and_joint_on_the_held_out_trials(t
     val = final["validation"]
     assert len(val["horizons_s"]) == 25 and len(val["mpjpe_joint_m"][0]) == 17
     assert all(name.endswith("_1.txt.gz") or name.endswith("_13.txt.gz") for name in val["trials"])
+
+
+def test_train_command_writes_a_loadable_checkpoint_with_validation(tmp_path, capsys):
+    from nermo_ros.checkpoint import load_checkpoint
+    from nermo_ros.cli import main
+
+    rc = main(["train", "--config", str(REPO / "config/train_smoke.yaml"), "--data", str(CMU_DIR),
+               "--steps", "2", "--device", "cpu", "--out", str(tmp_path / "run")])
+    assert rc == 0
+    ckpt = load_checkpoint(tmp_path / "run" / "final.pt", expect_layout="nermo_body17")
+    assert ckpt.step == 2 and len(ckpt.validation["protocol_mpjpe_mm"]) == 6
+    assert "mpjpe_mm" in capsys.readouterr().out

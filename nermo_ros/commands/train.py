@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
 HELP = "Meta-train the NeRMo model (or the DCT-MLP baseline) from a YAML config."
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("runs") / Path(args.config).stem)
     final = train(cfg, out, device=device, resume=not args.no_resume,
                   validate_fn=None if args.no_validate else validate)
-    if final.is_file():
+    if final.is_file() and os.environ.get("RANK", "0") == "0":
         from nermo_ros.checkpoint import load_raw
 
         validation = load_raw(final)["validation"]
