@@ -9,32 +9,10 @@ bucket is built at start-up, so the first frame with five people is as fast as t
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from nermo_ros.engine.backends.base import Backend, Runner
-from nermo_ros.engine.spec import AdaptProgram, EngineSpec
-
-
-class LatencyWindow:
-    """The last ``size`` call latencies in a fixed ring buffer, for diagnostics."""
-
-    def __init__(self, size: int = 256):
-        self._values = np.zeros(size)
-        self._count = 0
-
-    def add(self, seconds: float) -> None:
-        self._values[self._count % len(self._values)] = seconds
-        self._count += 1
-
-    @property
-    def last_s(self) -> float:
-        return float(self._values[(self._count - 1) % len(self._values)]) if self._count else 0.0
-
-    def percentile_s(self, q: float) -> float:
-        n = min(self._count, len(self._values))
-        return float(np.percentile(self._values[:n], q)) if n else 0.0
+from nermo_ros.engine.spec import INPUT_NAMES, AdaptProgram, EngineSpec
 
 
 class Engine:
@@ -45,7 +23,6 @@ class Engine:
         self.spec: EngineSpec = program.spec
         self.backend = backend
         self.runners: dict[int, Runner] = {b: backend.runner(b) for b in self.spec.buckets}
-        self.latency = LatencyWindow()
         self.startup_warning = ""  # set when the backend is a CPU fallback for a GPU one
 
     @property
@@ -59,7 +36,6 @@ class Engine:
         """Arrays as ``adapt_and_predict`` takes them (mask bool or 0/1). Returns new float32
         (pred, z, recon) arrays: callers keep z per track, so results must not alias the
         runner's buffers (copying a few kilobytes out is the only per-call allocation)."""
-        start = time.perf_counter()
         inputs = (obs_t, obs_x, obs_mask, z_init, query_t)
         batch = self._check(inputs)
         largest = self.spec.buckets[-1]
@@ -70,7 +46,6 @@ class Engine:
                                                            min(largest, batch - i)))
                      for i in range(0, batch, largest)]
             result = tuple(np.concatenate(p) for p in zip(*parts))
-        self.latency.add(time.perf_counter() - start)
         return result
 
     def _run(self, inputs, batch: int):
@@ -86,8 +61,7 @@ class Engine:
         if batch < 1:
             raise ValueError("adapt-and-predict needs at least one person, got an empty batch")
         expected = self.spec.input_shapes(batch)
-        names = ("obs_t", "obs_x", "obs_mask", "z_init", "query_t")
-        for name, arr, shape in zip(names, inputs, expected):
+        for name, arr, shape in zip(INPUT_NAMES, inputs, expected):
             if tuple(np.shape(arr)) != shape:
                 raise ValueError(
                     f"{name} has shape {tuple(np.shape(arr))}, this engine was built for {shape} "
