@@ -37,10 +37,17 @@ def supported_precisions() -> tuple[str, ...]:
     return tuple(p for p in PRECISIONS if p != "fp16" or hasattr(flags, "FP16"))
 
 
-def _logger():
-    import tensorrt as trt
+_LOGGER = None
 
-    return trt.Logger(trt.Logger.WARNING)
+
+def _logger():
+    """One logger for the process: TensorRT objects keep using the logger they were made with."""
+    global _LOGGER
+    if _LOGGER is None:
+        import tensorrt as trt
+
+        _LOGGER = trt.Logger(trt.Logger.WARNING)
+    return _LOGGER
 
 
 def build_serialized_engine(onnx_path: Path, precision: str) -> bytes:
