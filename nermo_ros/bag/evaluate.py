@@ -18,6 +18,7 @@ from nermo_ros.bag.messages import (SKELETON_TYPES, ForecastRecord, SkeletonFram
 from nermo_ros.bag.metrics import ground_truth, score
 from nermo_ros.bag.offline import ForecastSettings, node_params, run_offline
 from nermo_ros.bag.report import Evaluation
+from nermo_ros.predictors.factory import make_predictor_from_params
 
 FORECAST_TOPIC = "/human_forecast"
 MARKERS_TOPIC = "/human_forecast/markers"
@@ -57,17 +58,6 @@ def _notes(frames: list[SkeletonFrame], read_report: BagReadReport) -> list[str]
     if read_report.undecodable or read_report.damaged:
         notes += read_report.lines()[1:]
     return notes
-
-
-def make_predictor_from_params(params: Mapping[str, Any]):
-    """The predictor the node would build from the same parameters."""
-    from nermo_ros.predictors.factory import make_predictor
-
-    settings = {"checkpoint": params.get("checkpoint", ""), "backend": params.get("backend",
-                                                                                  "auto")}
-    if params.get("num_adapt_steps", -1) >= 0:
-        settings["num_adapt_steps"] = params["num_adapt_steps"]
-    return make_predictor(params.get("predictor", "constant_velocity"), **settings)
 
 
 def score_run(data: EvaluationInput, records: list[ForecastRecord], latency_s: list[float],

@@ -1,8 +1,7 @@
 """Run a predictor over recorded skeleton frames exactly as the predictor node does, without DDS.
 
-Per frame, in the node's order: forget tracks unseen for ``track_timeout_s``, validate each
-skeleton and push it into its track's window (``nermo_ros.tracking``), then forecast every
-track of the frame that holds ``min_frames`` frames, in one batch. The settings are the
+Per frame, the node's own rules (``nermo_ros.tracking.intake.take_frame``: expire, validate,
+push, reset, ready), then one batch forecast of every ready track. The settings are the
 predictor node's parameters (config/predictor.yaml), so the offline and live runs agree.
 """
 
@@ -18,8 +17,8 @@ import numpy as np
 
 from nermo_ros.bag.messages import ForecastRecord, SkeletonFrame
 from nermo_ros.predictors.base import Predictor
+from nermo_ros.tracking.intake import take_frame
 from nermo_ros.tracking.tracker import Tracker, TrackerSettings
-from nermo_ros.tracking.validation import Reason, Rejection, validate_skeleton
 
 # The predictor node parameters the offline run uses (names as in config/predictor.yaml).
 USED_PARAMS = ("predictor", "horizons_s", "window_s", "window_frames", "min_frames",
@@ -86,10 +85,17 @@ class FrameForecaster:
 
     def process(self, frame: SkeletonFrame, run: OfflineRun) -> None:
         run.frames += 1
-        for track_id in self.tracker.expire(frame.stamp_ns):
+        outcome = take_frame(self.tracker, frame.stamp_ns, frame.people,
+                             self.settings.min_joint_confidence, self.settings.min_frames)
+        for rejection in outcome.rejections:
+            run.drops[rejection.reason] += 1
+        for track_id in outcome.reset:
+            run.resets += 1
+            self.predictor.reset_track(track_id)
+        for track_id in outcome.expired:
             run.expired += 1
             self.predictor.reset_track(track_id)
-        ready = self._accept(frame, run)
+        ready = outcome.ready
         if not ready:
             return
         try:
@@ -104,28 +110,6 @@ class FrameForecaster:
                 np.array(forecast.positions[row], dtype=np.float32),
                 np.array(forecast.uncertainty_m[row], dtype=np.float32),
                 self.predictor.name, self.predictor.model_id))
-
-    def _accept(self, frame: SkeletonFrame, run: OfflineRun) -> list[str]:
-        ready: list[str] = []
-        seen: set[str] = set()
-        for person in frame.people:
-            if person.track_id in seen:
-                run.drops[Reason.DUPLICATE_TRACK_ID] += 1
-                continue
-            seen.add(person.track_id)
-            valid = validate_skeleton(person.layout, person.joint_names, person.positions,
-                                      person.confidence, self.settings.min_joint_confidence)
-            pushed = valid if isinstance(valid, Rejection) else self.tracker.push(
-                person.track_id, frame.stamp_ns, valid.positions_m, valid.observed)
-            if isinstance(pushed, Rejection):
-                run.drops[pushed.reason] += 1
-                continue
-            if pushed.reset:
-                run.resets += 1
-                self.predictor.reset_track(person.track_id)
-            if self.tracker.num_frames(person.track_id) >= self.settings.min_frames:
-                ready.append(person.track_id)
-        return ready
 
 
 def run_offline(frames: Iterable[SkeletonFrame], predictor: Predictor,

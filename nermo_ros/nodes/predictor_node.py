@@ -23,7 +23,7 @@ from nermo_ros.nodes.diagnostics import (OK, WARN, DiagnosticReport, Diagnostics
 from nermo_ros.nodes.markers import skeleton_markers
 from nermo_ros.nodes.msg_convert import forecast_array_msg, people_arrays, stamp_to_ns
 from nermo_ros.nodes.params import ParamSpec, declare_parameters, parameter_overrides
-from nermo_ros.predictors.factory import make_predictor, warm_up
+from nermo_ros.predictors.factory import make_predictor_from_params, warm_up
 from nermo_ros.tracking.intake import FrameOutcome, take_frame
 from nermo_ros.tracking.tracker import Tracker, TrackerSettings
 from nermo_ros.tracking.validation import Reason, Rejection, check_stamp_age
@@ -80,15 +80,6 @@ def check_settings(p: dict) -> None:
                          f"{p['window_frames']}")
 
 
-def predictor_settings(p: dict) -> dict:
-    """The NeRMo settings the parameters hold; the baselines ignore them."""
-    settings = {"checkpoint": p["checkpoint"], "backend": p["backend"],
-                "window_frames": p["window_frames"], "horizons_s": tuple(p["horizons_s"])}
-    if p["num_adapt_steps"] >= 0:
-        settings["num_adapt_steps"] = p["num_adapt_steps"]
-    return settings
-
-
 class PredictorNode(Node):
     """One sliding window per track; one forecast array per input frame."""
 
@@ -98,7 +89,7 @@ class PredictorNode(Node):
         self.settings = p = declare_parameters(self, PARAMS)
         check_settings(p)
         self.horizons_s = np.asarray(p["horizons_s"], dtype=np.float64)
-        self.predictor = predictor or make_predictor(p["predictor"], **predictor_settings(p))
+        self.predictor = predictor or make_predictor_from_params(p)
         if p["warm_up"]:
             self._warm_up()
         self.tracker = Tracker(TrackerSettings(

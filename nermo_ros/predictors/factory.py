@@ -72,3 +72,17 @@ def warm_up(predictor: Predictor, horizons_s: np.ndarray, window_frames: int,
     predictor.predict(batch, np.asarray(horizons_s, dtype=np.float64))
     predictor.reset_track(WARM_UP_TRACK)
     return time.perf_counter() - started_s
+
+
+def make_predictor_from_params(params: dict[str, Any]) -> Predictor:
+    """The predictor the predictor node's parameters (config/predictor.yaml) describe.
+
+    One home for this mapping, so the node and the offline bag evaluation build the same thing.
+    """
+    settings = {"checkpoint": params.get("checkpoint", ""),
+                "backend": params.get("backend", "auto"),
+                "window_frames": params["window_frames"],
+                "horizons_s": tuple(params["horizons_s"])}
+    if params.get("num_adapt_steps", -1) >= 0:
+        settings["num_adapt_steps"] = params["num_adapt_steps"]
+    return make_predictor(params["predictor"], **settings)
