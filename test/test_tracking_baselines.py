@@ -78,6 +78,21 @@ def test_a_joint_never_seen_sits_at_the_body_centre_with_large_uncertainty():
     assert (forecast.uncertainty_m[0, :, 16] == 1.0).all()
 
 
+@pytest.mark.parametrize("predictor", [ZeroVelocityPredictor(), ConstantVelocityPredictor()])
+def test_hidden_positions_never_reach_the_forecast_even_when_they_are_nan(predictor):
+    observed = np.ones((len(IRREGULAR_S), NUM_JOINTS), bool)
+    observed[:, 16] = False  # never seen
+    observed[-2:, 5] = False  # unseen lately
+    tracker, _ = walking_window(IRREGULAR_S, observed)
+    batch = tracker.batch(["a"])
+    clean = predictor.predict(batch, HORIZONS_S)
+    poisoned = np.where(batch.joint_mask[..., None], batch.positions, np.nan)
+    forecast = predictor.predict(type(batch)(batch.times_s, poisoned, batch.joint_mask,
+                                             batch.frame_valid, batch.track_ids), HORIZONS_S)
+    np.testing.assert_array_equal(forecast.positions, clean.positions)
+    assert np.isfinite(forecast.uncertainty_m).all()
+
+
 def test_a_single_frame_gives_a_still_forecast_with_speed_uncertainty():
     tracker, start = walking_window([0.0])
     forecast = ConstantVelocityPredictor().predict(tracker.batch(["a"]), HORIZONS_S)

@@ -225,6 +225,11 @@ def main(args=None) -> None:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # SIGTERM shuts the context down under a running callback (its publish then fails);
+        # that is a shutdown, not an error. Anything else still propagates.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()

@@ -57,7 +57,7 @@ def fit_joint_lines(batch: WindowBatch, settings: BaselineSettings) -> JointFit:
     count = np.maximum(weight.sum(axis=1), 1.0)
     t_centre = (weight * t).sum(axis=1) / count
     dt = (t - t_centre[:, None, :]) * weight  # zero where unused
-    positions = batch.positions.astype(np.float64)
+    positions = np.where(mask[..., None], batch.positions, 0.0)  # hidden entries may be NaN
     centre = (weight[..., None] * positions).sum(axis=1) / count[..., None]
     spread = (dt * dt).sum(axis=1)  # (B, J)
     has_spread = spread > 1e-9
@@ -163,4 +163,5 @@ def last_sightings(batch: WindowBatch) -> tuple[np.ndarray, np.ndarray]:
     seen = mask.any(axis=1)
     times = np.take_along_axis(batch.times_s, index, axis=1)
     positions = np.take_along_axis(batch.positions, index[:, None, :, None], axis=1)[:, 0]
+    positions = np.where(seen[..., None], positions, 0.0)  # hidden entries may be NaN
     return np.where(seen, times, 0.0), positions.astype(np.float64)
