@@ -39,7 +39,8 @@ def _batch(track_ids, shift_s):
 
 
 @pytest.mark.slow
-def test_the_onnxruntime_engine_forecasts_as_eager_pytorch_over_a_stream(tmp_path):
+def test_the_onnxruntime_engine_forecasts_as_eager_pytorch_over_a_stream(tmp_path, monkeypatch):
+    monkeypatch.setenv("NERMO_CACHE_DIR", str(tmp_path / "cache"))
     path = _checkpoint(tmp_path / "tiny.pt")
     eager = NermoPredictor(path, backend="torch")
     compiled = NermoPredictor(path, backend="onnxruntime")
