@@ -123,6 +123,8 @@ def test_the_onnx_export_is_cached_and_a_new_step_count_gets_its_own_file(progra
     assert ensure_onnx(program, 1, cache_dir).stat().st_mtime_ns == stamp
     three_steps = nermo_program(program.params, TINY, 3, 6, 3, (1, 4))
     assert onnx_cache_path(three_steps, 1, cache_dir) != path
+    other_buckets = nermo_program(program.params, TINY, 2, 6, 3, (1, 2, 8))
+    assert onnx_cache_path(other_buckets, 1, cache_dir) == path  # the bucket set is not the graph
 
 
 @pytest.mark.skipif(gpu_available(), reason="checks the behaviour on a machine without a GPU")

@@ -72,7 +72,7 @@ def export_onnx_bytes(program: AdaptProgram, batch: int) -> bytes:
         )
     model = onnx_program.model_proto
     meta = {"model_hash": program.model_hash, "batch": str(batch),
-            "spec": json.dumps(program.spec.describe()), "export_format": str(EXPORT_FORMAT)}
+            "spec": json.dumps(program.spec.shapes()), "export_format": str(EXPORT_FORMAT)}
     for key, value in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = f"nermo_{key}", value
@@ -97,7 +97,7 @@ def _quiet():
 
 def onnx_cache_path(program: AdaptProgram, batch: int, cache_dir: Path | None = None) -> Path:
     spec = program.spec
-    key = cache_key(model=program.model_hash, batch=batch, spec=spec.describe(),
+    key = cache_key(model=program.model_hash, batch=batch, spec=spec.shapes(),
                     fmt=EXPORT_FORMAT, torch=torch.__version__, opset=ONNX_OPSET)
     return (cache_dir or default_cache_dir()) / "onnx" / f"nermo_b{batch}_k{spec.steps}_{key}.onnx"
 

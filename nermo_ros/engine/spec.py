@@ -58,9 +58,13 @@ class EngineSpec:
                 return size
         raise ValueError(f"batch of {batch} exceeds the largest bucket {self.buckets[-1]}; split it")
 
-    def describe(self) -> dict:
+    def shapes(self) -> dict:
+        """What fixes one bucket's graph (the other buckets do not)."""
         return {"T": self.window_frames, "Q": self.num_queries, "J": self.num_joints,
-                "M": self.modulation_dim, "steps": self.steps, "buckets": list(self.buckets)}
+                "M": self.modulation_dim, "steps": self.steps}
+
+    def describe(self) -> dict:
+        return {**self.shapes(), "buckets": list(self.buckets)}
 
 
 @dataclass(frozen=True)
