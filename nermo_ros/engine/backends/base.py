@@ -11,8 +11,6 @@ from typing import Protocol
 
 import numpy as np
 
-from nermo_ros.engine.spec import EngineSpec
-
 
 class Runner(Protocol):
     inputs: tuple[np.ndarray, ...]  # INPUT_NAMES order, float32, shapes spec.input_shapes(bucket)
@@ -35,6 +33,3 @@ class Backend(Protocol):
 def host_arrays(shapes: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, ...]:
     return tuple(np.zeros(shape, dtype=np.float32) for shape in shapes)
 
-
-def describe_spec(spec: EngineSpec) -> str:
-    return f"T={spec.window_frames} Q={spec.num_queries} J={spec.num_joints} K={spec.steps}"
