@@ -16,7 +16,7 @@ os.environ["ROS_DOMAIN_ID"] = str(30 + os.getpid() % 90)
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 
@@ -62,7 +62,7 @@ class Listener:
                                       lambda m: self.arrays.append((time.monotonic(), m)), qos)
         self.node.create_subscription(Clock, "/clock",
                                       lambda m: self.clock_ns.append(stamp_to_ns(m.clock)), qos)
-        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
@@ -133,7 +133,7 @@ def test_replay_remaps_skips_the_start_offset_and_loops(ros, walk_bag):
 def test_recorder_writes_what_it_receives_in_arrival_order_with_original_stamps(ros, walk_bag,
                                                                                tmp_path):
     recorder_node = rclpy.create_node(f"bag_test_recorder_{os.getpid()}")
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor = SingleThreadedExecutor()
     executor.add_node(recorder_node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     player_node = rclpy.create_node(f"bag_test_rec_player_{os.getpid()}")

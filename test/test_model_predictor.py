@@ -68,15 +68,61 @@ class RecordingAdapt:
 
 def test_each_track_warm_starts_from_its_previous_modulation_until_reset(tmp_path):
     adapt = RecordingAdapt()
-    predictor = NermoPredictor(_checkpoint(tmp_path / "m.pt"), adapt_fn=adapt)
+    predictor = NermoPredictor(_checkpoint(tmp_path / "m.pt"), adapt_fn=adapt,
+                               warm_start_blend=0.25)
     z0 = predictor.z0
     predictor.predict(_batch(["a", "b"]), HORIZONS_S[:3])
     predictor.predict(_batch(["b", "c"]), HORIZONS_S[:3])
-    assert np.allclose(adapt.z_inits[1][0], z0 + 1.0)  # b: warm
+    assert np.allclose(adapt.z_inits[1][0], z0 + 0.25)  # b: warm, a quarter of its last fit
     assert np.allclose(adapt.z_inits[1][1], z0)  # c: new
     predictor.reset_track("b")
     predictor.predict(_batch(["b"]), HORIZONS_S[:3])
     assert np.allclose(adapt.z_inits[2][0], z0)
+
+
+def test_a_blend_of_one_carries_the_modulation_over_unchanged(tmp_path):
+    adapt = RecordingAdapt()
+    predictor = NermoPredictor(_checkpoint(tmp_path / "m.pt"), adapt_fn=adapt,
+                               warm_start_blend=1.0)
+    predictor.predict(_batch(["a"]), HORIZONS_S[:3])
+    predictor.predict(_batch(["a"]), HORIZONS_S[:3])
+    assert np.allclose(adapt.z_inits[1][0], predictor.z0 + 1.0)
+
+
+@pytest.mark.parametrize("node_window_frames", [4, 30])
+def test_the_step_always_sees_the_trained_number_of_newest_frames(tmp_path, node_window_frames):
+    adapt = RecordingShapes()
+    predictor = NermoPredictor(_checkpoint(tmp_path / "m.pt"), adapt_fn=adapt)
+    batch = _batch(["a"], frames=node_window_frames)
+    predictor.predict(batch, HORIZONS_S[:3])
+    obs_t, obs_mask = adapt.calls[0]
+    assert obs_t.shape == (1, predictor.history_frames)
+    kept = min(node_window_frames, predictor.history_frames)
+    # the newest frames are the ones kept, the padding (if any) is masked out
+    assert obs_mask[0, -kept:].any(axis=-1).sum() == np.count_nonzero(
+        batch.times_s[0, -kept:] >= -predictor.max_age_s)
+    assert not obs_mask[0, :-kept].any()
+
+
+def test_frames_beyond_the_trained_history_do_not_change_the_forecast(tmp_path):
+    predictor = NermoPredictor(_checkpoint(tmp_path / "m.pt"), warm_start_blend=0.0)
+    long = _batch(["a"], frames=30)
+    short = WindowBatch(long.times_s[:, -predictor.history_frames:],
+                        long.positions[:, -predictor.history_frames:],
+                        long.joint_mask[:, -predictor.history_frames:],
+                        long.frame_valid[:, -predictor.history_frames:], ["a"])
+    np.testing.assert_allclose(predictor.predict(long, HORIZONS_S[:3]).positions,
+                               predictor.predict(short, HORIZONS_S[:3]).positions, atol=1e-6)
+
+
+class RecordingShapes(RecordingAdapt):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __call__(self, obs_t, obs_x, obs_mask, z_init, query_t):
+        self.calls.append((np.array(obs_t), np.array(obs_mask)))
+        return super().__call__(obs_t, obs_x, obs_mask, z_init, query_t)
 
 
 def test_forecast_positions_and_uncertainty_shapes_and_growth(tmp_path):

@@ -44,7 +44,7 @@ PARAMS = (
     ParamSpec("checkpoint", "", "NeRMo checkpoint file; empty: the model shipped in models/"),
     ParamSpec("backend", "auto", "NeRMo adapt-and-predict backend (auto picks the fastest "
               "available, e.g. tensorrt, cuda_graph, onnxruntime, torch)"),
-    ParamSpec("num_adapt_steps", -1, "NeRMo gradient steps fitting each person per frame; "
+    ParamSpec("num_adapt_steps", 1, "NeRMo gradient steps fitting each person per frame; "
               "-1: the checkpoint's own setting"),
     ParamSpec("horizons_s", (0.08, 0.16, 0.24, 0.32, 0.4, 0.56, 0.72, 0.88, 1.0),
               "Forecast offsets in seconds after each frame, increasing, all > 0"),

@@ -1,9 +1,13 @@
 """The NeRMo predictor: fit each person's modulation to their window, forecast, remember it.
 
 Every call adapts each person's modulation z with a few gradient steps, starting from that
-person's z of the previous frame (warm start; z0 for a new track). Times are relative to the
-newest frame and positions to the window's origin joint, so the previous z already speaks in
-the new frame's coordinates. The adapt step is injectable: eager PyTorch by default, or a
+person's z of the previous frame pulled part of the way back to the learned z0 (warm start;
+z0 for a new track): carried over unchanged, z drifts further each frame than the model was
+meta-trained to adapt, which the warm-start study in BENCHMARKS.md measured as worse than a
+cold start. Times are relative to the newest frame and positions to the window's origin
+joint, so the previous z already speaks in the new frame's coordinates. Only the newest
+``history_frames`` frames (the window length the model was trained on) enter the step, so the
+compiled graph has one static shape whatever window the node keeps. The adapt step is injectable: eager PyTorch by default, or a
 compiled engine (``nermo_ros.engine``) chosen by ``backend``.
 
 Uncertainty is the validation error the checkpoint carries (per horizon and joint, measured
@@ -33,6 +37,10 @@ AdaptFn = Callable[..., tuple]
 MEAN_NORM_PER_SIGMA = math.sqrt(8.0 / math.pi)
 # Frames a little older than the trained history still count (timestamp jitter).
 WINDOW_SLACK_S = 0.03
+# Share of the previous frame's fit kept in the next frame's starting z (warm-start study).
+DEFAULT_WARM_START_BLEND = 0.25
+# Frames per window for checkpoints that do not state their training window.
+DEFAULT_HISTORY_FRAMES = 20
 
 
 def eager_adapt_fn(params: dict[str, torch.Tensor], config, steps: int) -> AdaptFn:
@@ -54,7 +62,8 @@ class NermoPredictor:
 
     def __init__(self, checkpoint: str | Path = "", backend: str = "torch",
                  num_adapt_steps: int | None = None, adapt_fn: AdaptFn | None = None,
-                 unobserved_sigma_m: float = 1.0, layout: str = LAYOUT_ID):
+                 unobserved_sigma_m: float = 1.0, layout: str = LAYOUT_ID,
+                 warm_start_blend: float = DEFAULT_WARM_START_BLEND):
         self.ckpt: Checkpoint = load_checkpoint(checkpoint or SHIPPED_DEFAULT, expect_layout=layout)
         self.config = self.ckpt.model_config
         self.model_id = self.ckpt.model_id
@@ -70,6 +79,11 @@ class NermoPredictor:
         self.z_by_track: dict[str, np.ndarray] = {}
         self._sigma_by_horizons: dict[bytes, np.ndarray] = {}
         self.max_age_s = self.ckpt.obs_window_s + WINDOW_SLACK_S
+        self.history_frames = int(self.ckpt.train_config.get("window", {}).get(
+            "obs_frames", DEFAULT_HISTORY_FRAMES))
+        if not 0.0 <= warm_start_blend <= 1.0:
+            raise ValueError(f"warm_start_blend must be in [0, 1], got {warm_start_blend}")
+        self.warm_start_blend = float(warm_start_blend)
         self._check_validation()
 
     def _check_validation(self) -> None:
@@ -115,11 +129,9 @@ class NermoPredictor:
         if b == 0:
             return ForecastBatch(np.zeros((0, len(horizons_s), j, 3), np.float32),
                                  np.zeros((0, len(horizons_s), j), np.float32))
-        recent = np.asarray(batch.times_s) >= -self.max_age_s  # older than the model was taught
-        trimmed = WindowBatch(batch.times_s, batch.positions, batch.joint_mask,
-                              np.asarray(batch.frame_valid, dtype=bool) & recent, batch.track_ids)
-        prep = prepare_window(trimmed, horizons_s, self.config)
-        z_init = np.stack([self.z_by_track.get(t, self.z0) for t in batch.track_ids])
+        prep = prepare_window(self._recent(batch), horizons_s, self.config)
+        z_init = np.stack([self.z0 + self.warm_start_blend * (self.z_by_track[t] - self.z0)
+                           if t in self.z_by_track else self.z0 for t in batch.track_ids])
         adapt = self.adapt_fn(prep.obs_t.shape[1], len(horizons_s))
         pred, z, _ = adapt(prep.obs_t.numpy(), prep.obs_x.numpy(), prep.obs_mask.numpy(),
                            z_init.astype(np.float32), prep.query_t.numpy())
@@ -133,6 +145,21 @@ class NermoPredictor:
         positions = restore(np.asarray(pred), prep.origin_m, self.config)
         seen = prep.obs_mask.numpy().any(axis=1)  # (B, J)
         return ForecastBatch(positions.astype(np.float32), self.uncertainty_m(horizons_s, seen))
+
+    def _recent(self, batch: WindowBatch) -> WindowBatch:
+        """The newest ``history_frames`` frames (front-padded if fewer), older ones masked."""
+        t = batch.times_s.shape[1]
+        keep = min(t, self.history_frames)
+        times, positions = batch.times_s[:, t - keep:], batch.positions[:, t - keep:]
+        mask, valid = batch.joint_mask[:, t - keep:], batch.frame_valid[:, t - keep:]
+        if keep < self.history_frames:  # a short node window: pad at the old end
+            pad = self.history_frames - keep
+            times = np.pad(times, ((0, 0), (pad, 0)))
+            positions = np.pad(positions, ((0, 0), (pad, 0), (0, 0), (0, 0)))
+            mask = np.pad(mask, ((0, 0), (pad, 0), (0, 0)))
+            valid = np.pad(valid, ((0, 0), (pad, 0)))
+        valid = np.asarray(valid, dtype=bool) & (times >= -self.max_age_s)
+        return WindowBatch(times, positions, mask, valid, batch.track_ids)
 
     def uncertainty_m(self, horizons_s: np.ndarray, seen: np.ndarray) -> np.ndarray:
         """(B, H, J) per-axis 1-sigma from the validation error; linear growth beyond it."""
