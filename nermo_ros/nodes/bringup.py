@@ -101,3 +101,28 @@ def spin_until(nodes: list, should_stop: Callable[[], bool], poll_s: float = 0.0
             executor.shutdown(timeout_sec=2.0)
         for thread in threads:
             thread.join(timeout=2.0)
+
+
+def spin_node_main(make_node: Callable[[], Any], args=None) -> None:
+    """A node program's main(): init, spin until Ctrl-C or shutdown, clean up.
+
+    A SIGTERM shuts the context down under a running callback (its publish then fails); that
+    is a shutdown, not an error. Anything else still propagates.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = make_node()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:
+        if rclpy.ok():
+            raise
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import time
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from nermo_ros.msg import Skeleton3DArray
+from nermo_ros.nodes.bringup import spin_node_main
 from nermo_ros.nodes.diagnostics import (OK, WARN, DiagnosticReport, DiagnosticsPublisher,
                                          DropCounter, LatencyWindow)
 from nermo_ros.nodes.msg_convert import ns_to_stamp, skeleton_array_msg, stamp_to_ns
@@ -280,22 +279,7 @@ class PerceptionNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PerceptionNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        # SIGTERM shuts the context down under a running callback (its publish then fails);
-        # that is a shutdown, not an error. Anything else still propagates.
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node_main(PerceptionNode, args)
 
 
 if __name__ == "__main__":

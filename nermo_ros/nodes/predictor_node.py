@@ -11,13 +11,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
 
 from nermo_ros.msg import HumanForecastArray, Skeleton3DArray
+from nermo_ros.nodes.bringup import spin_node_main
 from nermo_ros.nodes.diagnostics import (OK, WARN, DiagnosticReport, DiagnosticsPublisher,
                                          DropCounter, LatencyWindow)
 from nermo_ros.nodes.markers import skeleton_markers
@@ -218,22 +217,7 @@ class PredictorNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PredictorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        # SIGTERM shuts the context down under a running callback (its publish then fails);
-        # that is a shutdown, not an error. Anything else still propagates.
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node_main(PredictorNode, args)
 
 
 if __name__ == "__main__":
