@@ -13,9 +13,11 @@ from pathlib import Path
 import torch
 
 from nermo_ros.model import ModelConfig
+from nermo_ros.paths import find_package_data, package_data_candidates
 
 FORMAT = "nermo_ros.checkpoint/1"
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+# models/ of the checkout, or share/nermo_ros/models of a colcon install.
+MODELS_DIR = find_package_data("models") or package_data_candidates("models")[0]
 
 
 def model_path(kind: str, layout: str, models_dir: Path = MODELS_DIR) -> Path:

@@ -7,26 +7,26 @@ one process, each spun on its own thread. It does not call ``rclpy.init``; its c
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from nermo_ros.paths import find_package_data, package_data_candidates
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
 
 def default_config(file_name: str) -> Path:
     """A YAML of the package's config/ folder, from the source tree or a colcon install."""
-    candidates = [Path(__file__).resolve().parents[2] / "config" / file_name]
-    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
-        candidates.append(Path(prefix) / "share" / "nermo_ros" / "config" / file_name)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"config file {file_name!r} not found in {[str(c) for c in candidates]}"
-                            f"; pass a config path explicitly")
+    found = find_package_data(f"config/{file_name}")
+    if found is None:
+        raise FileNotFoundError(
+            f"config file {file_name!r} not found in "
+            f"{[str(c) for c in package_data_candidates(f'config/{file_name}')]}"
+            f"; pass a config path explicitly")
+    return found
 
 
 def input_overrides(text: str) -> dict[str, Any]:
