@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-validate", action="store_true", help="skip the held-out validation")
 
 
+# Above this many windows a step, CPU meta-training is likely to run out of memory.
+CPU_BATCH_WARNING = 32
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -43,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and cfg.optim.batch_size > CPU_BATCH_WARNING:
+        # Meta-gradients through K unrolled steps hold every step's activations: the shipped
+        # configs (batch 128-256) need more than a 24 GiB machine has and get killed silently.
+        print(f"warning: batch_size {cfg.optim.batch_size} on the CPU may exhaust memory "
+              f"(about 24 GiB at 128); the shipped configs are sized for a GPU. Use "
+              f"--device cuda, or config/train_smoke.yaml for a CPU check.", file=sys.stderr)
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
