@@ -149,7 +149,3 @@ class NermoModel(nn.Module):
         for block in self.blocks:
             h = block(h, joint_bias)
         return self.head(self.norm_out(h))
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

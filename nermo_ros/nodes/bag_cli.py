@@ -74,7 +74,7 @@ def record(args) -> int:
                     args.max_messages is not None and recorder.total >= args.max_messages)
 
             try:
-                spin_until([node], should_stop, num_threads=2)
+                spin_until([node], should_stop)
             except KeyboardInterrupt:
                 pass
         print(f"wrote {recorder.total} messages: "

@@ -137,7 +137,7 @@ def evaluate_live(data: EvaluationInput, rate: float = 1.0, settle_s: float = 2.
 def _spin(nodes: list, done: threading.Event) -> None:
     from nermo_ros.nodes.bringup import spin_until
 
-    spin_until(nodes, done.is_set, num_threads=2)
+    spin_until(nodes, done.is_set)
 
 
 def _settle(collector: ForecastCollector, expected: int, settle_s: float) -> None:

@@ -72,15 +72,13 @@ def build_nodes(predictor_config: str | Path | None = None,
     return nodes
 
 
-def spin_until(nodes: list, should_stop: Callable[[], bool], poll_s: float = 0.05,
-               num_threads: int | None = None) -> None:
+def spin_until(nodes: list, should_stop: Callable[[], bool], poll_s: float = 0.05) -> None:
     """Spin each node on its own single-threaded executor and thread until ``should_stop()``.
 
     Nodes run in parallel (MediaPipe in the perception node does not hold up the predictor),
     while each executor stays single-threaded: rclpy's MultiThreadedExecutor costs about
     three times the CPU per message. The calling thread only polls ``should_stop``, so
     Ctrl-C lands there, and the executors are shut down before the caller destroys the nodes.
-    ``num_threads`` is ignored (each node has one thread); it remains for earlier callers.
     """
     from rclpy.executors import SingleThreadedExecutor
 
