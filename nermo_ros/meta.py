@@ -89,6 +89,18 @@ def _predict(params: Params, config: ModelConfig, t: Tensor, z: Tensor, seen: Te
     return functional_call(model_template(config), params, (t, z, seen))
 
 
+def encoded_guess(params: Params, config: ModelConfig, t: Tensor, x: Tensor, mask: Tensor) -> Tensor:
+    """(B, M): the encoder's z for each window (zeros for a model without an encoder)."""
+    if config.encoder_blocks == 0:
+        return torch.zeros(x.shape[0], config.modulation_dim, dtype=x.dtype, device=x.device)
+    if x.shape[1] != config.encoder_frames:
+        raise ValueError(f"this NeRMo model reads windows of exactly {config.encoder_frames} "
+                         f"frames, got {x.shape[1]}; pad or cut the window to its trained length")
+    encoder = model_template(config).encoder
+    sub = {k[len("encoder."):]: v for k, v in params.items() if k.startswith("encoder.")}
+    return functional_call(encoder, sub, (t, x, mask))
+
+
 def adapt_and_predict(
     params: Params,
     obs_t: Tensor,
@@ -103,9 +115,11 @@ def adapt_and_predict(
     """``steps`` gradient steps on z (only) on the observed entries, then forecast.
 
     obs_t (B, T), obs_x (B, T, J, 3), obs_mask (B, T, J) (bool or 0/1 float), z_init (B, M),
-    query_t (B, Q); model units. Returns pred (B, Q, J, 3), the adapted z (B, M), and the
-    reconstruction of the observed frames (B, T, J, 3). Unobserved entries (even NaN) have no
-    influence on z, pred or the attention.
+    query_t (B, Q); model units. With an encoder, z_init is an offset from the encoder's guess
+    and the returned z is too (the adapted correction, which the next frame can warm-start
+    from); without one, z is the modulation itself. Returns pred (B, Q, J, 3), the adapted z
+    (B, M), and the reconstruction of the observed frames (B, T, J, 3). Unobserved entries
+    (even NaN) have no influence on z, pred or the attention.
     """
     mask = obs_mask.to(obs_x.dtype)
     observed = mask.unsqueeze(-1) > 0.5
@@ -124,7 +138,8 @@ def adapt_and_predict(
         per_person = (err * mask).sum(dim=(1, 2)) / count
         return per_person.sum()  # people are independent: d/dz_b sees only person b
 
-    z = z_init
+    guess = encoded_guess(params, config, t_obs, x, mask)
+    z = guess + z_init
     lr = torch.exp(params["log_inner_lr"])
     for _ in range(steps):
         z = z - lr * grad(inner_loss)(z)
@@ -132,7 +147,7 @@ def adapt_and_predict(
     t_all = torch.cat([query_t, t_obs], dim=1)
     out = _predict(params, config, t_all, z, seen)
     out = out + kinematic_prior(params, config, t_all, t_last, anchor, velocity)
-    return out[:, :q], z, out[:, q:]
+    return out[:, :q], z - guess, out[:, q:]
 
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:

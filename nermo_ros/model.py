@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from nermo_ros import skeleton
+from nermo_ros.history import MixBlock, fill_missing
 
 # Added to attention logits of keys that must not be attended to. Finite (not -inf) so that a
 # row with no valid key stays a uniform average instead of NaN, and small enough for fp16.
@@ -41,6 +42,16 @@ class ModelConfig:
     origin_joint: int = 0
     velocity_tau_init_s: float = 0.04  # initial age constant of the prior's velocity fit
     inner_lr_init: float = 10.0  # initial per-dimension inner learning rate (learned, log scale)
+    # Amortised first guess of z from the window (0 blocks: none, every window starts at z0).
+    # The encoder reads exactly ``encoder_frames`` frame slots, the trained window length.
+    encoder_blocks: int = 0
+    encoder_frames: int = 0
+    encoder_width: int = 128
+
+    def __post_init__(self):
+        if self.encoder_blocks > 0 and self.encoder_frames < 1:
+            raise ValueError("ModelConfig: an encoder (encoder_blocks > 0) needs encoder_frames, "
+                             "the number of observed frames per window")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,6 +117,30 @@ class Block(nn.Module):
         return h + self.mlp(self.norm_mlp(h))
 
 
+class HistoryEncoder(nn.Module):
+    """The window's first guess of z, so that the few inner steps refine instead of search.
+
+    Reads (B, T) times, (B, T, J, 3) positions and the (B, T, J) mask of exactly T frame
+    slots; hidden entries enter as the joint's neighbouring observation plus a 0 in the mask
+    channel, so their stored values never matter. Starts at zero output: z0 alone.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        w = cfg.encoder_width
+        self.slot_in = nn.Linear(4 * cfg.num_joints + 1, w)
+        self.blocks = nn.Sequential(*(MixBlock(cfg.encoder_frames, w, 2 * w)
+                                      for _ in range(cfg.encoder_blocks)))
+        self.to_z = nn.Linear(cfg.encoder_frames * w, cfg.modulation_dim)
+        nn.init.zeros_(self.to_z.weight)
+        nn.init.zeros_(self.to_z.bias)
+
+    def forward(self, t: Tensor, x: Tensor, mask: Tensor) -> Tensor:
+        b, n, j, _ = x.shape
+        slots = torch.cat([fill_missing(x, mask).reshape(b, n, 3 * j), mask, t.unsqueeze(-1)], dim=-1)
+        return self.to_z(self.blocks(self.slot_in(slots)).reshape(b, -1))
+
+
 class NermoModel(nn.Module):
     """f(t, z): every joint's displacement from its kinematic prior (its last observed position
     moved on by its observed velocity, damped per time offset; see ``nermo_ros.meta``).
@@ -135,6 +170,7 @@ class NermoModel(nn.Module):
         # Learned initial modulation and per-dimension inner learning rates (Meta-SGD style).
         self.z0 = nn.Parameter(torch.zeros(cfg.modulation_dim))
         self.log_inner_lr = nn.Parameter(torch.full((cfg.modulation_dim,), math.log(cfg.inner_lr_init)))
+        self.encoder = HistoryEncoder(cfg) if cfg.encoder_blocks > 0 else None
         nn.init.normal_(self.head.weight, std=0.1)
         nn.init.zeros_(self.head.bias)
 

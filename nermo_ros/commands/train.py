@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.add_argument("--steps", type=int, default=0, help="override optim.steps")
     parser.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    parser.add_argument("--pause-after-minutes", type=float, default=0.0,
+                        help="stop this call after so many minutes and save OUT/last.pt to "
+                        "resume from (for machines lent in slices); 0: run to the end")
     parser.add_argument("--no-validate", action="store_true", help="skip the held-out validation")
 
 
@@ -58,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
         torch.backends.cudnn.allow_tf32 = True
     out = Path(args.out or Path("runs") / Path(args.config).stem)
     final = train(cfg, out, device=device, resume=not args.no_resume,
-                  validate_fn=None if args.no_validate else validate)
-    if final.is_file() and os.environ.get("RANK", "0") == "0":
+                  validate_fn=None if args.no_validate else validate,
+                  pause_after_minutes=args.pause_after_minutes)
+    if final.name == "final.pt" and final.is_file() and os.environ.get("RANK", "0") == "0":
         from nermo_ros.checkpoint import load_raw
 
         validation = load_raw(final)["validation"]

@@ -98,6 +98,9 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     if cfg.model.layout != cfg.layout:
         raise ValueError(f"{where}: model.layout {cfg.model.layout!r} differs from layout "
                          f"{cfg.layout!r}; set both to the skeleton you train for")
+    if cfg.model.encoder_blocks > 0 and cfg.model.encoder_frames != cfg.window.obs_frames:
+        raise ValueError(f"{where}: model.encoder_frames ({cfg.model.encoder_frames}) must equal "
+                         f"window.obs_frames ({cfg.window.obs_frames}), the frames it reads")
     return cfg
 
 

@@ -146,8 +146,10 @@ class Progress:
 
 
 def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume: bool = True,
-          validate_fn=None) -> Path:
-    """Train; returns the final checkpoint path (``out_dir/final.pt``).
+          validate_fn=None, pause_after_minutes: float = 0.0) -> Path:
+    """Train; returns the final checkpoint path (``out_dir/final.pt``), or ``out_dir/last.pt``
+    when ``pause_after_minutes`` (> 0) ran out first: a later call resumes there, and the
+    time budget ``optim.max_minutes`` counts the training time of all calls together.
 
     ``validate_fn(weights, cfg) -> dict`` (optional) runs on the held-out split at the end and
     its result is stored in the checkpoint (the predictor's uncertainty comes from it).
@@ -173,6 +175,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
     gen.manual_seed(cfg.seed * 1000 + dist_info.rank)
     step_rng = np.random.default_rng(cfg.seed)
     start = 0
+    trained_s = 0.0  # training time of earlier calls (resumed runs)
     last = out_dir / "last.pt"
     if resume and last.is_file():
         payload = load_raw(last)
@@ -187,6 +190,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
         gen.set_state(state["generator"][0])
         step_rng.bit_generator.state = state["step_rng"]
         start = state["step"]
+        trained_s = float(state.get("trained_s", 0.0))
         if dist_info.rank > 0:  # only rank 0's stream is saved; others branch off it
             gen.manual_seed(cfg.seed * 1000 + dist_info.rank + 7919 * start)
         if dist_info.main:
@@ -198,10 +202,15 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
     running = None
     started = time.time()
     budget_s = cfg.optim.max_minutes * 60.0
+    pause_s = pause_after_minutes * 60.0
+    paused = False
     step = start
     for step in range(start, cfg.optim.steps):
-        time_progress = (time.time() - started) / budget_s if budget_s > 0 else 0.0
+        time_progress = (trained_s + time.time() - started) / budget_s if budget_s > 0 else 0.0
         if budget_s > 0 and agree_max(time_progress, dist_info, dev) >= 1.0:
+            break
+        if pause_s > 0 and agree_max((time.time() - started) / pause_s, dist_info, dev) >= 1.0:
+            paused = True
             break
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg, time_progress)
@@ -224,30 +233,43 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
             progress.update(step - start, f"loss {mm:7.2f} mm (avg)")
         if dist_info.main and (step + 1) % cfg.save_every == 0:
             current = net.state_dict() if net is not None else weights
-            _save(last, cfg, current, step + 1, opt, gen, step_rng, validation=None)
+            _save(last, cfg, current, step + 1, opt, gen, step_rng, validation=None,
+                  trained_s=trained_s + time.time() - started)
     else:
         step = cfg.optim.steps  # the loop ran to the end (not stopped by the time budget)
     progress.close()
     final = out_dir / "final.pt"
     if dist_info.main:
         current = net.state_dict() if net is not None else weights
-        _save(last, cfg, current, step, opt, gen, step_rng, validation=None)
+        _save(last, cfg, current, step, opt, gen, step_rng, validation=None,
+              trained_s=trained_s + time.time() - started)
+    if paused:
+        if dist_info.main:
+            print(f"paused at step {step} after {pause_after_minutes:g} min; run the same "
+                  f"command again to resume from {last}", file=sys.stderr)
+        _finish_distributed(dist_info)
+        return last
+    if dist_info.main:
         validation = validate_fn(current, cfg) if validate_fn else {}
         _save(final, cfg, current, step, None, None, None, validation=validation)
+    _finish_distributed(dist_info)
+    return final
+
+
+def _finish_distributed(dist_info: Dist) -> None:
     if dist_info.world > 1:
         import torch.distributed as dist
 
         dist.barrier()
         dist.destroy_process_group()
-    return final
 
 
 def _save(path: Path, cfg: TrainConfig, weights: dict, step: int, opt, gen, step_rng,
-          validation) -> None:
+          validation, trained_s: float = 0.0) -> None:
     state = None
     if opt is not None:
         state = {"optimizer": opt.state_dict(), "generator": [gen.get_state().cpu()],
-                 "step_rng": step_rng.bit_generator.state, "step": step}
+                 "step_rng": step_rng.bit_generator.state, "step": step, "trained_s": trained_s}
     period_s = cfg.window.obs_step_raw / cmu.RAW_FRAME_RATE_HZ
     save_checkpoint(
         path, kind=cfg.kind, layout=cfg.layout, num_joints=cfg.model.num_joints, params=weights,
