@@ -62,6 +62,9 @@ class TrainConfig:
     kind: str = "nermo"  # "nermo" or "dct_mlp"
     seed: int = 0
     data_dir: str = ""  # empty: $NERMO_CMU_DIR or ../shared/data/cmu_mocap
+    # A checkpoint of the same kind and model config to start from (a second training stage
+    # with its own schedule); empty: random initialisation.
+    init_from: str = ""
     layout: str = "nermo_body17"
     window: WindowConfig = field(default_factory=WindowConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -87,11 +87,24 @@ def lr_at(step: int, cfg: TrainConfig, time_progress: float = 0.0) -> float:
 
 
 def init_weights(cfg: TrainConfig) -> dict[str, Tensor]:
+    if cfg.init_from:
+        return weights_from(Path(cfg.init_from), cfg)
     if cfg.kind == "nermo":
         return init_params(cfg.model, cfg.seed)
     torch.manual_seed(cfg.seed)
     net = make_dct_mlp(cfg)
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def weights_from(path: Path, cfg: TrainConfig) -> dict[str, Tensor]:
+    """A checkpoint's weights as the start of a new stage; refuses one of another shape."""
+    payload = load_raw(path)
+    theirs = payload["train_config"]
+    if payload["kind"] != cfg.kind or theirs.get("model") != cfg.model.to_dict() or (
+            cfg.kind == "dct_mlp" and theirs.get("dct_mlp") != asdict(cfg.dct_mlp)):
+        raise ValueError(f"init_from {path}: a {payload['kind']!r} checkpoint whose model "
+                         f"config differs from this config's; a stage must keep the shapes")
+    return {k: v.detach().clone().float() for k, v in payload["params"].items()}
 
 
 def make_dct_mlp(cfg: TrainConfig) -> DctMlp:
