@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from nermo_ros.engine.export import TracedStep, trace_program
+from nermo_ros.engine.export import trace_program
 from nermo_ros.engine.spec import AdaptProgram, example_inputs
 
 WARMUP_RUNS = 3  # on a side stream before capture, as torch.cuda.graphs requires
@@ -66,17 +66,12 @@ class CudaGraphBackend:
 
 
 def compiled_step(program: AdaptProgram, bucket: int):
-    """The traced K-step graph for ``bucket`` compiled by torch.compile (inductor).
-
-    The weights are baked in as constants ("freezing"), so everything that depends on the
-    weights alone (the codebooks' keys and values, transposed matrices) is computed once at
-    compile time instead of on every call: fewer kernels in the chain that sets the latency.
-    """
-    module = TracedStep(program, trace_program(program, bucket, device="cuda"), device="cuda").eval()
-    compiled = torch.compile(module, dynamic=False, options={"freezing": True})
+    """The traced K-step graph for ``bucket`` compiled by torch.compile (inductor)."""
+    names = sorted(program.params)
+    compiled = torch.compile(trace_program(program, bucket, device="cuda"), dynamic=False)
 
     def step(params: dict, *inputs: torch.Tensor):
-        return compiled(*inputs)
+        return compiled(*(params[n] for n in names), *inputs)
 
     return step
 
