@@ -22,7 +22,11 @@ class Engine:
         self.program = program
         self.spec: EngineSpec = program.spec
         self.backend = backend
-        self.runners: dict[int, Runner] = {b: backend.runner(b) for b in self.spec.buckets}
+        # A backend may run small batches faster padded to a larger bucket (see
+        # InductorBackend.smallest_bucket); buckets below it are not built.
+        smallest = getattr(backend, "smallest_bucket", 1)
+        self.buckets = tuple(b for b in self.spec.buckets if b >= smallest) or self.spec.buckets[-1:]
+        self.runners: dict[int, Runner] = {b: backend.runner(b) for b in self.buckets}
         self.startup_warning = ""  # set when the backend is a CPU fallback for a GPU one
 
     @property
@@ -49,7 +53,7 @@ class Engine:
         return result
 
     def _run(self, inputs, batch: int):
-        runner = self.runners[self.spec.bucket_for(batch)]
+        runner = self.runners[next(b for b in self.buckets if b >= batch)]
         for dst, src in zip(runner.inputs, inputs):
             dst[:batch] = src
             dst[batch:] = src[:1]  # padding people copy the first: finite, and ignored

@@ -51,13 +51,6 @@ class EngineSpec:
         t, q, j, m = self.window_frames, self.num_queries, self.num_joints, self.modulation_dim
         return (batch, q, j, 3), (batch, m), (batch, t, j, 3)
 
-    def bucket_for(self, batch: int) -> int:
-        """Smallest bucket holding ``batch`` people (callers split batches above the largest)."""
-        for size in self.buckets:
-            if size >= batch:
-                return size
-        raise ValueError(f"batch of {batch} exceeds the largest bucket {self.buckets[-1]}; split it")
-
     def shapes(self) -> dict:
         """What fixes one bucket's graph (the other buckets do not)."""
         return {"T": self.window_frames, "Q": self.num_queries, "J": self.num_joints,
