@@ -38,7 +38,7 @@ PARAMS = (
     ParamSpec("input_reliability", "best_effort", "QoS reliability of the input subscription: "
               "best_effort (sensor stream: a late frame is worth nothing) or reliable"),
     ParamSpec("input_queue_depth", 5, "Input frames kept waiting while one is processed"),
-    ParamSpec("predictor", "constant_velocity", "Forecaster: nermo, constant_velocity or "
+    ParamSpec("predictor", "nermo", "Forecaster: nermo, constant_velocity or "
               "zero_velocity"),
     ParamSpec("checkpoint", "", "NeRMo checkpoint file; empty: the model shipped in models/"),
     ParamSpec("backend", "auto", "NeRMo adapt-and-predict backend (auto picks the fastest "
