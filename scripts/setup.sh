@@ -60,4 +60,18 @@ if [ ! -f "$build_stamp" ]; then
   )
   touch "$build_stamp"
 fi
+# Compile the predictor node's default NeRMo step (ONNX graphs for every batch bucket) once per
+# model, node configuration and dependency set, so that the node's first start serves at once.
+cache_dir="${NERMO_CACHE_DIR:-$HOME/.cache/nermo_ros}"
+engine_hash=$(cat "$repo/models/nermo_body17.pt" "$repo/config/predictor.yaml" "$repo/requirements.lock" \
+  | sha256sum | cut -c1-16)
+engine_stamp="$cache_dir/node-engine-$engine_hash"
+if [ ! -f "$engine_stamp" ]; then
+  log "compiling the predictor node's default NeRMo step (once; about a minute)"
+  (
+    cd "$repo" && . "$repo/scripts/env.sh"
+    "$py" -m nermo_ros.cli export --for-node config/predictor.yaml
+  ) && mkdir -p "$cache_dir" && touch "$engine_stamp" \
+    || log "warning: could not pre-compile the NeRMo step; the node will compile it at its first start"
+fi
 log "ready"

@@ -87,7 +87,7 @@ def test_demo_command_streams_the_recorded_walk_and_writes_the_plot(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     lines = [line for line in result.stdout.splitlines() if "| frames in" in line]
     assert len(lines) >= 2
-    assert "error at 400 ms: constant_velocity" in lines[-1] and "standing still" in lines[-1]
+    assert "error at 400 ms: nermo" in lines[-1] and "standing still" in lines[-1]
     done = re.search(r"Done: (\d+) frames in, (\d+) forecasts out", result.stdout)
     skipped = re.search(r"The predictor skipped (\d+) frames", result.stdout)
     frames_in, forecasts_out = int(done.group(1)), int(done.group(2))

@@ -24,7 +24,8 @@ def _checkpoint(path):
     params = {k: v + 0.05 * torch.randn(v.shape, generator=gen) for k, v in init_params(TINY).items()}
     error = np.outer(HORIZONS_S, np.ones(NUM_JOINTS)) * 0.1
     save_checkpoint(path, kind="nermo", layout=LAYOUT_ID, num_joints=NUM_JOINTS, params=params,
-                    train_config={}, model_config=TINY, default_steps=2, obs_window_s=0.4,
+                    train_config={"window": {"obs_frames": 6}}, model_config=TINY,
+                    default_steps=2, obs_window_s=0.4,
                     validation={"horizons_s": HORIZONS_S.tolist(), "mpjpe_joint_m": error.tolist()})
     return path
 

@@ -36,7 +36,7 @@ class Harness:
 
     def __init__(self):
         self.predictor = PredictorNode(default_config("predictor.yaml"), {
-            "input_reliability": "reliable", "input_queue_depth": 100,
+            "predictor": "constant_velocity", "input_reliability": "reliable", "input_queue_depth": 100,
             "horizons_s": HORIZONS_S, "max_stamp_age_s": 30.0, "diagnostics_period_s": 0.2,
             "warn_throttle_s": 0.0})
         self.node = rclpy.create_node("predictor_test_harness")

@@ -22,9 +22,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tensorrt", action="store_true",
                         help="also build (and cache) TensorRT engines; needs tensorrt and a GPU")
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--for-node", nargs="?", const="config/predictor.yaml", default=None,
+                        metavar="PARAMS_YAML",
+                        help="instead: build and cache the engine exactly as the predictor node "
+                        "would with these parameters (default config/predictor.yaml), so that "
+                        "its first start does not wait for the export")
+
+
+def prepare_for_node(params_yaml: str) -> int:
+    """Build the predictor the node's parameter file describes and run its warm-up forecast:
+    the compiled graphs land in the cache the node reads at start-up."""
+    import numpy as np
+
+    from nermo_ros.nodes.params import merge_values
+    from nermo_ros.nodes.predictor_node import NODE_NAME, PARAMS
+    from nermo_ros.predictors.factory import make_predictor_from_params, warm_up
+
+    defaults = {spec.name: spec.default for spec in PARAMS}
+    try:
+        params = {**defaults, **merge_values(PARAMS, NODE_NAME, params_yaml, None)}
+        predictor = make_predictor_from_params(params)
+        took_s = warm_up(predictor, np.asarray(params["horizons_s"]), params["window_frames"])
+    except (FileNotFoundError, ValueError) as error:
+        print(f"nermo-ros export: {error}", file=sys.stderr)
+        return 2
+    described = getattr(predictor, "backend_description", "no compiled step")
+    print(f"{predictor.name}: {described} ready in {took_s:.1f} s (cached for the node's next start)")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.for_node is not None:
+        return prepare_for_node(args.for_node)
     from nermo_ros.engine import BackendUnavailable, engine_for_program
     from nermo_ros.engine.export import ensure_onnx
     from nermo_ros.engine.models import load_nermo
