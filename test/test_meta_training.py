@@ -62,3 +62,28 @@ def test_train_command_writes_a_loadable_checkpoint_with_validation(tmp_path, ca
     ckpt = load_checkpoint(tmp_path / "run" / "final.pt", expect_layout="nermo_body17")
     assert ckpt.step == 2 and len(ckpt.validation["protocol_mpjpe_mm"]) == 6
     assert "mpjpe_mm" in capsys.readouterr().out
+
+
+def test_a_paused_run_keeps_its_state_and_the_same_command_finishes_it(tmp_path):
+    cfg = _config(4)
+    paused = train(cfg, tmp_path / "run", pause_after_minutes=1e-6)
+    assert paused.name == "last.pt" and not (tmp_path / "run" / "final.pt").exists()
+    state = load_raw(paused)["training_state"]
+    assert state["step"] < 4 and state["trained_s"] > 0
+    final = train(cfg, tmp_path / "run")
+    assert final.name == "final.pt" and load_raw(final)["step"] == 4
+
+
+def test_a_second_stage_starts_from_the_first_stages_weights_and_refuses_other_shapes(tmp_path):
+    from nermo_ros.training.loop import init_weights
+
+    cfg = _config(2)
+    first = train(cfg, tmp_path / "first")
+    stage = dataclasses.replace(cfg, init_from=str(first))
+    loaded = load_raw(first)["params"]
+    start = init_weights(stage)
+    assert start.keys() == loaded.keys()
+    assert all(torch.equal(start[k], loaded[k]) for k in start)
+    wider = dataclasses.replace(stage, model=dataclasses.replace(cfg.model, width=2 * cfg.model.width))
+    with pytest.raises(ValueError, match="a stage must keep the shapes"):
+        init_weights(wider)
