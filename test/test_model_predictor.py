@@ -9,6 +9,8 @@ from nermo_ros.checkpoint import load_checkpoint, save_checkpoint
 from nermo_ros.meta import init_params
 from nermo_ros.model import ModelConfig
 from nermo_ros.predictors.base import WindowBatch
+from nermo_ros.predictors.baselines import ConstantVelocityPredictor
+from nermo_ros.predictors.root_motion import split_root
 from nermo_ros.predictors.nermo import MEAN_NORM_PER_SIGMA, NermoPredictor
 from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS
 
@@ -134,8 +136,13 @@ def test_forecast_positions_and_uncertainty_shapes_and_growth(tmp_path):
     sigma = forecast.uncertainty_m
     assert np.all(np.diff(sigma[:, :, 0], axis=1) > 0)
     assert np.allclose(sigma[:, :, 4], 1.0)  # never seen: the unobserved sigma
-    # at 1 s: the stored mean error of joint 0 (0.1 m) as a per-axis sigma
-    assert sigma[0, 2, 0] == pytest.approx(0.1 / MEAN_NORM_PER_SIGMA, rel=1e-4)
+    # at 1 s: the stored mean error of joint 0 (0.1 m) as a per-axis sigma, combined with the
+    # uncertainty of the root's own travel (forecast apart by constant velocity)
+    batch = _batch(["a", "b", "c"])
+    travel = ConstantVelocityPredictor().predict(split_root(batch, 0).root, horizons)
+    expected = np.hypot(0.1 / MEAN_NORM_PER_SIGMA, travel.uncertainty_m[0, 2, 0])
+    assert sigma[0, 2, 0] == pytest.approx(expected, rel=1e-4)
+    assert sigma[0, 2, 0] > 0.1 / MEAN_NORM_PER_SIGMA
 
 
 def test_nobody_in_view_gives_an_empty_forecast(tmp_path):
@@ -150,3 +157,28 @@ def test_the_shipped_default_loads_and_states_its_skeleton():
     assert predictor.config.layout == LAYOUT_ID and len(predictor.model_id) == 12
     forecast = predictor.predict(_batch(["a"]), np.array([0.2, 0.6]))
     assert np.isfinite(forecast.positions).all()
+
+
+def test_a_person_walking_through_the_room_is_forecast_to_keep_walking():
+    """The shipped model learned limbs around the pelvis; the walk itself comes from the
+    pelvis's own velocity. The same pose carried at 1.2 m/s must be forecast exactly
+    1.2 m/s x horizon further than the same pose standing still."""
+    predictor = NermoPredictor()
+    t = predictor.history_frames
+    times = np.linspace(-(t - 1) / 30, 0.0, t)[None]
+    rng = np.random.default_rng(3)
+    pose = rng.normal(scale=0.05, size=(NUM_JOINTS, 3)) + np.linspace(0, 1.7, NUM_JOINTS)[:, None] * [0, 0, 1]
+    sway = 0.03 * np.sin(8 * times[0])[:, None, None] * np.array([1.0, 0.0, 0.0])
+    still = np.broadcast_to(pose, (1, t, NUM_JOINTS, 3)) + sway
+    velocity = np.array([1.2, 0.0, 0.0])
+    walking = still + times[0][None, :, None, None] * velocity
+    horizons = np.array([0.2, 0.6, 1.0])
+    seen = np.ones((1, t, NUM_JOINTS), bool)
+
+    def forecast(positions, track):
+        return predictor.predict(WindowBatch(times, positions, seen, np.ones((1, t), bool), [track]),
+                                 horizons).positions[0]
+
+    moved = forecast(walking, "walker") - forecast(still, "stander")
+    np.testing.assert_allclose(moved, np.broadcast_to(horizons[:, None, None] * velocity, moved.shape),
+                               atol=1e-4)

@@ -10,6 +10,10 @@ joint, so the previous z already speaks in the new frame's coordinates. Only the
 compiled graph has one static shape whatever window the node keeps. The adapt step is injectable: eager PyTorch by default, or a
 compiled engine (``nermo_ros.engine``) chosen by ``backend``.
 
+The models learned limb motion relative to the root (root-relative mocap), so the pose is
+forecast relative to the root joint and the root's own travel by constant velocity
+(``root_motion.py``); the two add, and so do their variances.
+
 Uncertainty is the validation error the checkpoint carries (per horizon and joint, measured
 on held-out mocap), as a per-axis 1-sigma: MPJPE / sqrt(8 / pi) is the sigma of an isotropic
 3D Gaussian with that mean error. Joints never seen in the window get ``unobserved_sigma_m``.
@@ -28,6 +32,8 @@ import torch
 from nermo_ros.checkpoint import SHIPPED_DEFAULT, Checkpoint, load_checkpoint
 from nermo_ros.meta import adapt_and_predict, prepare_window, restore
 from nermo_ros.predictors.base import ForecastBatch, WindowBatch
+from nermo_ros.predictors.baselines import ConstantVelocityPredictor
+from nermo_ros.predictors.root_motion import split_root
 from nermo_ros.skeleton import LAYOUT_ID
 
 log = logging.getLogger(__name__)
@@ -84,6 +90,9 @@ class NermoPredictor:
         if not 0.0 <= warm_start_blend <= 1.0:
             raise ValueError(f"warm_start_blend must be in [0, 1], got {warm_start_blend}")
         self.warm_start_blend = float(warm_start_blend)
+        # Root-relative training data (origin joint set): the root's travel is forecast apart.
+        self.separate_root = self.config.origin_joint >= 0
+        self.root_motion = ConstantVelocityPredictor()
         self._check_validation()
 
     def _check_validation(self) -> None:
@@ -129,7 +138,8 @@ class NermoPredictor:
         if b == 0:
             return ForecastBatch(np.zeros((0, len(horizons_s), j, 3), np.float32),
                                  np.zeros((0, len(horizons_s), j), np.float32))
-        prep = prepare_window(self._recent(batch), horizons_s, self.config)
+        split = split_root(batch, self.config.origin_joint) if self.separate_root else None
+        prep = prepare_window(self._recent(split.local if split else batch), horizons_s, self.config)
         z_init = np.stack([self.z0 + self.warm_start_blend * (self.z_by_track[t] - self.z0)
                            if t in self.z_by_track else self.z0 for t in batch.track_ids])
         adapt = self.adapt_fn(prep.obs_t.shape[1], len(horizons_s))
@@ -144,7 +154,14 @@ class NermoPredictor:
                 self.z_by_track.pop(track, None)
         positions = restore(np.asarray(pred), prep.origin_m, self.config)
         seen = prep.obs_mask.numpy().any(axis=1)  # (B, J)
-        return ForecastBatch(positions.astype(np.float32), self.uncertainty_m(horizons_s, seen))
+        sigma = self.uncertainty_m(horizons_s, seen)
+        if split is not None:  # add the root's own travel, and its uncertainty
+            travel = self.root_motion.predict(split.root, horizons_s)
+            moved = split.has_root[:, None, None]
+            positions = positions + np.where(moved[..., None], travel.positions[:, :, :1], 0.0)
+            seen_moved = moved & seen[:, None, :]  # never-seen joints keep the unobserved sigma
+            sigma = np.where(seen_moved, np.hypot(sigma, travel.uncertainty_m[:, :, :1]), sigma)
+        return ForecastBatch(positions.astype(np.float32), sigma.astype(np.float32))
 
     def _recent(self, batch: WindowBatch) -> WindowBatch:
         """The newest ``history_frames`` frames (front-padded if fewer), older ones masked."""
