@@ -31,7 +31,8 @@ def fill_missing(x: Tensor, mask: Tensor) -> Tensor:
 
 
 class MixBlock(nn.Module):
-    """siMLPe-style block: a temporal FC across DCT coefficients, a spatial FC across joints."""
+    """siMLPe-style block: a linear map along the time axis (DCT coefficients or frame slots),
+    then an MLP across the features."""
 
     def __init__(self, num_coeffs: int, num_features: int, hidden: int):
         super().__init__()
