@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nermo_ros.data import cmu
-from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS
+from nermo_ros.skeleton import JOINT_NAMES, LAYOUT_ID, NUM_JOINTS
 
 PROTOCOL_LAYOUT_ID = "cmu_protocol25"
 IGNORED_CMU_JOINTS = (0, 1, 2, 7, 8, 13, 16, 20, 24, 27, 29, 33, 36)
@@ -72,6 +72,26 @@ LAYOUT_DATA = {
     # 2720), which global motion would turn into metre-sized teleports of the whole body.
     LAYOUT_ID: LayoutData(LAYOUT_ID, global_motion=False, unit_mm=cmu.METRIC_UNIT_MM),
 }
+
+
+# Left-right mirror images (training augmentation): CMU joints 1-6 and 7-12 are the two legs,
+# 20-28 and 29-37 the two arms; the spine maps to itself.
+_CMU_MIRROR = tuple(
+    j + 6 if 1 <= j <= 6 else j - 6 if 7 <= j <= 12 else
+    j + 9 if 20 <= j <= 28 else j - 9 if 29 <= j <= 37 else j
+    for j in range(cmu.NUM_CMU_JOINTS))
+
+
+def mirror_map(layout: str) -> tuple[tuple[int, ...], int]:
+    """(joint permutation, lateral axis) that turn a pose of ``layout`` into its mirror image:
+    swap left and right joints, negate the lateral coordinate (CMU x; REP-103 y)."""
+    if layout == PROTOCOL_LAYOUT_ID:
+        return tuple(PROTOCOL_JOINTS.index(_CMU_MIRROR[j]) for j in PROTOCOL_JOINTS), 0
+    if layout == LAYOUT_ID:
+        swapped = [n.replace("left_", "@").replace("right_", "left_").replace("@", "right_")
+                   for n in JOINT_NAMES]
+        return tuple(JOINT_NAMES.index(n) for n in swapped), 1
+    raise ValueError(f"unknown layout {layout!r}; choose one of {sorted(LAYOUT_DATA)}")
 
 
 def trial_positions_m(frames: np.ndarray, skeleton: cmu.CmuSkeleton, layout: str) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from nermo_ros.model import ModelConfig
@@ -22,10 +23,24 @@ class WindowConfig:
     frame_drop_max: float = 0.5  # per window, a missing-frame rate (the newest frame stays)
     complete_fraction: float = 0.3  # windows left complete
     random_yaw: bool = False  # rotate windows about the vertical axis (canonical skeleton)
+    # Augmentation against overfitting the few training subjects: mirror half of the windows
+    # left-right, scale each window's size by U(1 - s, 1 + s), play it at U(1 - v, 1 + v) times
+    # its speed (frames interpolated), with s = scale_jitter and v = speed_jitter.
+    mirror: bool = False
+    scale_jitter: float = 0.0
+    speed_jitter: float = 0.0
+
+    def __post_init__(self):
+        if not 0.0 <= self.scale_jitter < 1.0 or not 0.0 <= self.speed_jitter < 1.0:
+            raise ValueError("window: scale_jitter and speed_jitter must lie in [0, 1)")
 
     @property
     def span_raw(self) -> int:
-        return (self.obs_frames - 1) * self.obs_step_raw + self.future_frames * self.future_step_raw + 1
+        """Raw frames a window needs at the fastest playback speed (plus one to interpolate)."""
+        nominal = (self.obs_frames - 1) * self.obs_step_raw + self.future_frames * self.future_step_raw
+        if self.speed_jitter == 0:
+            return nominal + 1
+        return int(np.ceil(nominal * (1.0 + self.speed_jitter))) + 2
 
 
 @dataclass(frozen=True)

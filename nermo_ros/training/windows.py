@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from nermo_ros.data import cmu
-from nermo_ros.evaluation.protocol import trial_positions_m
+from nermo_ros.evaluation.protocol import mirror_map, trial_positions_m
 from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import WindowConfig
 
@@ -77,6 +77,29 @@ def random_masks(b: int, t: int, j: int, spec: WindowConfig, gen: torch.Generato
     return (joints & frames).float()
 
 
+def _jitter(b: int, amount: float, gen: torch.Generator, device) -> Tensor:
+    """(B,) factors drawn from U(1 - amount, 1 + amount)."""
+    return 1.0 + amount * (2.0 * torch.rand(b, device=device, generator=gen) - 1.0)
+
+
+def _gather_frames(bank: SequenceBank, start: Tensor, offsets: Tensor, speed: Tensor) -> Tensor:
+    """(B, N, J, 3): frames at ``start + speed * offsets`` raw frames, linearly interpolated."""
+    pos = start[:, None].float() + speed[:, None] * offsets[None].float()
+    lo = pos.floor().long()
+    frac = (pos - lo.float())[..., None, None]
+    return (1.0 - frac) * bank.positions_m[lo] + frac * bank.positions_m[lo + 1]
+
+
+def _mirror(x: Tensor, layout: str, gen: torch.Generator) -> Tensor:
+    """Mirror a random half of the (B, N, J, 3) windows left-right."""
+    perm, axis = mirror_map(layout)
+    flip = torch.ones(3, device=x.device)
+    flip[axis] = -1.0
+    mirrored = x[:, :, list(perm)] * flip
+    pick = torch.rand(x.shape[0], device=x.device, generator=gen) < 0.5
+    return torch.where(pick[:, None, None, None], mirrored, x)
+
+
 def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, batch_size: int,
                  gen: torch.Generator) -> Batch:
     device = bank.positions_m.device
@@ -85,12 +108,20 @@ def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, bat
     obs_off = torch.arange(spec.obs_frames, device=device) * spec.obs_step_raw
     newest = (spec.obs_frames - 1) * spec.obs_step_raw
     fut_off = newest + torch.arange(1, spec.future_frames + 1, device=device) * spec.future_step_raw
-    idx = start[:, None] + torch.cat([obs_off, fut_off])[None]
-    x = bank.positions_m[idx]  # (B, T + Q, J, 3) metres
+    offsets = torch.cat([obs_off, fut_off])
+    if spec.speed_jitter > 0:
+        speed = _jitter(batch_size, spec.speed_jitter, gen, device)
+        x = _gather_frames(bank, start, offsets, speed)  # (B, T + Q, J, 3) metres
+    else:
+        x = bank.positions_m[start[:, None] + offsets[None]]
     if model.origin_joint >= 0:
         x = x - x[:, spec.obs_frames - 1, model.origin_joint][:, None, None]
     if spec.random_yaw:
         x = _yaw_rotate(x, gen)
+    if spec.mirror:
+        x = _mirror(x, model.layout, gen)
+    if spec.scale_jitter > 0:
+        x = x * _jitter(batch_size, spec.scale_jitter, gen, device)[:, None, None, None]
     x = x / model.position_unit_m
     period_s = 1.0 / cmu.RAW_FRAME_RATE_HZ
     obs_t = ((obs_off - newest).float() * period_s / model.time_unit_s).expand(batch_size, -1)
