@@ -109,12 +109,32 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(approximate="tanh"), nn.Linear(2 * d, d))
 
     def forward(self, h: Tensor, joint_bias: Tensor) -> Tensor:
-        """h: (B, N, J, D); joint_bias: (B, 1, 1, 1, J) additive key mask across joints."""
-        k, v = self.code_kv(self.codebook).chunk(2, dim=-1)
-        h = h + self.code_out(_attention(self.code_q(self.norm_code(h)), k, v, self.num_heads, None))
+        """h: (B N J, D) tokens, joints innermost; joint_bias: (B, 1, 1, 1, J) additive key
+        mask across joints. Tokens stay 2-D so that every Linear is one matmul."""
+        h = h + self.code_out(self._codebook_attention(self.code_q(self.norm_code(h))))
         q, k, v = self.space_qkv(self.norm_space(h)).chunk(3, dim=-1)
-        h = h + self.space_out(_attention(q, k, v, self.num_heads, joint_bias))
+        people, joints = joint_bias.shape[0], joint_bias.shape[-1]
+        groups = (people, -1, joints, h.shape[-1])  # (B, N, J, D)
+        mixed = _attention(q.reshape(groups), k.reshape(groups), v.reshape(groups), self.num_heads,
+                           joint_bias)
+        h = h + self.space_out(mixed.reshape(h.shape))
         return h + self.mlp(self.norm_mlp(h))
+
+    def _codebook_attention(self, q: Tensor) -> Tensor:
+        """Multi-head attention of (T, D) queries over the codebook as two plain matmuls: the
+        keys and values of head h are zero outside h's dimensions and stacked head by head,
+        so q @ keys.T holds every head's logits and probs @ values puts each head's output
+        into its own dimensions (no per-head reshapes or transposes in the adapt graph)."""
+        k, v = self.code_kv(self.codebook).chunk(2, dim=-1)  # (C, D) each
+        c, d = k.shape
+        heads = self.num_heads
+        own = (torch.arange(d, device=q.device) // (d // heads)
+               == torch.arange(heads, device=q.device).unsqueeze(1)).to(q.dtype)  # (H, D)
+        keys = (k.unsqueeze(0) * own.unsqueeze(1)).reshape(heads * c, d)
+        values = (v.unsqueeze(0) * own.unsqueeze(1)).reshape(heads * c, d)
+        logits = torch.matmul(q, keys.t()) * (1.0 / math.sqrt(d // heads))
+        probs = torch.softmax(logits.reshape(-1, heads, c), dim=-1).reshape(-1, heads * c)
+        return torch.matmul(probs, values)
 
 
 class HistoryEncoder(nn.Module):
@@ -177,11 +197,11 @@ class NermoModel(nn.Module):
     def forward(self, t: Tensor, z: Tensor, joint_seen: Tensor) -> Tensor:
         b, n = t.shape
         j, d = self.cfg.num_joints, self.cfg.width
-        time_feat = self.time_in(fourier_features(t, self.cfg.fourier_levels))  # (B, N, D)
+        time_feat = self.time_in(fourier_features(t.reshape(b * n), self.cfg.fourier_levels))
         shift = self.modulation(z).reshape(b, 1, j, d)  # per-person, per-joint shift
-        h = time_feat.unsqueeze(2) + self.joint_codes + shift  # (B, N, J, D)
+        h = (time_feat.reshape(b, n, 1, d) + self.joint_codes + shift).reshape(b * n * j, d)
         h = h + self.time_mix(h)
         joint_bias = ((1.0 - joint_seen) * _MASKED_LOGIT).reshape(b, 1, 1, 1, j)
         for block in self.blocks:
             h = block(h, joint_bias)
-        return self.head(self.norm_out(h))
+        return self.head(self.norm_out(h)).reshape(b, n, j, 3)

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from nermo_ros.model import ModelConfig, NermoModel, fourier_features
+from nermo_ros.model import Block, ModelConfig, NermoModel, _attention, fourier_features
 
 SMALL = ModelConfig(num_joints=5, layout="test5", width=16, modulation_dim=8, codebook_size=4,
                     num_blocks=2, num_heads=2, fourier_levels=3)
@@ -55,3 +55,14 @@ def test_config_round_trips_and_names_unknown_keys():
         assert "widht" in str(error)
     else:
         raise AssertionError("an unknown key must be refused")
+
+
+def test_codebook_attention_as_two_matmuls_equals_per_head_attention():
+    """The adapt graph's head-masked form must compute ordinary multi-head attention."""
+    torch.manual_seed(3)
+    block = Block(ModelConfig(width=32, num_heads=4, codebook_size=8))
+    q = torch.randn(50, 32)
+    k, v = block.code_kv(block.codebook).chunk(2, dim=-1)
+    expected = _attention(q, k, v, 4, None)
+    torch.testing.assert_close(block._codebook_attention(q), expected, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(block._codebook_attention(q), _attention(q, k, v, 1, None), atol=1e-3)
