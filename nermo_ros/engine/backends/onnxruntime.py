@@ -13,15 +13,21 @@ from nermo_ros.engine.export import ensure_onnx
 from nermo_ros.engine.spec import INPUT_NAMES, OUTPUT_NAMES, AdaptProgram
 
 
-def session_options(intra_op_threads: int = 0):
+# One thread runs the graph's ~900 small operators with no hand-offs between threads, and it
+# leaves the other cores to perception. On the 2-core development machine (interleaved runs,
+# K = 3, one person) one thread gave p50 8.3 / p99 13.4 ms; two sleeping threads 10.7 / 18.8;
+# two spinning threads 7.9 / 14.2 alone, but spinning doubled the latency next to perception.
+CPU_THREADS = 1
+
+
+def session_options(intra_op_threads: int = CPU_THREADS):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = intra_op_threads  # 0: one per physical core
+    options.intra_op_num_threads = intra_op_threads
     options.log_severity_level = 3  # errors only; ORT warns about harmless shape merges
-    # Idle threads sleep instead of spinning: the node shares the CPU with perception, and a
-    # spinning pool doubled the latency on a busy 2-core machine.
+    # Any pool threads sleep instead of spinning: the node shares the CPU with perception.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
