@@ -62,6 +62,29 @@ def _straight_line_samples(speed_mps=1.5):
     return benchmark.Samples(pos, ["a", "a", "b", "b"])
 
 
+def test_public_code_average_counts_copied_joints_again_over_all_38():
+    pred = np.zeros((2, 3, protocol.NUM_PROTOCOL_JOINTS, 3))
+    target = pred.copy()
+    target[..., 0] = 1.0  # every used joint 1 unit off
+    np.testing.assert_allclose(protocol.public_code_mpjpe_per_frame(pred, target), 32 / 38)
+    target[:] = 0.0
+    target[:, :, protocol.PROTOCOL_JOINTS.index(15), 2] = 2.0  # joint 15 stands for 16, 20, 29 too
+    np.testing.assert_allclose(protocol.public_code_mpjpe_per_frame(pred, target), 4 * 2.0 / 38)
+
+
+def test_mirror_maps_swap_sides_and_undo_themselves():
+    for layout in ("cmu_protocol25", "nermo_body17"):
+        perm, axis = protocol.mirror_map(layout)
+        assert sorted(perm) == list(range(len(perm))) and perm != tuple(range(len(perm)))
+        assert all(perm[perm[j]] == j for j in range(len(perm)))
+    perm, _ = protocol.mirror_map("nermo_body17")
+    from nermo_ros.skeleton import JOINT_INDEX
+    assert perm[JOINT_INDEX["left_wrist"]] == JOINT_INDEX["right_wrist"]
+    assert perm[JOINT_INDEX["head"]] == JOINT_INDEX["head"]
+    perm, _ = protocol.mirror_map("cmu_protocol25")
+    assert perm[protocol.PROTOCOL_JOINTS.index(26)] == protocol.PROTOCOL_JOINTS.index(35)
+
+
 def test_baselines_give_the_hand_computed_errors_on_straight_line_motion():
     samples = _straight_line_samples(1.5)
     methods = {"zero_velocity": benchmark.velocity_method(ZeroVelocityPredictor()),
@@ -125,3 +148,8 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path):
         # errors grow with the horizon for a forecaster that does not move
         zero = table["zero_velocity"]["average"]
         assert zero == sorted(zero)
+    # the 38-joint figure of the public code: 7 copied joints count again, 6 add zero error
+    public = results["cmu_protocol25"]["public_code_average"]["complete"]
+    assert set(public) == set(results["cmu_protocol25"]["settings"]["complete"])
+    ours = results["cmu_protocol25"]["settings"]["complete"]["zero_velocity"]["average"]
+    assert all(0.6 * a < b < a for a, b in zip(ours, public["zero_velocity"]["average"]))

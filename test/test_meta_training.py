@@ -87,3 +87,27 @@ def test_a_second_stage_starts_from_the_first_stages_weights_and_refuses_other_s
     wider = dataclasses.replace(stage, model=dataclasses.replace(cfg.model, width=2 * cfg.model.width))
     with pytest.raises(ValueError, match="a stage must keep the shapes"):
         init_weights(wider)
+
+
+def test_augmented_windows_play_at_jittered_speeds_and_sizes_without_leaving_their_trial():
+    from nermo_ros.model import ModelConfig
+    from nermo_ros.training.config import WindowConfig
+    from nermo_ros.training.windows import SequenceBank, sample_batch
+
+    spec = WindowConfig(speed_jitter=0.2, scale_jitter=0.1, mirror=True, joint_drop_max=0.0,
+                        frame_drop_max=0.0)
+    model = ModelConfig(num_joints=25, layout="cmu_protocol25", origin_joint=-1)
+    frames = torch.arange(400, dtype=torch.float32)
+    positions = torch.zeros(400, 25, 3)
+    positions[..., 2] = frames[:, None] * 0.01  # every joint rises 1 cm per raw frame
+    bank = SequenceBank(positions, torch.arange(400 - spec.span_raw + 1))
+    gen = torch.Generator()
+    gen.manual_seed(0)
+    batch = sample_batch(bank, spec, model, 512, gen)
+    x = torch.cat([batch.obs_x, batch.fut_x], dim=1)[..., 2] * model.position_unit_m  # metres
+    rise_per_frame = x.diff(dim=1)  # (B, 34, 25): constant within a window
+    torch.testing.assert_close(rise_per_frame, rise_per_frame[:, :1].expand_as(rise_per_frame))
+    # nominal: 2 raw frames per 25 Hz frame = 2 cm; speed and size jitter multiply it
+    factor = rise_per_frame[:, 0, 0] / 0.02
+    assert 0.8 * 0.9 - 1e-4 <= factor.min() < 0.85 and 1.15 < factor.max() <= 1.2 * 1.1 + 1e-4
+    assert x.max() <= 399 * 0.01 * 1.1 + 1e-4  # never reads past the bank's last frame

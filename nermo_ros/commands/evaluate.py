@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from nermo_ros.checkpoint import MODELS_DIR, load_checkpoint, model_path
-    from nermo_ros.evaluation import benchmark, report
+    from nermo_ros.evaluation import benchmark, protocol, report
 
     settings = benchmark.SETTINGS
     if args.settings:
@@ -79,6 +79,14 @@ def run(args: argparse.Namespace) -> int:
         for setting, per_method in per_setting.items():
             print(report.table(per_method, title=f"### {layout}, {setting} "
                                f"({len(samples.actions)} samples, MPJPE mm, average over actions)"))
+            print()
+        if layout == protocol.PROTOCOL_LAYOUT_ID:
+            public = benchmark.evaluate(samples, methods, settings[:1],
+                                        metric=protocol.public_code_mpjpe_per_frame)
+            results[layout]["public_code_average"] = public
+            print(report.table(public[settings[0].name], title=f"### {layout}, {settings[0].name}, "
+                               "averaged over all 38 joints as the public code does "
+                               "(the figure papers report)"))
             print()
         best = f"nermo_{max(args.steps)}step" if nermo else "constant_velocity"
         print(f"### {layout}, complete, {best} per action\n")

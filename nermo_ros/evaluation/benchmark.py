@@ -145,9 +145,10 @@ def complete_errors_m(samples: Samples, method: Method) -> np.ndarray:
     return np.linalg.norm(pred - samples.positions_m[:, protocol.INPUT_FRAMES:], axis=-1).mean(axis=0)
 
 
-def evaluate(samples: Samples, methods: dict[str, Method], settings=SETTINGS) -> dict:
+def evaluate(samples: Samples, methods: dict[str, Method], settings=SETTINGS,
+             metric=mpjpe_per_frame) -> dict:
     """{setting: {method: {action: [mm at each protocol horizon]}}} plus per-method averages
-    over actions under the key "average"."""
+    over actions under the key "average". ``metric(pred, target) -> (H,)`` per future frame."""
     obs_m = samples.positions_m[:, :protocol.INPUT_FRAMES]
     future_m = samples.positions_m[:, protocol.INPUT_FRAMES:]
     actions = sorted(set(samples.actions))
@@ -162,7 +163,7 @@ def evaluate(samples: Samples, methods: dict[str, Method], settings=SETTINGS) ->
             rows = {}
             for action in actions:
                 sel = np.array([a == action for a in samples.actions])
-                rows[action] = (mpjpe_per_frame(pred[sel], future_m[sel])[idx] * 1000).tolist()
+                rows[action] = (metric(pred[sel], future_m[sel])[idx] * 1000).tolist()
             rows["average"] = np.mean([rows[a] for a in actions], axis=0).tolist()
             per_method[name] = rows
         results[setting.name] = per_method

@@ -74,6 +74,23 @@ LAYOUT_DATA = {
 }
 
 
+# How the public evaluation code (LTD and its successors) averages over all 38 joints: it puts
+# the 25 predicted joints into a copy of the ground truth, copies the prediction of joint 15 to
+# 16, 20 and 29, of 23 to 24 and 27, of 32 to 33 and 36 (the same points in the data), and
+# takes the mean over 38 joints; the root and the 5 fixed hip/spine points add zero error.
+_PUBLIC_CODE_COPIES = {15: (16, 20, 29), 23: (24, 27), 32: (33, 36)}
+
+
+def public_code_mpjpe_per_frame(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(S, H, 25, 3) x2 protocol joints -> (H,) MPJPE averaged over 38 joints as the public
+    code does, which is what papers (NeRMo's included) report for CMU-Mocap."""
+    err = np.linalg.norm(np.asarray(pred) - np.asarray(target), axis=-1)  # (S, H, 25)
+    weight = np.ones(NUM_PROTOCOL_JOINTS)
+    for joint, copies in _PUBLIC_CODE_COPIES.items():
+        weight[PROTOCOL_JOINTS.index(joint)] += len(copies)
+    return (err * weight).sum(axis=-1).mean(axis=0) / cmu.NUM_CMU_JOINTS
+
+
 # Left-right mirror images (training augmentation): CMU joints 1-6 and 7-12 are the two legs,
 # 20-28 and 29-37 the two arms; the spine maps to itself.
 _CMU_MIRROR = tuple(
