@@ -72,19 +72,6 @@ def fourier_features(t: Tensor, levels: int) -> Tensor:
     return torch.cat([t.unsqueeze(-1), torch.sin(angles), torch.cos(angles)], dim=-1)
 
 
-class TanhGelu(nn.Module):
-    """GELU with the tanh approximation, written as x * sigmoid(2 u): the same function as
-    ``TanhGelu()`` (0.5 (1 + tanh u) = sigmoid(2 u)), whose gradient traces
-    to fewer operators in the adapt graph than the fused GELU's decomposed backward."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * torch.sigmoid(x * (_GELU_A + _GELU_B * x * x))
-
-
-_GELU_A = 2.0 * math.sqrt(2.0 / math.pi)
-_GELU_B = _GELU_A * 0.044715
-
-
 def _attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int, key_bias: Tensor | None) -> Tensor:
     """Multi-head dot-product attention written with reshape/matmul/softmax only.
 
@@ -119,7 +106,7 @@ class Block(nn.Module):
         self.space_qkv = nn.Linear(d, 3 * d)
         self.space_out = nn.Linear(d, d)
         self.norm_mlp = nn.LayerNorm(d)
-        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), TanhGelu(), nn.Linear(2 * d, d))
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(approximate="tanh"), nn.Linear(2 * d, d))
 
     def forward(self, h: Tensor, joint_bias: Tensor) -> Tensor:
         """h: (B N J, D) tokens, joints innermost; joint_bias: (B, 1, 1, 1, J) additive key
@@ -191,7 +178,7 @@ class NermoModel(nn.Module):
         self.time_in = nn.Linear(2 * cfg.fourier_levels + 1, d)
         self.joint_codes = nn.Parameter(torch.randn(cfg.num_joints, d) * 0.5)
         self.modulation = nn.Linear(cfg.modulation_dim, cfg.num_joints * d)
-        self.time_mix = nn.Sequential(TanhGelu(), nn.Linear(d, d))
+        self.time_mix = nn.Sequential(nn.GELU(approximate="tanh"), nn.Linear(d, d))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_blocks))
         self.norm_out = nn.LayerNorm(d)
         self.head = nn.Linear(d, 3)

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from nermo_ros.model import Block, ModelConfig, NermoModel, TanhGelu, _attention, fourier_features
+from nermo_ros.model import Block, ModelConfig, NermoModel, _attention, fourier_features
 
 SMALL = ModelConfig(num_joints=5, layout="test5", width=16, modulation_dim=8, codebook_size=4,
                     num_blocks=2, num_heads=2, fourier_levels=3)
@@ -66,9 +66,3 @@ def test_codebook_attention_as_two_matmuls_equals_per_head_attention():
     expected = _attention(q, k, v, 4, None)
     torch.testing.assert_close(block._codebook_attention(q), expected, rtol=1e-5, atol=1e-6)
     assert not torch.allclose(block._codebook_attention(q), _attention(q, k, v, 1, None), atol=1e-3)
-
-
-def test_tanh_gelu_is_torchs_tanh_approximation_of_gelu():
-    x = torch.linspace(-10.0, 10.0, 2001, dtype=torch.float64)
-    torch.testing.assert_close(TanhGelu()(x), torch.nn.functional.gelu(x, approximate="tanh"),
-                               rtol=0, atol=1e-12)

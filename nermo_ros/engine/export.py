@@ -23,7 +23,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from nermo_ros.engine.cache import atomic_write_bytes, cache_key, default_cache_dir
 from nermo_ros.engine.spec import INPUT_NAMES, OUTPUT_NAMES, AdaptProgram, example_inputs
 
-EXPORT_FORMAT = 3  # bump when the exported graph's inputs, outputs, semantics or ops change
+EXPORT_FORMAT = 2  # bump when the exported graph's inputs, outputs, semantics or ops change
 ONNX_OPSET = 18
 
 
