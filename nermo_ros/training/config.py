@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from nermo_ros.model import ModelConfig
@@ -40,7 +40,7 @@ class WindowConfig:
         nominal = (self.obs_frames - 1) * self.obs_step_raw + self.future_frames * self.future_step_raw
         if self.speed_jitter == 0:
             return nominal + 1
-        return int(np.ceil(nominal * (1.0 + self.speed_jitter))) + 2
+        return math.ceil(nominal * (1.0 + self.speed_jitter)) + 2
 
 
 @dataclass(frozen=True)
