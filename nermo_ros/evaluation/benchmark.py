@@ -145,29 +145,38 @@ def complete_errors_m(samples: Samples, method: Method) -> np.ndarray:
     return np.linalg.norm(pred - samples.positions_m[:, protocol.INPUT_FRAMES:], axis=-1).mean(axis=0)
 
 
-def evaluate(samples: Samples, methods: dict[str, Method], settings=SETTINGS,
-             metric=mpjpe_per_frame) -> dict:
+def predict_all(samples: Samples, methods: dict[str, Method], settings=SETTINGS) -> dict:
+    """{setting: {method: (S, 25, J, 3) forecast in metres}}, each method on the same masks."""
+    obs_m = samples.positions_m[:, :protocol.INPUT_FRAMES]
+    forecasts: dict = {}
+    for setting in settings:
+        batch = window_batch(obs_m, observation_mask(len(obs_m), obs_m.shape[2], setting))
+        forecasts[setting.name] = {name: method(batch) for name, method in methods.items()}
+    return forecasts
+
+
+def score(samples: Samples, forecasts: dict, metric=mpjpe_per_frame) -> dict:
     """{setting: {method: {action: [mm at each protocol horizon]}}} plus per-method averages
     over actions under the key "average". ``metric(pred, target) -> (H,)`` per future frame."""
-    obs_m = samples.positions_m[:, :protocol.INPUT_FRAMES]
     future_m = samples.positions_m[:, protocol.INPUT_FRAMES:]
     actions = sorted(set(samples.actions))
     idx = list(protocol.EVAL_FRAME_INDEX)
     results: dict = {}
-    for setting in settings:
-        mask = observation_mask(len(obs_m), obs_m.shape[2], setting)
-        batch = window_batch(obs_m, mask)
-        per_method = {}
-        for name, method in methods.items():
-            pred = method(batch)
+    for setting, per_method in forecasts.items():
+        results[setting] = {}
+        for name, pred in per_method.items():
             rows = {}
             for action in actions:
                 sel = np.array([a == action for a in samples.actions])
                 rows[action] = (metric(pred[sel], future_m[sel])[idx] * 1000).tolist()
             rows["average"] = np.mean([rows[a] for a in actions], axis=0).tolist()
-            per_method[name] = rows
-        results[setting.name] = per_method
+            results[setting][name] = rows
     return results
+
+
+def evaluate(samples: Samples, methods: dict[str, Method], settings=SETTINGS) -> dict:
+    """MPJPE tables (see ``score``) of every method in every setting."""
+    return score(samples, predict_all(samples, methods, settings))
 
 
 def all_methods(nermo: Checkpoint | None, dct: Checkpoint | None, steps=(1, 3, 10)) -> dict[str, Method]:
