@@ -61,9 +61,11 @@ if [ ! -f "$build_stamp" ]; then
   touch "$build_stamp"
 fi
 # Compile the predictor node's default NeRMo step (ONNX graphs for every batch bucket) once per
-# model, node configuration and dependency set, so that the node's first start serves at once.
+# model, node configuration, graph code and dependency set, so that the node's first start
+# serves at once.
 cache_dir="${NERMO_CACHE_DIR:-$HOME/.cache/nermo_ros}"
 engine_hash=$(cat "$repo/models/nermo_body17.pt" "$repo/config/predictor.yaml" "$repo/requirements.lock" \
+  "$repo/nermo_ros/model.py" "$repo/nermo_ros/meta.py" "$repo/nermo_ros/engine/export.py" \
   | sha256sum | cut -c1-16)
 engine_stamp="$cache_dir/node-engine-$engine_hash"
 if [ ! -f "$engine_stamp" ]; then
