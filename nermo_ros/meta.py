@@ -81,8 +81,18 @@ def kinematic_prior(params: Params, config: ModelConfig, t: Tensor, t_last: Tens
     damped duration D(tau) = tau * (1 + w . gamma(tau)), tau = t - t_last (w = 0: constant
     velocity). The network models what this simple physics misses."""
     tau = t.unsqueeze(-1) - t_last.unsqueeze(1)  # (B, N, J)
-    gain = 1.0 + torch.matmul(fourier_features(tau, config.fourier_levels), params["prior_damping"])
+    features = fourier_features(tau, config.fourier_levels)
+    # One (rows, F) @ (F, 1) product: a matrix-vector product with batch dimensions is a
+    # slow path in ONNX Runtime.
+    damping = torch.matmul(features.reshape(-1, features.shape[-1]), params["prior_damping"].unsqueeze(-1))
+    gain = 1.0 + damping.reshape(tau.shape)
     return anchor.unsqueeze(1) + (tau * gain).unsqueeze(-1) * velocity.unsqueeze(1)
+
+
+def fitted_slots(num_frames: int, stride: int) -> slice:
+    """The frame slots the inner loss fits: every ``stride``-th one counting back from the
+    newest, which is always among them."""
+    return slice((num_frames - 1) % stride, num_frames, stride)
 
 
 def _predict(params: Params, config: ModelConfig, t: Tensor, z: Tensor, seen: Tensor) -> Tensor:
@@ -112,7 +122,8 @@ def adapt_and_predict(
     steps: int,
     config: ModelConfig,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """``steps`` gradient steps on z (only) on the observed entries, then forecast.
+    """``steps`` gradient steps on z (only) on the observed entries of the fitted frame slots
+    (``fitted_slots``: all of them unless the config strides), then forecast.
 
     obs_t (B, T), obs_x (B, T, J, 3), obs_mask (B, T, J) (bool or 0/1 float), z_init (B, M),
     query_t (B, Q); model units. With an encoder, z_init is an offset from the encoder's guess
@@ -131,11 +142,13 @@ def adapt_and_predict(
     seen = torch.clamp(mask.sum(dim=1), max=1.0)  # (B, J)
     prior_obs = kinematic_prior(params, config, t_obs, t_last, anchor, velocity)
     target = torch.where(observed, x - prior_obs, torch.zeros_like(x))
-    count = torch.clamp(mask.sum(dim=(1, 2)), min=1.0)
+    fit = fitted_slots(obs_t.shape[1], config.adapt_frame_stride)
+    t_fit, target_fit, mask_fit = t_obs[:, fit], target[:, fit], mask[:, fit]
+    count = torch.clamp(mask_fit.sum(dim=(1, 2)), min=1.0)
 
     def inner_loss(z: Tensor) -> Tensor:
-        err = (_predict(params, config, t_obs, z, seen) - target).square().sum(dim=-1)
-        per_person = (err * mask).sum(dim=(1, 2)) / count
+        err = (_predict(params, config, t_fit, z, seen) - target_fit).square().sum(dim=-1)
+        per_person = (err * mask_fit).sum(dim=(1, 2)) / count
         return per_person.sum()  # people are independent: d/dz_b sees only person b
 
     guess = encoded_guess(params, config, t_obs, x, mask)

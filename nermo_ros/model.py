@@ -25,7 +25,8 @@ _MASKED_LOGIT = -1.0e4
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything that fixes a checkpoint's shapes and units; saved inside the checkpoint."""
+    """Everything that fixes a checkpoint's shapes, units and adaptation rule; saved inside
+    the checkpoint. ``ADAPTATION_FIELDS`` change no weight's shape."""
 
     num_joints: int = skeleton.NUM_JOINTS
     layout: str = skeleton.LAYOUT_ID
@@ -47,14 +48,25 @@ class ModelConfig:
     encoder_blocks: int = 0
     encoder_frames: int = 0
     encoder_width: int = 128
+    # The inner loss fits every s-th frame slot counting back from the newest (1: all). The
+    # encoder and the forecast still read the whole window; an inner step costs about 1/s.
+    adapt_frame_stride: int = 1
+
+    ADAPTATION_FIELDS = ("adapt_frame_stride",)
 
     def __post_init__(self):
+        if self.adapt_frame_stride < 1:
+            raise ValueError(f"ModelConfig: adapt_frame_stride must be >= 1, got {self.adapt_frame_stride}")
         if self.encoder_blocks > 0 and self.encoder_frames < 1:
             raise ValueError("ModelConfig: an encoder (encoder_blocks > 0) needs encoder_frames, "
                              "the number of observed frames per window")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def shape_dict(self) -> dict:
+        """The fields that fix the weights: two configs equal here can share weights."""
+        return {k: v for k, v in asdict(self).items() if k not in self.ADAPTATION_FIELDS}
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":

@@ -115,6 +115,23 @@ def test_fill_missing_repeats_the_previous_sighting_and_backfills_the_start():
     assert fill_missing(x, mask)[0, :, 0, 0].tolist() == [1.0, 1.0, 1.0, 3.0]
 
 
+def test_fill_missing_matches_a_slot_by_slot_scan_and_ignores_hidden_nan():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 10, 5, 3, generator=gen)
+    mask = (torch.rand(4, 10, 5, generator=gen) < 0.4).float()
+    mask[0, :, 0] = 0.0  # a joint never seen stays at 0
+    hidden = torch.where(mask.unsqueeze(-1) > 0.5, x, torch.full_like(x, float("nan")))
+    expected = torch.zeros_like(x)
+    for b in range(4):
+        for j in range(5):
+            seen = [t for t in range(10) if mask[b, t, j] > 0.5]
+            for t in range(10):
+                before = [s for s in seen if s <= t]
+                if before or seen:
+                    expected[b, t, j] = x[b, before[-1] if before else seen[0], j]
+    assert torch.equal(fill_missing(hidden, mask), expected)
+
+
 def _tiny_slice(dest: Path, lines: int = 300) -> Path:
     """The first ``lines`` frames of one trial per action (a temporary copy, never committed)."""
     for action in ("basketball", "walking"):

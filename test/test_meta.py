@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from nermo_ros.meta import (adapt_and_predict, init_params, joint_velocity, last_observed,
-                            masked_mse, prepare_arrays, restore)
+from nermo_ros.meta import (adapt_and_predict, fitted_slots, init_params, joint_velocity,
+                            last_observed, masked_mse, prepare_arrays, restore)
 from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import TrainConfig
 from nermo_ros.training.loop import nermo_loss
@@ -80,6 +80,31 @@ def test_adaptation_steps_lower_the_inner_loss_on_the_observed_frames():
     mask = torch.ones(B, T, J)
     losses = [float(masked_mse(_run(params, t, x, mask, q, k)[2], x, mask)) for k in (0, 1, 3)]
     assert losses[1] < losses[0] and losses[2] < losses[1], losses
+
+
+def test_fitted_slots_count_back_from_the_newest_frame():
+    slots = lambda n, stride: list(range(n))[fitted_slots(n, stride)]  # noqa: E731
+    assert slots(10, 1) == list(range(10))
+    assert slots(10, 3) == [0, 3, 6, 9]
+    assert slots(10, 4) == [1, 5, 9]
+    assert slots(3, 5) == [2]
+
+
+def test_a_strided_inner_loss_reads_only_its_slots():
+    """Hiding every fitted slot leaves nothing to fit: z stays where it started, while the
+    same window fitted on all slots moves it."""
+    import dataclasses
+
+    params = init_params(CFG, seed=3)
+    t, x, q = _window(seed=4)
+    z0 = params["z0"].expand(B, -1)
+    mask = torch.ones(B, T, J)
+    strided = dataclasses.replace(CFG, adapt_frame_stride=2)  # T = 6: slots 1, 3, 5
+    mask[:, fitted_slots(T, 2)] = 0.0
+    _, z_strided, _ = adapt_and_predict(params, t, x, mask, z0, q, steps=2, config=strided)
+    _, z_all, _ = adapt_and_predict(params, t, x, mask, z0, q, steps=2, config=CFG)
+    assert torch.equal(z_strided, z0)
+    assert not torch.allclose(z_all, z0)
 
 
 def test_one_meta_training_step_lowers_the_outer_loss_on_a_fixed_batch():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nermo_ros.checkpoint import load_raw
+from nermo_ros.checkpoint import load_checkpoint, load_raw
 from nermo_ros.training.config import load_config
 from nermo_ros.training.loop import train, training_files
 from nermo_ros.training.validation import validate
@@ -53,7 +53,6 @@ def test_validation_reports_error_per_horizon_and_joint_on_the_held_out_trials(t
 
 
 def test_train_command_writes_a_loadable_checkpoint_with_validation(tmp_path, capsys):
-    from nermo_ros.checkpoint import load_checkpoint
     from nermo_ros.cli import main
 
     rc = main(["train", "--config", str(REPO / "config/train_smoke.yaml"), "--data", str(CMU_DIR),
@@ -87,6 +86,19 @@ def test_a_second_stage_starts_from_the_first_stages_weights_and_refuses_other_s
     wider = dataclasses.replace(stage, model=dataclasses.replace(cfg.model, width=2 * cfg.model.width))
     with pytest.raises(ValueError, match="a stage must keep the shapes"):
         init_weights(wider)
+    strided = dataclasses.replace(stage, model=dataclasses.replace(cfg.model, adapt_frame_stride=3))
+    assert all(torch.equal(init_weights(strided)[k], loaded[k]) for k in loaded)
+
+
+def test_a_stage_of_zero_steps_changes_only_the_adaptation_rule(tmp_path):
+    cfg = _config(2)
+    first = train(cfg, tmp_path / "first")
+    stage = dataclasses.replace(cfg, init_from=str(first), optim=dataclasses.replace(cfg.optim, steps=0),
+                                model=dataclasses.replace(cfg.model, adapt_frame_stride=3))
+    final = train(stage, tmp_path / "stage")
+    ckpt = load_checkpoint(final, expect_layout="nermo_body17")
+    assert ckpt.model_config.adapt_frame_stride == 3 and ckpt.step == 0
+    assert all(torch.equal(ckpt.params[k], v) for k, v in load_raw(first)["params"].items())
 
 
 def test_augmented_windows_play_at_jittered_speeds_and_sizes_without_leaving_their_trial():

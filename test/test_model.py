@@ -3,6 +3,7 @@ attention of the others."""
 
 import math
 
+import pytest
 import torch
 
 from nermo_ros.model import Block, ModelConfig, NermoModel, _attention, fourier_features
@@ -55,6 +56,15 @@ def test_config_round_trips_and_names_unknown_keys():
         assert "widht" in str(error)
     else:
         raise AssertionError("an unknown key must be refused")
+
+
+def test_checkpoints_from_before_the_frame_stride_fit_every_slot_and_a_bad_stride_is_refused():
+    old = SMALL.to_dict()
+    del old["adapt_frame_stride"]
+    assert ModelConfig.from_dict(old).adapt_frame_stride == 1
+    assert "adapt_frame_stride" not in SMALL.shape_dict()
+    with pytest.raises(ValueError, match="adapt_frame_stride"):
+        ModelConfig(adapt_frame_stride=0)
 
 
 def test_codebook_attention_as_two_matmuls_equals_per_head_attention():

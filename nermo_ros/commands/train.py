@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu" and cfg.optim.batch_size > CPU_BATCH_WARNING:
+    if device == "cpu" and cfg.optim.steps > 0 and cfg.optim.batch_size > CPU_BATCH_WARNING:
         # Meta-gradients through K unrolled steps hold every step's activations: the shipped
         # configs (batch 128-256) need more than a 24 GiB machine has and get killed silently.
         print(f"warning: batch_size {cfg.optim.batch_size} on the CPU may exhaust memory "

@@ -25,6 +25,7 @@ from nermo_ros.data import cmu
 from nermo_ros.evaluation.dct_mlp import DctMlp
 from nermo_ros.evaluation.metrics import mpjpe_loss
 from nermo_ros.meta import adapt_and_predict, init_params
+from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import TrainConfig
 from nermo_ros.training.windows import Batch, SequenceBank, build_bank, sample_batch
 
@@ -100,11 +101,16 @@ def weights_from(path: Path, cfg: TrainConfig) -> dict[str, Tensor]:
     """A checkpoint's weights as the start of a new stage; refuses one of another shape."""
     payload = load_raw(path)
     theirs = payload["train_config"]
-    if payload["kind"] != cfg.kind or theirs.get("model") != cfg.model.to_dict() or (
+    if payload["kind"] != cfg.kind or not _same_shapes(theirs.get("model"), cfg.model) or (
             cfg.kind == "dct_mlp" and theirs.get("dct_mlp") != asdict(cfg.dct_mlp)):
         raise ValueError(f"init_from {path}: a {payload['kind']!r} checkpoint whose model "
                          f"config differs from this config's; a stage must keep the shapes")
     return {k: v.detach().clone().float() for k, v in payload["params"].items()}
+
+
+def _same_shapes(theirs: dict | None, ours: ModelConfig) -> bool:
+    """A stage may change how the model adapts (``ModelConfig.ADAPTATION_FIELDS``), not its shapes."""
+    return theirs is not None and ModelConfig.from_dict(theirs).shape_dict() == ours.shape_dict()
 
 
 def make_dct_mlp(cfg: TrainConfig) -> DctMlp:
