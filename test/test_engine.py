@@ -11,6 +11,7 @@ import torch
 
 from nermo_ros.engine import BACKENDS, BackendUnavailable, choose, engine_for_program
 from nermo_ros.engine.export import ensure_onnx, export_onnx_bytes, onnx_cache_path
+from nermo_ros.engine.onnx_passes import multi_output_layer_norms, single_output_layer_norms
 from nermo_ros.engine.parity import PARITY_ATOL, parity_errors
 from nermo_ros.engine.program import nermo_program
 from nermo_ros.engine.select import gpu_available, missing
@@ -62,6 +63,19 @@ def test_exported_graph_holds_only_standard_onnx_operators_and_matches_eager(pro
     expected = program.call(params, *(torch.from_numpy(a) for a in inputs))
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e.detach().numpy(), atol=1e-5)
+
+
+def test_the_tensorrt_graph_has_single_output_layer_norms_and_the_same_results(program):
+    """TensorRT's parser takes a LayerNormalization with one output only; the rewritten graph
+    must compute exactly what the exported one does (checked with ONNX Runtime)."""
+    exported = export_onnx_bytes(program, batch=1)
+    rewritten = single_output_layer_norms(exported)
+    assert multi_output_layer_norms(exported) > 0 and multi_output_layer_norms(rewritten) == 0
+    inputs = dict(zip(INPUT_NAMES, example_inputs(program.spec, 1, seed=5)))
+    runs = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, inputs)
+            for m in (exported, rewritten)]
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 @pytest.mark.parametrize("backend,device", [(b, d) for b in BACKENDS for d in ("cpu", "cuda")

@@ -1,5 +1,7 @@
 """TensorRT: an engine per batch bucket, built from the same ONNX graph and cached on disk.
 
+The graph is the exported ONNX with its LayerNorms rewritten to one output each (TensorRT's
+parser refuses the Mean/InvStdDev outputs the backward pass uses; ``onnx_passes``).
 Build order is FP16 (with TF32), then TF32, then strict FP32: the first precision whose
 forecast stays within ``PRECISION_TOLERANCE`` of eager PyTorch on a test window is kept.
 TensorRT 11 removed the FP16 builder flag (networks are strongly typed, so FP16 would need an
@@ -21,6 +23,7 @@ import torch
 
 from nermo_ros.engine.cache import atomic_write_bytes, cache_key, default_cache_dir
 from nermo_ros.engine.export import ensure_onnx
+from nermo_ros.engine.onnx_passes import single_output_layer_norms
 from nermo_ros.engine.spec import INPUT_NAMES, OUTPUT_NAMES, AdaptProgram, example_inputs
 
 PRECISIONS: tuple[str, ...] = ("fp16", "tf32", "fp32")
@@ -48,6 +51,15 @@ def _logger():
 
         _LOGGER = trt.Logger(trt.Logger.WARNING)
     return _LOGGER
+
+
+def tensorrt_onnx(program: AdaptProgram, bucket: int, cache_dir: Path | None) -> Path:
+    """The exported graph rewritten for TensorRT's parser (``onnx_passes``), cached beside it."""
+    source = ensure_onnx(program, bucket, cache_dir)
+    path = source.with_name(f"{source.stem}_trt.onnx")
+    if not path.exists():
+        atomic_write_bytes(path, single_output_layer_norms(source.read_bytes()))
+    return path
 
 
 def build_serialized_engine(onnx_path: Path, precision: str) -> bytes:
@@ -145,7 +157,7 @@ class TensorRTBackend:
         self.detail = f"TensorRT {trt.__version__} on {torch.cuda.get_device_name()}"
 
     def runner(self, bucket: int) -> TrtRunner:
-        onnx_path = ensure_onnx(self.program, bucket, self.cache_dir)
+        onnx_path = tensorrt_onnx(self.program, bucket, self.cache_dir)
         for precision in self.precisions:
             path = engine_cache_path(onnx_path, precision, self.cache_dir)
             verdict = path.with_suffix(".json")
