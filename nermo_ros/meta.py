@@ -81,11 +81,9 @@ def kinematic_prior(params: Params, config: ModelConfig, t: Tensor, t_last: Tens
     damped duration D(tau) = tau * (1 + w . gamma(tau)), tau = t - t_last (w = 0: constant
     velocity). The network models what this simple physics misses."""
     tau = t.unsqueeze(-1) - t_last.unsqueeze(1)  # (B, N, J)
-    features = fourier_features(tau, config.fourier_levels)
-    # One (rows, F) @ (F, 1) product: a matrix-vector product with batch dimensions is a
-    # slow path in ONNX Runtime.
-    damping = torch.matmul(features.reshape(-1, features.shape[-1]), params["prior_damping"].unsqueeze(-1))
-    gain = 1.0 + damping.reshape(tau.shape)
+    # A product and a sum, not a matrix-vector product: ONNX Runtime runs a MatMul with batch
+    # dimensions and a 1-D weight on a slow path, and Inductor fuses this form.
+    gain = 1.0 + (fourier_features(tau, config.fourier_levels) * params["prior_damping"]).sum(dim=-1)
     return anchor.unsqueeze(1) + (tau * gain).unsqueeze(-1) * velocity.unsqueeze(1)
 
 

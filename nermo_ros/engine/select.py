@@ -67,7 +67,13 @@ def missing(backend: str, device: str) -> str | None:
 
 
 def default_device(backend: str) -> str:
-    return "cuda" if backend in GPU_ONLY or gpu_available() else "cpu"
+    """Where a backend runs unless told: the GPU if it can use one here. ONNX Runtime's CPU
+    build next to a GPU runs on the CPU (asking it for CUDA would refuse it outright)."""
+    if backend in GPU_ONLY:
+        return "cuda"
+    if backend == "onnxruntime" and gpu_available():
+        return "cuda" if missing("onnxruntime", "cuda") is None else "cpu"
+    return "cuda" if gpu_available() else "cpu"
 
 
 def choose(requested: str = "auto", device: str = "auto", fallback_to_cpu: bool = False) -> Choice:

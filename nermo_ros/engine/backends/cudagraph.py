@@ -12,6 +12,8 @@ at start-up (torch caches the kernels on disk for the next start).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from nermo_ros.engine.export import trace_program
@@ -20,35 +22,51 @@ from nermo_ros.engine.spec import AdaptProgram, example_inputs
 WARMUP_RUNS = 3  # on a side stream before capture, as torch.cuda.graphs requires
 
 
+def _packed(shapes, **kwargs) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One flat tensor and views of it in ``shapes``: one copy moves all of them."""
+    flat = torch.zeros(sum(math.prod(s) for s in shapes), **kwargs)
+    views, start = [], 0
+    for shape in shapes:
+        views.append(flat[start:start + math.prod(shape)].view(shape))
+        start += math.prod(shape)
+    return flat, views
+
+
 class CudaGraphRunner:
     def __init__(self, program: AdaptProgram, bucket: int, params: dict, step=None):
-        """``step(params, *inputs)`` defaults to the program's own (eager) function."""
+        """``step(params, *inputs)`` defaults to the program's own (eager) function.
+
+        Inputs and outputs each live in one flat buffer (host pinned, device), so a call is
+        one copy in, one graph replay (which also gathers the outputs), one copy out."""
         step = step or program.call
         spec = program.spec
         dev = torch.device("cuda")
-        self._host_in = [torch.zeros(s, pin_memory=True) for s in spec.input_shapes(bucket)]
-        self._host_out = [torch.zeros(s, pin_memory=True) for s in spec.output_shapes(bucket)]
-        self.inputs = tuple(t.numpy() for t in self._host_in)
-        self.outputs = tuple(t.numpy() for t in self._host_out)
-        self._dev_in = [torch.from_numpy(a).to(dev) for a in example_inputs(spec, bucket)]
+        in_shapes, out_shapes = spec.input_shapes(bucket), spec.output_shapes(bucket)
+        self._host_in, host_in = _packed(in_shapes, pin_memory=True)
+        self._host_out, host_out = _packed(out_shapes, pin_memory=True)
+        self.inputs = tuple(t.numpy() for t in host_in)
+        self.outputs = tuple(t.numpy() for t in host_out)
+        self._dev_in, dev_in = _packed(in_shapes, device=dev)
+        for view, example in zip(dev_in, example_inputs(spec, bucket)):
+            view.copy_(torch.from_numpy(example))
+        self._dev_out, dev_out = _packed(out_shapes, device=dev)
         self.stream = torch.cuda.Stream()
         self.stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(self.stream), torch.no_grad():
             for _ in range(WARMUP_RUNS):
-                step(params, *self._dev_in)
+                step(params, *dev_in)
         torch.cuda.current_stream().wait_stream(self.stream)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, stream=self.stream), torch.no_grad():
-            self._dev_out = list(step(params, *self._dev_in))
+            for view, out in zip(dev_out, step(params, *dev_in)):
+                view.copy_(out)
         torch.cuda.synchronize()
 
     def run(self) -> None:
         with torch.cuda.stream(self.stream):
-            for dev, host in zip(self._dev_in, self._host_in):
-                dev.copy_(host, non_blocking=True)
+            self._dev_in.copy_(self._host_in, non_blocking=True)
             self.graph.replay()
-            for host, dev in zip(self._host_out, self._dev_out):
-                host.copy_(dev, non_blocking=True)
+            self._host_out.copy_(self._dev_out, non_blocking=True)
         self.stream.synchronize()
 
 
