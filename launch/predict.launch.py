@@ -30,7 +30,7 @@ ARGUMENTS = (
     ("input", "", "camera number or /dev/videoN, video file, or image topic; empty: the "
                   "perception config's image_topic"),
     ("predictor", "", "nermo, constant_velocity or zero_velocity; empty: the config's"),
-    ("backend", "", "NeRMo backend (auto, tensorrt, cuda_graph, onnxruntime, torch); "
+    ("backend", "", "NeRMo backend (auto, tensorrt, cudagraph, inductor, onnxruntime, torch); "
                     "empty: the config's"),
     ("predictor_config", "", "predictor parameter YAML; empty: the installed default"),
     ("perception_config", "", "perception parameter YAML; empty: the installed default"),

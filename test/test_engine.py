@@ -12,7 +12,7 @@ import torch
 from nermo_ros.engine import BACKENDS, BackendUnavailable, choose, engine_for_program
 from nermo_ros.engine.export import ensure_onnx, export_onnx_bytes, onnx_cache_path
 from nermo_ros.engine.onnx_passes import multi_output_layer_norms, single_output_layer_norms
-from nermo_ros.engine.parity import PARITY_ATOL, parity_errors
+from nermo_ros.engine.parity import PARITY_ATOL, REDUCED_PRECISION_ATOL, parity_errors
 from nermo_ros.engine.program import nermo_program
 from nermo_ros.engine.select import gpu_available, missing
 from nermo_ros.engine.spec import INPUT_NAMES, example_inputs
@@ -82,10 +82,25 @@ def test_the_tensorrt_graph_has_single_output_layer_norms_and_the_same_results(p
                                             if not (b in ("cudagraph", "inductor", "tensorrt") and d == "cpu")])
 def test_every_available_backend_matches_eager_pytorch(program, reference, cache_dir, backend, device):
     _available(backend, device)
-    engine = engine_for_program(program, backend, device, cache_dir=cache_dir)
+    engine = engine_for_program(program, backend, device, cache_dir=cache_dir, gpu_precision="fp32")
     for batch in (1, 3):
         errors = parity_errors(engine, reference, batch)
         assert max(errors.values()) <= PARITY_ATOL[backend], (backend, device, batch, errors)
+
+
+@pytest.mark.parametrize("backend", ["cudagraph", "inductor"])
+def test_tf32_graphs_stay_within_the_reduced_precision_bound(program, reference, backend):
+    _available(backend, "cuda")
+    engine = engine_for_program(program, backend, "cuda", gpu_precision="tf32")
+    assert engine.describe().endswith("[tf32], K=2")
+    for batch in (1, 3):
+        errors = parity_errors(engine, reference, batch)
+        assert max(errors.values()) <= REDUCED_PRECISION_ATOL, (backend, batch, errors)
+
+
+def test_an_unknown_gpu_precision_is_refused_naming_the_choices(program):
+    with pytest.raises(ValueError, match="gpu_precision must be one of tf32, fp32, got 'fp16'"):
+        engine_for_program(program, "torch", "cpu", gpu_precision="fp16")
 
 
 def test_a_padded_bucket_gives_each_person_what_they_get_alone(reference):

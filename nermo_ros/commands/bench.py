@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--max-seconds", type=float, default=8.0,
                         help="stop a cell after this long once 10 calls are timed")
+    parser.add_argument("--gpu-precision", default="tf32", choices=("tf32", "fp32"),
+                        help="matrix products of the GPU backends (default tf32)")
     parser.add_argument("--cache-dir", default=None, help="ONNX/TensorRT cache (default "
                                                           "$NERMO_CACHE_DIR or ~/.cache/nermo_ros)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
@@ -93,7 +95,8 @@ def run_latency(params, config, source: str, args: argparse.Namespace) -> int:
         for steps in args.steps:
             program = nermo_program(params, config, steps, args.window_frames, args.num_queries, buckets)
             try:
-                engine = engine_for_program(program, backend, device, cache_dir=cache_dir)
+                engine = engine_for_program(program, backend, device, cache_dir=cache_dir,
+                                            gpu_precision=args.gpu_precision)
             except BackendUnavailable as error:
                 print(f"nermo-ros bench: {error}", file=sys.stderr)
                 return 2

@@ -6,14 +6,17 @@ import logging
 from pathlib import Path
 
 from nermo_ros.engine.engine import Engine
-from nermo_ros.engine.select import choose
+from nermo_ros.engine.select import DEFAULT_GPU_PRECISION, check_gpu_precision, choose
 from nermo_ros.engine.spec import DEFAULT_BUCKETS, AdaptProgram
 
 log = logging.getLogger(__name__)
 
 
-def make_backend(name: str, program: AdaptProgram, device: str, cache_dir: Path | None = None):
-    """The backend object for a resolved (name, device); see ``select.choose``."""
+def make_backend(name: str, program: AdaptProgram, device: str, cache_dir: Path | None = None,
+                 gpu_precision: str = DEFAULT_GPU_PRECISION):
+    """The backend object for a resolved (name, device); see ``select.choose``.
+    ``gpu_precision`` ("tf32" or "fp32") sets the GPU backends' matrix products; "fp32" also
+    keeps TensorRT at strict FP32."""
     if name == "torch":
         from nermo_ros.engine.backends.torch_eager import TorchBackend
 
@@ -21,11 +24,11 @@ def make_backend(name: str, program: AdaptProgram, device: str, cache_dir: Path 
     if name == "cudagraph":
         from nermo_ros.engine.backends.cudagraph import CudaGraphBackend
 
-        return CudaGraphBackend(program)
+        return CudaGraphBackend(program, gpu_precision)
     if name == "inductor":
         from nermo_ros.engine.backends.cudagraph import InductorBackend
 
-        return InductorBackend(program)
+        return InductorBackend(program, gpu_precision)
     if name == "onnxruntime":
         from nermo_ros.engine.backends.onnxruntime import OrtBackend
 
@@ -33,17 +36,20 @@ def make_backend(name: str, program: AdaptProgram, device: str, cache_dir: Path 
     if name == "tensorrt":
         from nermo_ros.engine.backends.tensorrt import TensorRTBackend
 
-        return TensorRTBackend(program, cache_dir)
+        return TensorRTBackend(program, cache_dir, ("fp32",) if gpu_precision == "fp32" else None)
     raise ValueError(f"unknown backend {name!r}")
 
 
 def engine_for_program(program: AdaptProgram, backend: str = "auto", device: str = "auto",
-                       fallback_to_cpu: bool = False, cache_dir: Path | None = None) -> Engine:
+                       fallback_to_cpu: bool = False, cache_dir: Path | None = None,
+                       gpu_precision: str = DEFAULT_GPU_PRECISION) -> Engine:
     """Resolve the backend (failing clearly, or falling back with a warning) and build it."""
+    check_gpu_precision(gpu_precision)
     choice = choose(backend, device, fallback_to_cpu)
     if choice.warning:
         log.warning(choice.warning)
-    engine = Engine(program, make_backend(choice.backend, program, choice.device, cache_dir))
+    engine = Engine(program, make_backend(choice.backend, program, choice.device, cache_dir,
+                                          gpu_precision))
     engine.startup_warning = choice.warning
     return engine
 
@@ -52,6 +58,7 @@ def make_engine(
     backend: str = "auto", checkpoint=None, steps: int = 2, *, window_frames: int,
     num_queries: int, device: str = "auto", buckets: tuple[int, ...] = DEFAULT_BUCKETS,
     fallback_to_cpu: bool = False, cache_dir: Path | None = None, params=None, config=None,
+    gpu_precision: str = DEFAULT_GPU_PRECISION,
 ) -> Engine:
     """An Engine for a NeRMo checkpoint (a path; None: the shipped model) or for given
     ``params`` and ``config``.
@@ -64,5 +71,5 @@ def make_engine(
     if params is None or config is None:
         params, config, _, _ = load_nermo(checkpoint)  # None: the shipped model
     program = nermo_program(params, config, steps, window_frames, num_queries, buckets)
-    return engine_for_program(program, backend, device, fallback_to_cpu, cache_dir)
+    return engine_for_program(program, backend, device, fallback_to_cpu, cache_dir, gpu_precision)
 

@@ -2,6 +2,7 @@
 
 Model positions are metres / ``position_unit_m`` (0.1 m by default), so 1e-4 is 10 µm. The
 TensorRT bound admits FP16 engines: 2e-2 model units is 2 mm, far below the forecast error.
+The CUDA-graph backends are held to it with TF32 products, to 1e-4 with FP32.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ PARITY_ATOL: dict[str, float] = {
     "onnxruntime": 1e-4,
     "tensorrt": 2e-2,
 }
+# The CUDA-graph backends with gpu_precision "tf32" (tensor-core products), like TensorRT's.
+REDUCED_PRECISION_ATOL = 2e-2
 
 
 def parity_errors(engine: Engine, reference: Engine, batch: int, seed: int = 3) -> dict[str, float]:

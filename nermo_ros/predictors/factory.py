@@ -46,7 +46,7 @@ def accepted_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
     """The settings ``cls`` takes as keyword arguments (all of them if it takes **kwargs).
 
     The node passes every setting a learned predictor may need (checkpoint, backend,
-    num_adapt_steps, window_frames, horizons_s); a predictor takes those it uses.
+    gpu_precision, num_adapt_steps, window_frames, horizons_s); a predictor takes those it uses.
     """
     parameters = inspect.signature(cls).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
@@ -81,6 +81,7 @@ def make_predictor_from_params(params: dict[str, Any]) -> Predictor:
     """
     settings = {"checkpoint": params.get("checkpoint", ""),
                 "backend": params.get("backend", "auto"),
+                "gpu_precision": params.get("gpu_precision", "tf32"),
                 "window_frames": params["window_frames"],
                 "horizons_s": tuple(params["horizons_s"])}
     if params.get("num_adapt_steps", -1) >= 0:

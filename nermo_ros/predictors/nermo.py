@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from nermo_ros.checkpoint import SHIPPED_DEFAULT, Checkpoint, load_checkpoint
+from nermo_ros.engine.select import DEFAULT_GPU_PRECISION, check_gpu_precision
 from nermo_ros.meta import adapt_and_predict, prepare_window, restore
 from nermo_ros.predictors.base import ForecastBatch, WindowBatch
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor
@@ -69,7 +70,8 @@ class NermoPredictor:
     def __init__(self, checkpoint: str | Path = "", backend: str = "torch",
                  num_adapt_steps: int | None = None, adapt_fn: AdaptFn | None = None,
                  unobserved_sigma_m: float = 1.0, layout: str = LAYOUT_ID,
-                 warm_start_blend: float = DEFAULT_WARM_START_BLEND):
+                 warm_start_blend: float = DEFAULT_WARM_START_BLEND,
+                 gpu_precision: str = DEFAULT_GPU_PRECISION):
         self.ckpt: Checkpoint = load_checkpoint(checkpoint or SHIPPED_DEFAULT, expect_layout=layout)
         self.config = self.ckpt.model_config
         self.model_id = self.ckpt.model_id
@@ -77,6 +79,8 @@ class NermoPredictor:
         if self.steps < 0:
             raise ValueError(f"num_adapt_steps must be >= 0, got {self.steps}")
         self.backend = backend
+        check_gpu_precision(gpu_precision)
+        self.gpu_precision = gpu_precision
         self._adapt_fn = adapt_fn
         self.backend_description = f"torch (eager on cpu), K={self.steps}"
         self._engines: dict[tuple[int, int], AdaptFn] = {}
@@ -121,7 +125,8 @@ class NermoPredictor:
 
             engine = make_engine(self.backend, steps=self.steps, window_frames=window_frames,
                                  num_queries=num_queries, params=self.ckpt.params,
-                                 config=self.config, fallback_to_cpu=True)
+                                 config=self.config, fallback_to_cpu=True,
+                                 gpu_precision=self.gpu_precision)
             self.backend_description = engine.describe()  # reported in /diagnostics
             return engine
         except Exception as error:  # noqa: BLE001 - any engine failure: the eager reference

@@ -12,14 +12,29 @@ at start-up (torch caches the kernels on disk for the next start).
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 
 from nermo_ros.engine.export import trace_program
+from nermo_ros.engine.select import DEFAULT_GPU_PRECISION, check_gpu_precision
 from nermo_ros.engine.spec import AdaptProgram, example_inputs
 
 WARMUP_RUNS = 3  # on a side stream before capture, as torch.cuda.graphs requires
+
+
+@contextlib.contextmanager
+def matmul_precision(precision: str):
+    """The GPU's matrix products at ``precision`` (select.GPU_PRECISIONS) while building: a
+    captured graph keeps the kernels chosen at capture."""
+    check_gpu_precision(precision)
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
 
 
 def _packed(shapes, **kwargs) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -74,13 +89,19 @@ class CudaGraphBackend:
     name = "cudagraph"
     device = "cuda"
 
-    def __init__(self, program: AdaptProgram):
+    def __init__(self, program: AdaptProgram, precision: str = DEFAULT_GPU_PRECISION):
+        check_gpu_precision(precision)
         self.program = program
+        self.precision = precision
         self.params = program.params_on("cuda")
-        self.detail = f"torch {torch.__version__} CUDA graph on {torch.cuda.get_device_name()}"
+        self.detail = f"torch {torch.__version__} CUDA graph on {torch.cuda.get_device_name()} [{precision}]"
 
     def runner(self, bucket: int) -> CudaGraphRunner:
-        return CudaGraphRunner(self.program, bucket, self.params)
+        with matmul_precision(self.precision):
+            return CudaGraphRunner(self.program, bucket, self.params, self._step(bucket))
+
+    def _step(self, bucket: int):
+        return None  # the program's own eager function
 
 
 def compiled_step(program: AdaptProgram, bucket: int):
@@ -100,11 +121,10 @@ class InductorBackend(CudaGraphBackend):
     # for four (0.8 ms): one person is padded to four (BENCHMARKS.md).
     smallest_bucket = 4
 
-    def __init__(self, program: AdaptProgram):
-        super().__init__(program)
+    def __init__(self, program: AdaptProgram, precision: str = DEFAULT_GPU_PRECISION):
+        super().__init__(program, precision)
         self.detail = (f"torch {torch.__version__} compile + CUDA graph on "
-                       f"{torch.cuda.get_device_name()}")
+                       f"{torch.cuda.get_device_name()} [{precision}]")
 
-    def runner(self, bucket: int) -> CudaGraphRunner:
-        step = compiled_step(self.program, bucket)
-        return CudaGraphRunner(self.program, bucket, self.params, step)
+    def _step(self, bucket: int):
+        return compiled_step(self.program, bucket)  # compiles at its first call, in the runner
