@@ -92,7 +92,7 @@ def test_every_available_backend_matches_eager_pytorch(program, reference, cache
 def test_tf32_graphs_stay_within_the_reduced_precision_bound(program, reference, backend):
     _available(backend, "cuda")
     engine = engine_for_program(program, backend, "cuda", gpu_precision="tf32")
-    assert engine.describe().endswith("[tf32], K=2")
+    assert "[tf32]" in engine.describe()
     for batch in (1, 3):
         errors = parity_errors(engine, reference, batch)
         assert max(errors.values()) <= REDUCED_PRECISION_ATOL, (backend, batch, errors)
