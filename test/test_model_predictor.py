@@ -37,6 +37,11 @@ def _batch(track_ids, frames=12):
     return WindowBatch(times, pos, mask, np.ones((b, frames), bool), list(track_ids))
 
 
+def test_an_unknown_gpu_precision_is_refused_at_start(tmp_path):
+    with pytest.raises(ValueError, match="gpu_precision must be one of tf32, fp32, got 'half'"):
+        NermoPredictor(_checkpoint(tmp_path / "m.pt"), gpu_precision="half")
+
+
 def test_a_checkpoint_for_another_skeleton_is_refused_naming_both(tmp_path):
     path = _checkpoint(tmp_path / "cmu.pt", layout="cmu_protocol25", num_joints=25)
     with pytest.raises(ValueError, match="cmu_protocol25.*nermo_body17"):

@@ -81,9 +81,10 @@ def make_predictor_from_params(params: dict[str, Any]) -> Predictor:
     """
     settings = {"checkpoint": params.get("checkpoint", ""),
                 "backend": params.get("backend", "auto"),
-                "gpu_precision": params.get("gpu_precision", "tf32"),
                 "window_frames": params["window_frames"],
                 "horizons_s": tuple(params["horizons_s"])}
+    if "gpu_precision" in params:  # else the predictor's own default
+        settings["gpu_precision"] = params["gpu_precision"]
     if params.get("num_adapt_steps", -1) >= 0:
         settings["num_adapt_steps"] = params["num_adapt_steps"]
     return make_predictor(params["predictor"], **settings)
