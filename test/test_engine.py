@@ -65,6 +65,20 @@ def test_exported_graph_holds_only_standard_onnx_operators_and_matches_eager(pro
         np.testing.assert_allclose(g, e.detach().numpy(), atol=1e-5)
 
 
+def test_a_strided_adaptation_exports_and_matches_eager():
+    """The shipped model fits every 3rd frame: the strided slices must survive the export."""
+    import dataclasses
+
+    strided = nermo_program(tiny_params(), dataclasses.replace(TINY, adapt_frame_stride=3), steps=2,
+                            window_frames=7, num_queries=3, buckets=(2,))
+    session = ort.InferenceSession(export_onnx_bytes(strided, batch=2), providers=["CPUExecutionProvider"])
+    inputs = example_inputs(strided.spec, 2, seed=9)
+    got = session.run(None, dict(zip(INPUT_NAMES, inputs)))
+    expected = strided.call(strided.params_on("cpu"), *(torch.from_numpy(a) for a in inputs))
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e.detach().numpy(), atol=1e-5)
+
+
 def test_the_tensorrt_graph_has_single_output_layer_norms_and_the_same_results(program):
     """TensorRT's parser takes a LayerNormalization with one output only; the rewritten graph
     must compute exactly what the exported one does (checked with ONNX Runtime)."""
