@@ -56,7 +56,8 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.adapt_frame_stride < 1:
-            raise ValueError(f"ModelConfig: adapt_frame_stride must be >= 1, got {self.adapt_frame_stride}")
+            raise ValueError(f"ModelConfig: adapt_frame_stride must be >= 1, "
+                             f"got {self.adapt_frame_stride}")
         if self.encoder_blocks > 0 and self.encoder_frames < 1:
             raise ValueError("ModelConfig: an encoder (encoder_blocks > 0) needs encoder_frames, "
                              "the number of observed frames per window")

@@ -32,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--max-seconds", type=float, default=8.0,
                         help="stop a cell after this long once 10 calls are timed")
-    parser.add_argument("--gpu-precision", default="tf32", choices=("tf32", "fp32"),
-                        help="matrix products of the GPU backends (default tf32)")
+    from nermo_ros.engine.select import DEFAULT_GPU_PRECISION, GPU_PRECISIONS
+
+    parser.add_argument("--gpu-precision", default=DEFAULT_GPU_PRECISION, choices=GPU_PRECISIONS,
+                        help=f"matrix products of the GPU backends (default {DEFAULT_GPU_PRECISION})")
     parser.add_argument("--cache-dir", default=None, help="ONNX/TensorRT cache (default "
                                                           "$NERMO_CACHE_DIR or ~/.cache/nermo_ros)")
     parser.add_argument("--json", default=None, help="also write the results to this file")

@@ -54,10 +54,3 @@ def single_output_layer_norms(model_bytes: bytes) -> bytes:
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
-
-def multi_output_layer_norms(model_bytes: bytes) -> int:
-    """How many LayerNormalization nodes use more than their first output."""
-    import onnx
-
-    graph = onnx.load_from_string(model_bytes).graph
-    return sum(1 for n in graph.node if n.op_type == "LayerNormalization" and any(n.output[1:]))

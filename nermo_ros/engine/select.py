@@ -77,7 +77,8 @@ DEFAULT_GPU_PRECISION = "tf32"
 
 def check_gpu_precision(precision: str) -> None:
     if precision not in GPU_PRECISIONS:
-        raise ValueError(f"gpu_precision must be one of {', '.join(GPU_PRECISIONS)}, got {precision!r}")
+        raise ValueError(f"gpu_precision must be one of {', '.join(GPU_PRECISIONS)}, "
+                         f"got {precision!r}")
 
 
 def default_device(backend: str) -> str:

@@ -67,7 +67,8 @@ class ForecastCollector:
 
 
 _PREDICTOR_PARAM_NAMES = (
-    "predictor", "checkpoint", "backend", "gpu_precision", "num_adapt_steps", "horizons_s", "window_s",
+    "predictor", "checkpoint", "backend", "gpu_precision", "num_adapt_steps", "horizons_s",
+    "window_s",
     "window_frames", "min_frames", "min_joint_confidence", "track_timeout_s",
     "time_jump_reset_s", "max_tracks", "max_stamp_age_s")
 

@@ -28,7 +28,6 @@ WARMUP_RUNS = 3  # on a side stream before capture, as torch.cuda.graphs require
 def matmul_precision(precision: str):
     """The GPU's matrix products at ``precision`` (select.GPU_PRECISIONS) while building: a
     captured graph keeps the kernels chosen at capture."""
-    check_gpu_precision(precision)
     before = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     try:
@@ -94,7 +93,8 @@ class CudaGraphBackend:
         self.program = program
         self.precision = precision
         self.params = program.params_on("cuda")
-        self.detail = f"torch {torch.__version__} CUDA graph on {torch.cuda.get_device_name()} [{precision}]"
+        self.detail = (f"torch {torch.__version__} CUDA graph on {torch.cuda.get_device_name()} "
+                       f"[{precision}]")
 
     def runner(self, bucket: int) -> CudaGraphRunner:
         with matmul_precision(self.precision):

@@ -24,11 +24,12 @@ import torch
 from nermo_ros.engine.cache import atomic_write_bytes, cache_key, default_cache_dir
 from nermo_ros.engine.export import ensure_onnx
 from nermo_ros.engine.onnx_passes import single_output_layer_norms
+from nermo_ros.engine.parity import REDUCED_PRECISION_ATOL
 from nermo_ros.engine.spec import INPUT_NAMES, OUTPUT_NAMES, AdaptProgram, example_inputs
 
 PRECISIONS: tuple[str, ...] = ("fp16", "tf32", "fp32")
 # Largest |pred - eager pred| (model units) a reduced precision may add, checked at build time.
-PRECISION_TOLERANCE = 2e-2
+PRECISION_TOLERANCE = REDUCED_PRECISION_ATOL
 WORKSPACE_BYTES = 1 << 30
 
 
