@@ -1,8 +1,8 @@
 """`nermo-ros VERB`: one console command, as `ros2` has verbs.
 
-Each verb lives in ``nermo_ros/commands/<verb>.py`` and exposes ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int``. Verbs are imported only when used, so
-``nermo-ros --help`` stays fast and a verb's heavy imports (torch, rclpy) do not slow the others.
+Each verb lives in ``nermo_ros/commands/<verb>.py`` and exposes ``add_arguments(parser)`` and
+``run(args) -> int``; its one-line summary is in ``VERBS``. Verbs are imported only when used,
+so ``nermo-ros --help`` stays fast and a verb's heavy imports (torch, rclpy) do not slow the others.
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ from nermo_ros.bag import convert, evaluate, io  # noqa: E402
 from nermo_ros.bag.timing import ReplaySettings  # noqa: E402
 from nermo_ros.data.pybullet_clips import load_clip  # noqa: E402
 from nermo_ros.msg import Skeleton3DArray  # noqa: E402
-from nermo_ros.nodes.bag_live import evaluate_live  # noqa: E402
-from nermo_ros.nodes.bag_player import BagPlayer  # noqa: E402
-from nermo_ros.nodes.bag_recorder import BagRecorder  # noqa: E402
+from nermo_ros.bag.live import evaluate_live  # noqa: E402
+from nermo_ros.bag.player import BagPlayer  # noqa: E402
+from nermo_ros.bag.recorder import BagRecorder  # noqa: E402
 from nermo_ros.nodes.msg_convert import skeleton_fields, stamp_to_ns  # noqa: E402
 
 pytestmark = pytest.mark.ros

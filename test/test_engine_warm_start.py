@@ -7,7 +7,7 @@ import torch
 
 from nermo_ros.engine.factory import engine_for_program
 from nermo_ros.engine.program import nermo_program
-from nermo_ros.engine.warm_start import FUTURE_FRAMES, StudyRow, recommended_steps, stream_errors
+from nermo_ros.evaluation.warm_start import FUTURE_FRAMES, StudyRow, recommended_steps, stream_errors
 from nermo_ros.meta import init_params
 from nermo_ros.model import ModelConfig
 

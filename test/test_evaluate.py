@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nermo_ros.evaluation import benchmark, protocol
-from nermo_ros.evaluation.dct_mlp import dct_matrix
+from nermo_ros.dct_mlp import dct_matrix
 from nermo_ros.history import fill_missing
 from nermo_ros.evaluation.metrics import mpjpe_per_frame
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor, ZeroVelocityPredictor

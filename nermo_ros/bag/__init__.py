@@ -5,5 +5,5 @@
 - ``convert``: mocap clips, CMU trials and videos -> skeleton bags;
 - ``timing``: the replay schedule; ``checks``: gaps and time jumps of a stream;
 - ``offline``, ``metrics``, ``evaluate``, ``report``: score a predictor against a bag.
-The DDS side (replay, record, live evaluation) is in ``nermo_ros/nodes/bag_*.py``.
+The DDS side (replay, record, live evaluation) is in ``live``, ``player``, ``recorder`` and ``ros_cli`` (these import rclpy).
 """

@@ -1,6 +1,6 @@
 """`nermo-ros bag evaluate`, offline: read the bag, run the predictor as the node would, score.
 
-The live mode (nermo_ros/nodes/bag_live.py) replays the same bag through the real predictor
+The live mode (nermo_ros/bag/live.py) replays the same bag through the real predictor
 node over DDS and scores what comes back with the same functions, so both modes report the
 same numbers for a deterministic predictor.
 """

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "Record, convert, replay and evaluate rosbag2 files of skeletons and forecasts."
 STORAGE_HELP = "bag storage: mcap (default) or sqlite3"
 AGREEMENT_MM = 1.0  # live and offline MPJPE per horizon must agree this closely
 AGREEMENT_SHARE = 0.02  # ...and the share of frames forecast this closely
@@ -141,13 +140,13 @@ def _convert(args) -> int:
 
 
 def _record(args) -> int:
-    from nermo_ros.nodes.bag_cli import record
+    from nermo_ros.bag.ros_cli import record
 
     return record(args)
 
 
 def _replay(args) -> int:
-    from nermo_ros.nodes.bag_cli import replay
+    from nermo_ros.bag.ros_cli import replay
 
     return replay(args)
 
@@ -165,7 +164,7 @@ def _evaluate(args) -> int:
         if args.mode in ("offline", "both"):
             results.append(ev.evaluate_offline(data, args.max_gap_s))
         if args.mode in ("live", "both"):
-            from nermo_ros.nodes.bag_live import evaluate_live
+            from nermo_ros.bag.live import evaluate_live
 
             results.append(evaluate_live(data, rate=args.rate))
     for evaluation, _ in results:

@@ -8,7 +8,6 @@ import json
 import sys
 from dataclasses import asdict
 
-HELP = "Time the adapt-and-predict backends per number of people and adaptation steps."
 
 
 def _ints(text: str) -> list[int]:
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     params, config, source = load_model_or_random(args.checkpoint, args.random_weights)
     if args.warm_start_study:
-        from nermo_ros.engine.warm_start import run_study
+        from nermo_ros.evaluation.warm_start import run_study
 
         return run_study(params, config, source, args)
     return run_latency(params, config, source, args)

@@ -7,7 +7,6 @@ import math
 import time
 from pathlib import Path
 
-HELP = "Stream a recorded person through the real nodes and show live forecast error."
 SCORED_HORIZON_S = 0.4
 SETTLE_S = 1.0  # after the last frame, time for the forecasts in flight to arrive
 VIDEO_END_S = 3.0  # no frame for this long after some came: the video file has ended
@@ -85,7 +84,7 @@ def load_demo_clip(name: str, cycles: int):
 def _run(args: argparse.Namespace, clip_name: str) -> int:
     from nermo_ros.demo.report import Reporter
     from nermo_ros.nodes.bringup import build_nodes, input_overrides, spin_until
-    from nermo_ros.nodes.demo_nodes import ClipPlayer, ForecastMonitor
+    from nermo_ros.demo.nodes import ClipPlayer, ForecastMonitor
 
     overrides = {key: value for key, value in (("predictor", args.predictor),
                                                 ("backend", args.backend),

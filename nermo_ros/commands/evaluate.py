@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "Benchmark NeRMo and baselines on held-out CMU mocap (MPJPE per horizon)."
 LAYOUTS = ("cmu_protocol25", "nermo_body17")
 
 

@@ -8,7 +8,6 @@ import shutil
 import sys
 from pathlib import Path
 
-HELP = "Export the adapt-and-predict step to ONNX (and a TensorRT engine where possible)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,6 @@ import time
 
 import yaml
 
-HELP = "Start the perception and predictor nodes without `ros2 launch`."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 
-HELP = "Meta-train the NeRMo model (or the DCT-MLP baseline) from a YAML config."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ import torch
 from nermo_ros.checkpoint import Checkpoint
 from nermo_ros.data import cmu
 from nermo_ros.evaluation import protocol
-from nermo_ros.evaluation.dct_mlp import DctMlp
+from nermo_ros.dct_mlp import DctMlp
 from nermo_ros.evaluation.metrics import mpjpe_per_frame
 from nermo_ros.meta import adapt_and_predict, prepare_arrays, restore
 from nermo_ros.model import ModelConfig

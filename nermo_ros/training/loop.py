@@ -22,7 +22,7 @@ from torch import Tensor
 
 from nermo_ros.checkpoint import load_raw, save_checkpoint
 from nermo_ros.data import cmu
-from nermo_ros.evaluation.dct_mlp import DctMlp
+from nermo_ros.dct_mlp import DctMlp
 from nermo_ros.evaluation.metrics import mpjpe_loss
 from nermo_ros.meta import adapt_and_predict, init_params
 from nermo_ros.model import ModelConfig

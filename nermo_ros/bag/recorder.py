@@ -17,7 +17,7 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from nermo_ros.bag.io import BagWriter
-from nermo_ros.nodes.bag_player import message_class
+from nermo_ros.bag.player import message_class
 
 
 def subscription_qos(node: Node, topic: str) -> QoSProfile:

@@ -88,7 +88,7 @@ def evaluate_live(data: EvaluationInput, rate: float = 1.0, settle_s: float = 2.
     """Replay ``data`` through the predictor node at ``rate``; score what it publishes."""
     import rclpy
 
-    from nermo_ros.nodes.bag_player import BagPlayer
+    from nermo_ros.bag.player import BagPlayer
     from nermo_ros.nodes.bringup import build_nodes
 
     owns_rclpy = not rclpy.ok()

@@ -10,8 +10,8 @@ from rclpy.parameter import Parameter
 
 from nermo_ros.bag.io import BagReadReport, read_raw
 from nermo_ros.bag.timing import ReplaySettings, parse_remaps
-from nermo_ros.nodes.bag_player import BagPlayer
-from nermo_ros.nodes.bag_recorder import BagRecorder, wait_for_types
+from nermo_ros.bag.player import BagPlayer
+from nermo_ros.bag.recorder import BagRecorder, wait_for_types
 from nermo_ros.nodes.bringup import spin_until
 
 
