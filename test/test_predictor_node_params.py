@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from nermo_ros.nodes.diagnostics import DropCounter, LatencyWindow
+from nermo_ros.stats import DropCounter, LatencyWindow
 from nermo_ros.nodes.params import (ParamSpec, coerce_value, load_parameter_file,
                                     merge_values, specs_as_markdown)
 from nermo_ros.nodes.predictor_node import NODE_NAME, PARAMS, check_settings

@@ -5,8 +5,16 @@ import pytest
 
 from nermo_ros.skeleton import JOINT_NAMES, LAYOUT_ID, NUM_JOINTS
 from nermo_ros.tracking.tracker import Accepted, Tracker, TrackerSettings
-from nermo_ros.tracking.validation import (Reason, Rejection, ValidSkeleton, check_stamp_age,
-                                           validate_skeleton)
+from nermo_ros.tracking.validation import (BodyLimits, Reason, Rejection, ValidSkeleton,
+                                           check_stamp_against_clock, stamp_ns)
+from nermo_ros.tracking.validation import validate_skeleton as validate_with_limits
+
+LIMITS = BodyLimits(max_distance_m=100.0, max_body_extent_m=3.0)
+
+
+def validate_skeleton(layout, names, positions, confidence, min_confidence=0.0,
+                      limits=LIMITS):
+    return validate_with_limits(layout, names, positions, confidence, min_confidence, limits)
 
 MS = 1_000_000  # nanoseconds
 
@@ -77,7 +85,7 @@ def test_time_jump_backwards_resets_track():
     tracker = make_tracker()
     for t in (5000, 5033, 5066):
         tracker.push("a", t * MS, pose(1), ALL)
-    assert tracker.push("a", 0, pose(9), ALL) == Accepted(reset=True)
+    assert tracker.push("a", 0, pose(9), ALL) == Accepted(reset=Reason.TIME_JUMP_BACKWARDS)
     assert tracker.num_frames("a") == 1
     assert tracker.batch(["a"]).positions[0, -1, 0, 0] == 9
 
@@ -94,12 +102,30 @@ def test_tracks_expire_after_timeout_and_after_a_far_jump():
     assert list(tracker.windows) == ["back"]
 
 
-def test_too_many_tracks_is_rejected_not_grown():
+def test_a_new_person_takes_the_slot_of_the_one_seen_least_recently():
+    tracker = make_tracker(max_tracks=2)
+    tracker.push("a", 0, pose(1), ALL)
+    tracker.push("b", 10 * MS, pose(1), ALL)
+    assert tracker.push("c", 20 * MS, pose(1), ALL) == Accepted(evicted="a")
+    assert sorted(tracker.windows) == ["b", "c"]
+
+
+def test_slots_are_not_taken_from_people_of_the_same_frame():
     tracker = make_tracker(max_tracks=2)
     tracker.push("a", 0, pose(1), ALL)
     tracker.push("b", 0, pose(1), ALL)
-    assert tracker.push("c", 0, pose(1), ALL).reason == Reason.TOO_MANY_TRACKS
+    assert tracker.push("c", 0, pose(1), ALL, keep={"a", "b", "c"}).reason == \
+        Reason.TOO_MANY_TRACKS
     assert sorted(tracker.windows) == ["a", "b"]
+
+
+def test_a_body_that_moves_faster_than_a_person_starts_its_track_over():
+    tracker = make_tracker(max_joint_speed_mps=10.0)
+    tracker.push("a", 0, pose(0.0), ALL)
+    assert tracker.push("a", 33 * MS, pose(0.3), ALL) == Accepted()  # 9 m/s: a person
+    assert tracker.push("a", 66 * MS, pose(1000.0), ALL) == \
+        Accepted(reset=Reason.IMPLAUSIBLE_JUMP)
+    assert tracker.num_frames("a") == 1
 
 
 def test_batch_of_two_tracks_has_each_ones_own_times():
@@ -115,7 +141,8 @@ def test_batch_of_two_tracks_has_each_ones_own_times():
 
 def test_bad_settings_are_refused_with_the_value():
     with pytest.raises(ValueError, match="window_frames=0"):
-        TrackerSettings(window_frames=0)
+        TrackerSettings(window_s=1.0, window_frames=0, track_timeout_s=1.0,
+                        time_jump_reset_s=0.5, max_tracks=1)
 
 
 def flat(value: float = 0.5):
@@ -157,39 +184,35 @@ def test_unknown_layout_or_joint_order_is_rejected():
                       ValidSkeleton)
 
 
-def test_stale_stamp_is_judged_by_the_node_clock():
-    assert check_stamp_age(0, 400 * MS, max_age_s=0.5) is None
-    assert check_stamp_age(0, 600 * MS, max_age_s=0.5).reason == Reason.STALE_STAMP
-    assert check_stamp_age(0, 10**12, max_age_s=0.0) is None  # 0 disables it
+def test_stale_and_future_stamps_are_judged_by_the_node_clock():
+    def check(stamp, now, age=0.5, ahead=0.5):
+        return check_stamp_against_clock(stamp, now, age, ahead)
+
+    assert check(0, 400 * MS) is None
+    assert check(0, 600 * MS).reason == Reason.STALE_STAMP
+    assert check(0, 10**12, age=0.0) is None  # 0 disables it
+    assert check(3600 * 1000 * MS, 0).reason == Reason.FUTURE_STAMP  # an hour ahead
+    assert check(400 * MS, 0) is None
+    assert check(3600 * 1000 * MS, 0, ahead=0.0) is None
 
 
-class Person:
-    def __init__(self, track_id, value=0.5, layout=LAYOUT_ID):
-        self.track_id, self.layout, self.joint_names = track_id, layout, []
-        self.positions = np.full(3 * NUM_JOINTS, value, np.float32)
-        self.confidence = np.ones(NUM_JOINTS, np.float32)
+def test_a_stamp_with_a_nanosec_field_past_one_second_is_refused():
+    assert stamp_ns(2, 5) == 2_000_000_005
+    assert stamp_ns(1, 1_000_000_000).reason == Reason.BAD_STAMP
+    assert stamp_ns(1, -1).reason == Reason.BAD_STAMP
 
 
-def test_a_frame_fills_windows_and_names_who_can_be_forecast():
-    from nermo_ros.tracking.intake import take_frame
-
-    tracker = make_tracker()
-    first = take_frame(tracker, 0, [Person("a")], min_frames=2)
-    assert first.accepted == 1 and first.ready == []
-    second = take_frame(tracker, 33 * MS, [Person("a"), Person("b"), Person("a"),
-                                           Person("c", layout="coco17"), Person("")],
-                        min_frames=2)
-    assert second.accepted == 2 and second.ready == ["a"]
-    assert [r.reason for r in second.rejections] == [
-        Reason.DUPLICATE_TRACK_ID, Reason.UNKNOWN_LAYOUT, Reason.MISSING_TRACK_ID]
-
-
-def test_a_bag_loop_resets_the_people_in_the_frame_and_forgets_the_others():
-    from nermo_ros.tracking.intake import take_frame
-
-    tracker = make_tracker()
-    for t in (5000, 5033):
-        take_frame(tracker, t * MS, [Person("a"), Person("b")])
-    outcome = take_frame(tracker, 0, [Person("a")])
-    assert outcome.reset == ["a"] and outcome.expired == ["b"]
-    assert outcome.ready == ["a"] and tracker.num_frames("a") == 1
+def test_huge_or_far_or_giant_skeletons_are_implausible():
+    positions, confidence = flat(0.5)
+    assert isinstance(validate_skeleton(LAYOUT_ID, [], positions, confidence), ValidSkeleton)
+    huge = positions.copy()
+    huge[:] = 1e30
+    assert validate_skeleton(LAYOUT_ID, [], huge, confidence).reason == \
+        Reason.IMPLAUSIBLE_POSITION
+    top = np.finfo(np.float32).max
+    assert validate_skeleton(LAYOUT_ID, [], np.full_like(positions, top), confidence).reason \
+        == Reason.IMPLAUSIBLE_POSITION
+    giant = positions.copy()
+    giant[0] = 10.0  # one joint 9.5 m from the others
+    assert validate_skeleton(LAYOUT_ID, [], giant, confidence).reason == \
+        Reason.IMPLAUSIBLE_SIZE

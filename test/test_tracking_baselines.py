@@ -6,7 +6,8 @@ import pytest
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor, ZeroVelocityPredictor
 from nermo_ros.predictors.factory import make_predictor
 from nermo_ros.skeleton import NUM_JOINTS
-from nermo_ros.tracking.tracker import Tracker, TrackerSettings
+from nermo_ros.forecasting.settings import settings_from
+from nermo_ros.tracking.tracker import Tracker
 
 HORIZONS_S = np.array([0.1, 0.4, 1.0])
 VELOCITY_MPS = np.array([1.0, -0.5, 0.25])
@@ -14,7 +15,7 @@ VELOCITY_MPS = np.array([1.0, -0.5, 0.25])
 
 def walking_window(stamps_s, observed=None) -> Tracker:
     """Every joint moves at VELOCITY_MPS from its own start point, sampled at stamps_s."""
-    tracker = Tracker(TrackerSettings(window_frames=10, window_s=2.0))
+    tracker = Tracker(settings_from({"window_frames": 10, "window_s": 2.0}).tracker_settings())
     start = np.arange(NUM_JOINTS * 3, dtype=float).reshape(NUM_JOINTS, 3) * 0.01
     for i, t in enumerate(stamps_s):
         seen = np.ones(NUM_JOINTS, bool) if observed is None else observed[i]
@@ -112,7 +113,7 @@ def rms_sigma_over_rms_error(clips, predictor, horizons_s):
     """Per horizon: RMS 3D error the uncertainty implies / RMS actual 3D joint error."""
     errors, sigmas = [], []
     for clip in clips:
-        tracker = Tracker(TrackerSettings(window_frames=30, window_s=1.0))
+        tracker = Tracker(settings_from({"window_frames": 30, "window_s": 1.0}).tracker_settings())
         for i, t_s in enumerate(clip.times_s):
             tracker.push("a", int(round(t_s * 1e9)), clip.positions_m[i], np.ones(NUM_JOINTS, bool))
             targets_s = t_s + horizons_s

@@ -16,13 +16,15 @@ from nermo_ros.bag.io import DEFAULT_STORAGE, BagReadReport, BagWriter, read_ske
 from nermo_ros.bag.messages import (SKELETON_TYPES, ForecastRecord, SkeletonFrame,
                                     forecast_array, skeleton_array)
 from nermo_ros.bag.metrics import ground_truth, score
-from nermo_ros.bag.offline import ForecastSettings, node_params, run_offline
+from nermo_ros.bag.offline import node_params, run_offline
 from nermo_ros.bag.report import Evaluation
+from nermo_ros.forecasting.core import TRACK_EVICTED, TRACK_EXPIRED, WITHHELD
+from nermo_ros.forecasting.settings import SCORING_MAX_GAP_S, PredictorSettings, settings_from
 from nermo_ros.predictors.factory import make_predictor_from_params
+from nermo_ros.tracking.validation import RESET_REASONS, BodyLimits
 
 FORECAST_TOPIC = "/human_forecast"
 MARKERS_TOPIC = "/human_forecast/markers"
-DEFAULT_MAX_GAP_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,7 @@ class EvaluationInput:
     topic: str
     frames: list[SkeletonFrame]
     notes: list[str]
-    params: dict[str, Any]
-    settings: ForecastSettings
+    settings: PredictorSettings
 
 
 def load_input(bag: str | Path, topic: str | None = None, config: str | Path | None = None,
@@ -47,9 +48,8 @@ def load_input(bag: str | Path, topic: str | None = None, config: str | Path | N
     if not frames:
         raise ValueError(f"{bag}: no readable skeleton frames on {topic}; "
                          + " ".join(read_report.lines()))
-    params = {**node_params(config), **(overrides or {})}
-    return EvaluationInput(str(bag), topic, frames, _notes(frames, read_report), params,
-                           ForecastSettings.from_params(params))
+    settings = settings_from({**node_params(config), **(overrides or {})})
+    return EvaluationInput(str(bag), topic, frames, _notes(frames, read_report), settings)
 
 
 def _notes(frames: list[SkeletonFrame], read_report: BagReadReport) -> list[str]:
@@ -61,9 +61,12 @@ def _notes(frames: list[SkeletonFrame], read_report: BagReadReport) -> list[str]
 
 
 def score_run(data: EvaluationInput, records: list[ForecastRecord], latency_s: list[float],
-              mode: str, predictor: str, latency_kind: str, max_gap_s: float = DEFAULT_MAX_GAP_S,
+              mode: str, predictor: str, latency_kind: str,
+              max_gap_s: float = SCORING_MAX_GAP_S,
               extra_notes: list[str] | None = None) -> Evaluation:
-    truth = ground_truth(data.frames, data.settings.min_joint_confidence)
+    settings = data.settings
+    truth = ground_truth(data.frames, settings.min_joint_confidence,
+                         BodyLimits(settings.max_distance_m, settings.max_body_extent_m))
     notes = list(data.notes) + list(extra_notes or [])
     if truth.invalid:
         notes.append(f"{truth.invalid} recorded skeletons failed validation and are not ground "
@@ -73,7 +76,7 @@ def score_run(data: EvaluationInput, records: list[ForecastRecord], latency_s: l
 
 
 def evaluate_recorded(data: EvaluationInput, forecasts_bag: str | Path,
-                      max_gap_s: float = DEFAULT_MAX_GAP_S
+                      max_gap_s: float = SCORING_MAX_GAP_S
                       ) -> tuple[Evaluation, list[ForecastRecord]]:
     """Score forecasts recorded in a bag (e.g. `nermo-ros bag record` of a robot's run).
 
@@ -96,23 +99,36 @@ def evaluate_recorded(data: EvaluationInput, forecasts_bag: str | Path,
                      read_report.lines()[1:]), records
 
 
-def evaluate_offline(data: EvaluationInput, max_gap_s: float = DEFAULT_MAX_GAP_S
+def evaluate_offline(data: EvaluationInput, max_gap_s: float = SCORING_MAX_GAP_S
                      ) -> tuple[Evaluation, list[ForecastRecord]]:
     """Deterministic: the same bag and predictor give the same numbers (latency aside)."""
-    predictor = make_predictor_from_params(data.params)
+    predictor = make_predictor_from_params(data.settings.as_params())
     run = run_offline(data.frames, predictor, data.settings)
-    extra = [f"dropped {n} skeletons: {reason}" for reason, n in sorted(run.drops.items())]
+    extra = event_notes(run.counts)
     if run.first_error:
         extra.append(f"the predictor failed; first error: {run.first_error}")
-    if run.resets:
-        extra.append(f"{run.resets} track restarts after backward time jumps")
-    if run.expired:
-        extra.append(f"{run.expired} tracks forgotten (unseen for track_timeout_s, or left "
-                     "behind by a time jump); they start over when seen again")
     evaluation = score_run(data, run.records, run.frame_latency_s, "offline", predictor.name,
                            "per-frame processing time (validate, window, predict)", max_gap_s,
                            extra)
     return evaluation, run.records
+
+
+def event_notes(counts) -> list[str]:
+    """One line per kind of event the core counted (drops, withheld forecasts, restarts)."""
+    notes = []
+    for reason, n in sorted(counts.items()):
+        if reason in RESET_REASONS:
+            notes.append(f"{n} track restarts: {reason}")
+        elif reason == TRACK_EXPIRED:
+            notes.append(f"{n} tracks forgotten (unseen for track_timeout_s, or left behind by "
+                         "a time jump); they start over when seen again")
+        elif reason == TRACK_EVICTED:
+            notes.append(f"{n} tracks evicted for new people (max_tracks)")
+        elif reason in WITHHELD:
+            notes.append(f"withheld {n} forecasts: {reason}")
+        else:
+            notes.append(f"dropped {n} skeletons: {reason}")
+    return notes
 
 
 def write_forecast_bag(path: str | Path, data: EvaluationInput, records: list[ForecastRecord],

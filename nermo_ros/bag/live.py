@@ -66,16 +66,9 @@ class ForecastCollector:
             self.last_arrival_s = now
 
 
-_PREDICTOR_PARAM_NAMES = (
-    "predictor", "checkpoint", "backend", "gpu_precision", "num_adapt_steps", "horizons_s",
-    "window_s",
-    "window_frames", "min_frames", "min_joint_confidence", "track_timeout_s",
-    "time_jump_reset_s", "max_tracks", "max_stamp_age_s")
-
-
 def live_overrides(data: EvaluationInput, prefix: str) -> dict:
-    """The evaluation's predictor parameters, on private topics, every frame delivered."""
-    overrides = {k: v for k, v in data.params.items() if k in _PREDICTOR_PARAM_NAMES}
+    """The evaluation's predictor settings, on private topics, every frame delivered."""
+    overrides = data.settings.as_params()
     overrides.update(skeletons_topic=f"{prefix}/skeletons", forecast_topic=f"{prefix}/forecast",
                      markers_topic=f"{prefix}/markers", input_reliability="reliable",
                      input_queue_depth=1000, markers_period_s=0.0, use_sim_time=True)

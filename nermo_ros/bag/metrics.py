@@ -16,7 +16,8 @@ import numpy as np
 
 from nermo_ros.bag.messages import ForecastRecord, SkeletonFrame
 from nermo_ros.skeleton import NUM_JOINTS
-from nermo_ros.tracking.validation import Rejection, validate_skeleton
+from nermo_ros.forecasting.settings import SCORING_MAX_GAP_S
+from nermo_ros.tracking.validation import BodyLimits, Rejection, validate_skeleton
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,16 @@ class GroundTruth:
     invalid: int  # skeletons that failed validation
 
 
-def ground_truth(frames: list[SkeletonFrame], min_joint_confidence: float = 0.0) -> GroundTruth:
-    """Per-track time series; a track is split where its stamps go backwards (a bag loop)."""
+def ground_truth(frames: list[SkeletonFrame], min_joint_confidence: float,
+                 limits: BodyLimits) -> GroundTruth:
+    """Per-track time series of the skeletons the predictor would accept (same checks); a
+    track is split where its stamps go backwards (a bag loop)."""
     series: dict[str, list[list[tuple[int, np.ndarray, np.ndarray]]]] = {}
     inputs, invalid = set(), 0
     for frame in frames:
         for person in frame.people:
             valid = validate_skeleton(person.layout, person.joint_names, person.positions,
-                                      person.confidence, min_joint_confidence)
+                                      person.confidence, min_joint_confidence, limits)
             if isinstance(valid, Rejection):
                 invalid += 1
                 continue
@@ -112,7 +115,8 @@ class Scores:
         return float(scored.mean()) if scored.size else float("nan")
 
 
-def score(records: list[ForecastRecord], truth: GroundTruth, max_gap_s: float = 0.25) -> Scores:
+def score(records: list[ForecastRecord], truth: GroundTruth,
+          max_gap_s: float = SCORING_MAX_GAP_S) -> Scores:
     """Errors of every forecast step against the interpolated recorded skeleton."""
     horizons = np.unique(np.round(np.concatenate(
         [r.time_offsets_s for r in records] or [np.zeros(0)]), 6))
@@ -135,12 +139,3 @@ def score(records: list[ForecastRecord], truth: GroundTruth, max_gap_s: float = 
     return Scores(horizons, errors, by_h, by_j, by_hj,
                   np.isfinite(errors).any(axis=2).sum(axis=0), len(truth.inputs),
                   len(truth.inputs & made), len(records))
-
-
-def percentiles_ms(latency_s: list[float]) -> tuple[float, float]:
-    """(p50, p99) in milliseconds; NaN when nothing was timed."""
-    if not latency_s:
-        return float("nan"), float("nan")
-    p50, p99 = np.percentile(np.asarray(latency_s) * 1e3, [50, 99])
-    return float(p50), float(p99)
-

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nermo_ros.bag.metrics import Scores, percentiles_ms
+from nermo_ros.bag.metrics import Scores
+from nermo_ros.stats import percentiles_ms
 from nermo_ros.skeleton import JOINT_NAMES
 
 

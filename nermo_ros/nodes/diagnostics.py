@@ -1,83 +1,19 @@
-"""Shared bookkeeping for `/diagnostics` and for counted, throttled warnings.
+"""`/diagnostics` for both nodes: one `DiagnosticStatus` per node, published by a timer.
 
-Both nodes report the same way: a rolling latency window (p50/p99), counters of dropped
-inputs by reason, and one `DiagnosticStatus` per node published by a timer. A bad input is
-counted every time but logged at most once per reason per ``throttle_s``, with how many were
-dropped since the last line, so a broken upstream cannot flood the log.
+The bookkeeping behind it (latency windows, throttled drop counters) is ROS-free, in
+``nermo_ros.stats``.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN
 ERROR = DiagnosticStatus.ERROR
-
-
-class LatencyWindow:
-    """The last ``size`` durations in a preallocated ring; percentiles only when asked."""
-
-    def __init__(self, size: int = 1000):
-        if size < 1:
-            raise ValueError(f"latency window size must be >= 1, got {size}")
-        self._samples_s = np.zeros(size, dtype=np.float64)
-        self._next = 0
-        self._count = 0
-
-    def add(self, duration_s: float) -> None:
-        self._samples_s[self._next] = duration_s
-        self._next = (self._next + 1) % self._samples_s.size
-        self._count = min(self._count + 1, self._samples_s.size)
-
-    def __len__(self) -> int:
-        return self._count
-
-    def percentiles_ms(self) -> tuple[float, float]:
-        """(p50, p99) in milliseconds; NaN before the first sample."""
-        if self._count == 0:
-            return float("nan"), float("nan")
-        p50, p99 = np.percentile(self._samples_s[: self._count], [50.0, 99.0])
-        return 1e3 * float(p50), 1e3 * float(p99)
-
-
-@dataclass
-class DropCounter:
-    """Counts dropped inputs by reason and says when a warning for a reason is due."""
-
-    throttle_s: float = 5.0
-    clock: Callable[[], float] = time.monotonic
-    totals: dict[str, int] = field(default_factory=dict)
-    _since_log: dict[str, int] = field(default_factory=dict)
-    _last_log_s: dict[str, float] = field(default_factory=dict)
-
-    def record(self, reason: str) -> int:
-        """Count one drop; return how many to mention if a warning is due now, else 0."""
-        self.totals[reason] = self.totals.get(reason, 0) + 1
-        self._since_log[reason] = self._since_log.get(reason, 0) + 1
-        now_s = self.clock()
-        last_s = self._last_log_s.get(reason)
-        if last_s is not None and now_s - last_s < self.throttle_s:
-            return 0
-        self._last_log_s[reason] = now_s
-        return self._since_log.pop(reason)
-
-    def warn(self, logger, reason: str, detail: str) -> None:
-        """Count one drop and log ``detail`` if this reason's warning is due."""
-        due = self.record(reason)
-        if due:
-            logger.warning(f"dropped input ({reason}): {detail} "
-                           f"[{due} since last warning of this kind, "
-                           f"{self.totals[reason]} in total]")
-
-    @property
-    def total(self) -> int:
-        return sum(self.totals.values())
 
 
 @dataclass(frozen=True)
@@ -113,6 +49,10 @@ class DiagnosticsPublisher:
         self._report = report
         self._publisher = node.create_publisher(DiagnosticArray, topic, 10)
         self._timer = node.create_timer(period_s, self.publish_now)
+
+    def destroy(self) -> None:
+        self._node.destroy_timer(self._timer)
+        self._node.destroy_publisher(self._publisher)
 
     def publish_now(self) -> None:
         status = make_status(self._name, self._node.get_fully_qualified_name(), self._report())

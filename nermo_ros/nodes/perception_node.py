@@ -17,10 +17,10 @@ from std_msgs.msg import Header
 
 from nermo_ros.msg import Skeleton3DArray
 from nermo_ros.nodes.bringup import spin_node_main
-from nermo_ros.nodes.diagnostics import (OK, WARN, DiagnosticReport, DiagnosticsPublisher,
-                                         DropCounter, LatencyWindow)
+from nermo_ros.nodes.diagnostics import OK, WARN, DiagnosticReport, DiagnosticsPublisher
 from nermo_ros.nodes.msg_convert import ns_to_stamp, skeleton_array_msg, stamp_to_ns
-from nermo_ros.nodes.params import ParamSpec, declare_parameters, parameter_overrides
+from nermo_ros.nodes.params import declare_parameters, parameter_overrides
+from nermo_ros.parameters import ParamSpec
 from nermo_ros.perception.depth import CameraIntrinsics, DepthConfig
 from nermo_ros.perception.frame_source import FrameSource
 from nermo_ros.perception.image_convert import (ImageFormatError, depth_image_to_metres,
@@ -29,6 +29,7 @@ from nermo_ros.perception.pipeline import DepthFrame, SkeletonPerception
 from nermo_ros.perception.pose import MediaPipePoseEstimator, PoseConfig, check_model_complexity
 from nermo_ros.perception.stamp_matcher import ApproximateStampMatcher
 from nermo_ros.perception.stats import FrameRateWindow
+from nermo_ros.stats import DropCounter, LatencyWindow
 
 NODE_NAME = "perception"
 

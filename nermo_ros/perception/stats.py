@@ -1,7 +1,7 @@
 """Frame rate and detection rate over a sliding time window, for /diagnostics.
 
 Latency percentiles and drop counters are the nodes' shared bookkeeping
-(``nermo_ros.nodes.diagnostics``); what is particular to perception is how many frames arrive
+(``nermo_ros.stats``); what is particular to perception is how many frames arrive
 and in how many of them a person was found. Times are seconds on one monotonic clock.
 """
 

@@ -3,7 +3,10 @@
 Everything is keyed on header stamps (integer nanoseconds), never on arrival time, so
 irregular frame intervals and replayed bags behave the same as live input. A stamp that goes
 back by more than ``time_jump_reset_s`` (a bag looping, a clock reset) starts the track over;
-a smaller step back is an out-of-order frame and is dropped.
+a smaller step back is an out-of-order frame and is dropped. A skeleton whose joints moved
+faster than a person can since the track's newest frame (an identity switch upstream, a
+glitch) also starts the track over, so no window ever mixes two bodies. When every slot is
+taken, a new person takes the slot of the track seen least recently.
 """
 
 from __future__ import annotations
@@ -19,19 +22,28 @@ from nermo_ros.tracking.validation import Reason, Rejection
 from nermo_ros.tracking.window import TrackWindow
 
 
+# Displacement allowed on top of max_joint_speed_mps * dt: the jitter of a camera skeleton
+# between two close frames, so that 1 cm of noise 1 ms apart is not a 10 m/s jump.
+JUMP_SLACK_M = 0.2
+
+
 @dataclass(frozen=True)
 class TrackerSettings:
-    window_s: float = 1.0
-    window_frames: int = 30
-    track_timeout_s: float = 1.0
-    time_jump_reset_s: float = 0.5
-    max_tracks: int = 16
+    """The predictor settings the tracker reads (``PredictorSettings.tracker_settings()``)."""
+
+    window_s: float
+    window_frames: int
+    track_timeout_s: float
+    time_jump_reset_s: float
+    max_tracks: int
+    max_joint_speed_mps: float = float("inf")
 
     def __post_init__(self):
         problems = [f"{name}={value} must be > 0" for name, value in (
             ("window_s", self.window_s), ("window_frames", self.window_frames),
             ("track_timeout_s", self.track_timeout_s),
             ("time_jump_reset_s", self.time_jump_reset_s), ("max_tracks", self.max_tracks),
+            ("max_joint_speed_mps", self.max_joint_speed_mps),
         ) if value <= 0]
         if problems:
             raise ValueError("bad tracker settings: " + "; ".join(problems))
@@ -39,9 +51,12 @@ class TrackerSettings:
 
 @dataclass(frozen=True)
 class Accepted:
-    """The frame entered the window; ``reset`` says the track was started over first."""
+    """The frame entered the window. ``reset``: the track was started over first, because
+    time jumped back (Reason.TIME_JUMP_BACKWARDS) or the body jumped (Reason.IMPLAUSIBLE_JUMP);
+    ``evicted``: the track whose slot this new track took."""
 
-    reset: bool = False
+    reset: str = ""
+    evicted: str = ""
 
 
 class Tracker:
@@ -61,32 +76,58 @@ class Tracker:
         return len(self.windows)
 
     def push(self, track_id: str, stamp_ns: int, positions_m: np.ndarray,
-             observed: np.ndarray) -> Accepted | Rejection:
-        """Add one validated skeleton to its track's window, or say why it was not added."""
+             observed: np.ndarray, keep: Container[str] = ()) -> Accepted | Rejection:
+        """Add one validated skeleton to its track's window, or say why it was not added.
+
+        A new track when all slots are taken evicts the least recently seen track that is not
+        in ``keep`` (the tracks of the frame at hand)."""
         window = self.windows.get(track_id)
+        evicted = ""
         if window is None:
             if len(self.windows) >= self.settings.max_tracks:
-                return Rejection(Reason.TOO_MANY_TRACKS,
-                                 f"track {track_id!r} would be track {len(self.windows) + 1}, "
-                                 f"more than max_tracks={self.settings.max_tracks}")
+                evicted = self._least_recent(keep)
+                if not evicted:
+                    return Rejection(Reason.TOO_MANY_TRACKS,
+                                     f"track {track_id!r} would be track {len(self.windows) + 1} "
+                                     f"of one frame, more than max_tracks="
+                                     f"{self.settings.max_tracks}")
+                del self.windows[evicted]
             window = TrackWindow(self.settings.window_frames, self.settings.window_s,
                                  self._num_joints)
             self.windows[track_id] = window
-        reset = False
+        reset = ""
         if window.num_frames:
             step_ns = stamp_ns - window.newest_ns
             if step_ns == 0:
                 return Rejection(Reason.DUPLICATE_STAMP,
                                  f"track {track_id!r} already has a frame at this stamp")
             if step_ns < -self._time_jump_ns:
-                window.clear()
-                reset = True
+                reset = Reason.TIME_JUMP_BACKWARDS
             elif step_ns < 0:
                 return Rejection(Reason.OUT_OF_ORDER,
                                  f"track {track_id!r}: stamp is {-step_ns * 1e-9:.3f} s older "
                                  f"than its newest frame")
+            elif self._jumped(window, step_ns, positions_m, observed):
+                reset = Reason.IMPLAUSIBLE_JUMP
+            if reset:
+                window.clear()
         window.append(stamp_ns, positions_m, observed)
-        return Accepted(reset=reset)
+        return Accepted(reset=reset, evicted=evicted)
+
+    def _jumped(self, window: TrackWindow, step_ns: int, positions_m: np.ndarray,
+                observed: np.ndarray) -> bool:
+        """Did a joint seen in both frames move faster than max_joint_speed_mps?"""
+        both = observed & window.observed[-1]
+        if not both.any():
+            return False
+        moved_m = np.linalg.norm(positions_m[both] - window.positions_m[-1][both], axis=1)
+        allowed_m = self.settings.max_joint_speed_mps * step_ns * 1e-9 + JUMP_SLACK_M
+        return bool(moved_m.max() > allowed_m)
+
+    def _least_recent(self, keep: Container[str]) -> str:
+        """The track seen least recently outside ``keep`` ("" if every track is in it)."""
+        candidates = [(w.newest_ns, t) for t, w in self.windows.items() if t not in keep]
+        return min(candidates)[1] if candidates else ""
 
     def expire(self, now_ns: int, keep: Container[str] = ()) -> list[str]:
         """Forget tracks unseen for track_timeout_s (or far ahead of ``now_ns`` after a jump).

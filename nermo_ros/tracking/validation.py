@@ -30,6 +30,18 @@ class Reason:
     STALE_STAMP = "stale_stamp"
     TIME_JUMP_BACKWARDS = "time_jump_backwards"
     TOO_MANY_TRACKS = "too_many_tracks"
+    BAD_STAMP = "bad_stamp"
+    FUTURE_STAMP = "future_stamp"
+    IMPLAUSIBLE_POSITION = "implausible_position"
+    IMPLAUSIBLE_SIZE = "implausible_size"
+    IMPLAUSIBLE_JUMP = "implausible_jump"  # a track reset, not a drop
+    PREDICTOR_ERROR = "predictor_error"
+    FORECAST_NON_FINITE = "forecast_non_finite"
+    FORECAST_IMPLAUSIBLE = "forecast_implausible"
+
+
+# Reasons that start a track over rather than drop its frame.
+RESET_REASONS = frozenset({Reason.TIME_JUMP_BACKWARDS, Reason.IMPLAUSIBLE_JUMP})
 
 
 @dataclass(frozen=True)
@@ -46,13 +58,23 @@ class ValidSkeleton:
     observed: np.ndarray
 
 
+@dataclass(frozen=True)
+class BodyLimits:
+    """What a person's skeleton can be: joints within ``max_distance_m`` of the frame's origin
+    and no more than ``max_body_extent_m`` across along any axis."""
+
+    max_distance_m: float
+    max_body_extent_m: float
+
+
 def validate_skeleton(layout: str, joint_names: Sequence[str], positions: np.ndarray,
-                      confidence: np.ndarray,
-                      min_confidence: float = 0.0) -> ValidSkeleton | Rejection:
-    """Check one skeleton's flat arrays against the canonical layout.
+                      confidence: np.ndarray, min_confidence: float,
+                      limits: BodyLimits) -> ValidSkeleton | Rejection:
+    """Check one skeleton's flat arrays against the canonical layout and a body's limits.
 
     A joint counts as observed when its confidence is above ``min_confidence``; a missing
-    joint's position is ignored (it may be NaN), an observed joint's must be finite.
+    joint's position is ignored (it may be NaN), an observed joint's must be finite and
+    plausible (finite but huge values would overflow the model into NaN forecasts).
     """
     if positions.size == 0 and confidence.size == 0:
         return Rejection(Reason.EMPTY, "skeleton has no positions and no confidences")
@@ -81,14 +103,44 @@ def validate_skeleton(layout: str, joint_names: Sequence[str], positions: np.nda
     if not finite[observed].all():
         bad = [JOINT_NAMES[j] for j in np.flatnonzero(observed & ~finite)]
         return Rejection(Reason.NON_FINITE, f"observed joints {bad} have NaN/inf positions")
+    seen = xyz[observed].astype(np.float64)
+    distance_m = np.abs(seen).max()
+    if distance_m > limits.max_distance_m:
+        return Rejection(Reason.IMPLAUSIBLE_POSITION,
+                         f"a joint is {distance_m:.3g} m from the frame origin, more than "
+                         f"max_distance_m={limits.max_distance_m}; check the units (metres) "
+                         f"and the frame")
+    extent_m = (seen.max(axis=0) - seen.min(axis=0)).max()
+    if extent_m > limits.max_body_extent_m:
+        return Rejection(Reason.IMPLAUSIBLE_SIZE,
+                         f"the skeleton is {extent_m:.3g} m across, more than "
+                         f"max_body_extent_m={limits.max_body_extent_m}; check the units "
+                         f"(metres) and the joint order")
     return ValidSkeleton(np.where(observed[:, None], xyz, 0.0), observed)
 
 
-def check_stamp_age(stamp_ns: int, now_ns: int, max_age_s: float) -> Rejection | None:
-    """A frame older than ``max_age_s`` by the node's clock is stale (0 disables the check)."""
+NS_PER_S = 1_000_000_000
+
+
+def stamp_ns(sec: int, nanosec: int) -> int | Rejection:
+    """A header stamp as integer nanoseconds, or a Rejection if its fields are malformed."""
+    if not 0 <= nanosec < NS_PER_S:
+        return Rejection(Reason.BAD_STAMP, f"stamp nanosec={nanosec} is outside [0, 1e9); "
+                                           f"carry whole seconds into sec")
+    return int(sec) * NS_PER_S + int(nanosec)
+
+
+def check_stamp_against_clock(stamp_ns: int, now_ns: int, max_age_s: float,
+                              max_ahead_s: float) -> Rejection | None:
+    """A frame older than ``max_age_s`` or further than ``max_ahead_s`` ahead of the clock
+    is refused (0 disables either check)."""
     age_s = (now_ns - stamp_ns) * 1e-9
     if max_age_s > 0 and age_s > max_age_s:
         return Rejection(Reason.STALE_STAMP,
                          f"frame stamp is {age_s:.3f} s old, more than max_stamp_age_s="
                          f"{max_age_s}; check clocks (use_sim_time for bag replay) or raise it")
+    if max_ahead_s > 0 and -age_s > max_ahead_s:
+        return Rejection(Reason.FUTURE_STAMP,
+                         f"frame stamp is {-age_s:.3f} s ahead of the clock, more than "
+                         f"max_stamp_ahead_s={max_ahead_s}; check the sender's clock")
     return None

@@ -1,0 +1,173 @@
+"""One frame of skeletons in, the forecasts to publish out: the predictor's whole per-frame logic.
+
+validate (stamp, ids, layout, values, body limits) -> track (expire, evict, reset on a jump
+back in time or of the body) -> window -> predict every ready person in one batch -> check the
+output -> count every event by reason. The predictor node only turns messages into arrays,
+calls ``ForecastCore.process`` and publishes; offline bag evaluation calls the same method on
+recorded frames, so a bag gives the same forecasts live and offline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from nermo_ros.forecasting.output_check import forecast_problems
+from nermo_ros.forecasting.settings import PredictorSettings
+from nermo_ros.predictors.base import ForecastBatch, Predictor
+from nermo_ros.tracking.tracker import Accepted, Tracker
+from nermo_ros.tracking.validation import (BodyLimits, Reason, Rejection,
+                                           check_stamp_against_clock, validate_skeleton)
+
+# Track events that are not drops; counted beside the drop reasons.
+TRACK_EXPIRED = "track_expired"  # unseen for track_timeout_s (or far from a jumped clock)
+TRACK_EVICTED = "track_evicted"  # its slot went to a new person (max_tracks)
+WITHHELD = frozenset({Reason.FORECAST_NON_FINITE, Reason.FORECAST_IMPLAUSIBLE,
+                      Reason.PREDICTOR_ERROR})
+# What a failing predictor raises: bad shapes or values, a runtime's error. Anything else is
+# a bug that should stop the node (launch respawns it) rather than be swallowed per frame.
+PREDICTOR_FAILURES = (ValueError, RuntimeError, ArithmeticError)
+
+
+class PersonInput(Protocol):
+    """One skeleton as flat arrays (a Skeleton3D message's fields, as numpy)."""
+
+    track_id: str
+    layout: str
+    joint_names: Sequence[str]
+    positions: np.ndarray  # (3 J,) metres, joint-major
+    confidence: np.ndarray  # (J,)
+
+
+@dataclass
+class FrameResult:
+    """What one frame produced. ``answered``: publish a forecast array for this frame (empty
+    when nobody is ready); False when every skeleton of a non-empty frame was refused, or the
+    frame itself was. ``forecast`` rows follow ``track_ids``."""
+
+    stamp_ns: int
+    answered: bool = False
+    track_ids: list[str] = field(default_factory=list)
+    forecast: ForecastBatch | None = None
+    events: list[Rejection] = field(default_factory=list)  # every counted event, with detail
+    predictor_s: float = 0.0  # time inside predictor.predict (0 when not called)
+
+
+class ForecastCore:
+    """Windows per track and one batch forecast per frame, with every event counted."""
+
+    def __init__(self, predictor: Predictor, settings: PredictorSettings):
+        self.predictor = predictor
+        self.settings = settings
+        self.horizons_s = np.asarray(settings.horizons_s, dtype=np.float64)
+        self.tracker = Tracker(settings.tracker_settings())
+        self.limits = BodyLimits(settings.max_distance_m, settings.max_body_extent_m)
+        self.counts: Counter = Counter()  # event reason -> how many, since start
+        self.frames_in = self.frames_answered = self.forecasts_out = 0
+
+    def refuse(self, rejection: Rejection, result: FrameResult | None = None) -> None:
+        """Count an event found outside ``process`` (e.g. a malformed stamp in a message)."""
+        self.counts[rejection.reason] += 1
+        if result is not None:
+            result.events.append(rejection)
+
+    def process(self, stamp_ns: int, people: Sequence[PersonInput],
+                now_ns: int | None = None) -> FrameResult:
+        """Apply one frame; ``now_ns`` is the clock to check the stamp against (None: none)."""
+        self.frames_in += 1
+        result = FrameResult(stamp_ns)
+        if now_ns is not None:
+            stale = check_stamp_against_clock(stamp_ns, now_ns, self.settings.max_stamp_age_s,
+                                              self.settings.max_stamp_ahead_s)
+            if stale is not None:
+                self.refuse(stale, result)
+                return result
+        ready, accepted = self._take(stamp_ns, people, result)
+        if people and not accepted:
+            return result  # every skeleton was bad: no answer rather than "nobody is there"
+        result.answered = True
+        self.frames_answered += 1
+        if ready:
+            self._predict(ready, result)
+        self.forecasts_out += len(result.track_ids)
+        return result
+
+    def _take(self, stamp_ns: int, people: Sequence[PersonInput],
+              result: FrameResult) -> tuple[list[str], int]:
+        """Expire, validate and push everyone; return the tracks ready to forecast."""
+        in_frame = {p.track_id for p in people}
+        for track_id in self.tracker.expire(stamp_ns, keep=in_frame):
+            self._forget(track_id, TRACK_EXPIRED, "unseen for track_timeout_s", result)
+        seen: set[str] = set()
+        ready, accepted = [], 0
+        for person in people:
+            pushed = self._push(person, stamp_ns, seen, in_frame)
+            if isinstance(pushed, Rejection):
+                self.refuse(pushed, result)
+                continue
+            accepted += 1
+            track_id = person.track_id
+            if pushed.evicted:
+                self._forget(pushed.evicted, TRACK_EVICTED,
+                             f"its slot went to {track_id!r} (max_tracks="
+                             f"{self.settings.max_tracks})", result)
+            if pushed.reset:
+                self.predictor.reset_track(track_id)
+                self.refuse(Rejection(pushed.reset, f"track {track_id!r} started over "
+                                      f"({pushed.reset.replace('_', ' ')})"), result)
+            if self.tracker.num_frames(track_id) >= self.settings.min_frames:
+                ready.append(track_id)
+        return ready, accepted
+
+    def _push(self, person: PersonInput, stamp_ns: int, seen: set[str],
+              in_frame: set[str]) -> Accepted | Rejection:
+        track_id = person.track_id
+        if not track_id:
+            return Rejection(Reason.MISSING_TRACK_ID, "a skeleton has an empty track_id; give "
+                                                      "every person a stable id (e.g. body_0)")
+        if track_id in seen:
+            return Rejection(Reason.DUPLICATE_TRACK_ID, f"track {track_id!r} appears twice in "
+                                                        f"one frame; the first one was used")
+        seen.add(track_id)
+        valid = validate_skeleton(person.layout, person.joint_names, person.positions,
+                                  person.confidence, self.settings.min_joint_confidence,
+                                  self.limits)
+        if isinstance(valid, Rejection):
+            return valid
+        return self.tracker.push(track_id, stamp_ns, valid.positions_m, valid.observed,
+                                 keep=in_frame)
+
+    def _forget(self, track_id: str, kind: str, why: str, result: FrameResult) -> None:
+        self.predictor.reset_track(track_id)
+        self.refuse(Rejection(kind, f"track {track_id!r} forgotten: {why}"), result)
+
+    def _predict(self, ready: list[str], result: FrameResult) -> None:
+        batch = self.tracker.batch(ready)
+        started_s = time.perf_counter()
+        try:
+            forecast = self.predictor.predict(batch, self.horizons_s)
+        except PREDICTOR_FAILURES as error:
+            for track_id in ready:
+                self.predictor.reset_track(track_id)
+            self.counts[Reason.PREDICTOR_ERROR] += len(ready)
+            result.events.append(Rejection(Reason.PREDICTOR_ERROR,
+                                           f"{self.predictor.name} failed: "
+                                           f"{type(error).__name__}: {error}"))
+            return
+        finally:
+            result.predictor_s = time.perf_counter() - started_s
+        problems = forecast_problems(forecast, batch, self.horizons_s,
+                                     self.settings.max_joint_speed_mps)
+        keep = [row for row, (reason, _) in enumerate(problems) if not reason]
+        for row, (reason, detail) in enumerate(problems):
+            if reason:
+                self.predictor.reset_track(ready[row])
+                self.refuse(Rejection(reason, detail), result)
+        if len(keep) < len(ready):
+            forecast = ForecastBatch(forecast.positions[keep], forecast.uncertainty_m[keep])
+        result.track_ids = [ready[row] for row in keep]
+        result.forecast = forecast

@@ -1,0 +1,148 @@
+"""The predictor's settings: one table, from which come the ROS parameters, config/predictor.yaml,
+the docs' table, and the ``PredictorSettings`` that the core, the tracker and offline
+evaluation read. Every value is range-checked when settings are made, so a setting that cannot
+be honoured is refused at start with the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import field, fields, make_dataclass
+from typing import Any, Mapping
+
+from nermo_ros.parameters import (ParamSpec, at_least, between, check_values, coerce_value,
+                                  increasing_positive, one_of)
+from nermo_ros.predictors.factory import PREDICTOR_NAMES
+from nermo_ros.tracking.tracker import TrackerSettings
+
+NODE_NAME = "predictor"
+
+# Truth is interpolated only between observations at most this far apart when a forecast is
+# scored (bag evaluation, the demo): across a longer gap nobody knows where the person was.
+SCORING_MAX_GAP_S = 0.25
+
+
+def _backend(value: str) -> str | None:
+    from nermo_ros.engine.select import BACKENDS  # torch: only when a backend is checked
+
+    return one_of("auto", *BACKENDS)(value)
+
+
+def _gpu_precision(value: str) -> str | None:
+    from nermo_ros.engine.select import GPU_PRECISIONS
+
+    return one_of(*GPU_PRECISIONS)(value)
+
+
+def _not_empty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+PARAMS = (
+    ParamSpec("skeletons_topic", "skeletons", "nermo_ros/Skeleton3DArray input topic",
+              _not_empty),
+    ParamSpec("forecast_topic", "human_forecast", "nermo_ros/HumanForecastArray output topic, "
+              "one message per input frame", _not_empty),
+    ParamSpec("markers_topic", "human_forecast/markers", "visualization_msgs/MarkerArray of "
+              "observed and predicted skeletons", _not_empty),
+    ParamSpec("input_reliability", "best_effort", "QoS reliability of the input subscription: "
+              "best_effort (sensor stream: a late frame is worth nothing) or reliable",
+              one_of("best_effort", "reliable")),
+    ParamSpec("input_queue_depth", 1, "Input frames kept waiting while one is processed; 1: "
+              "always the newest frame (bounded latency, skipped frames counted)", at_least(1)),
+    ParamSpec("predictor", "nermo", "Forecaster: nermo, constant_velocity or zero_velocity",
+              one_of(*PREDICTOR_NAMES)),
+    ParamSpec("checkpoint", "", "NeRMo checkpoint file; empty: the model shipped in models/"),
+    ParamSpec("backend", "auto", "NeRMo adapt-and-predict backend (auto picks the fastest "
+              "available: tensorrt, cudagraph, onnxruntime, torch; inductor by name)", _backend),
+    ParamSpec("gpu_precision", "tf32", "Matrix products of the GPU backends: tf32 (tensor "
+              "cores, about 30 % faster, forecasts within 2 mm) or fp32 (exact)", _gpu_precision),
+    ParamSpec("num_adapt_steps", 1, "NeRMo gradient steps fitting each person per frame",
+              at_least(0)),
+    ParamSpec("horizons_s", (0.08, 0.16, 0.24, 0.32, 0.4, 0.56, 0.72, 0.88, 1.0),
+              "Forecast offsets in seconds after each frame, increasing, all > 0",
+              increasing_positive),
+    ParamSpec("window_s", 1.0, "Seconds of history per person given to the predictor",
+              at_least(0.0, inclusive=False)),
+    ParamSpec("window_frames", 30, "Most frames of history per person (the window's array "
+              "size)", at_least(1)),
+    ParamSpec("min_frames", 2, "Frames a person needs in the window before being forecast",
+              at_least(1)),
+    ParamSpec("min_joint_confidence", 0.0, "A joint counts as observed when its confidence "
+              "is above this (0 <= value < 1)", lambda v: None if 0.0 <= v < 1.0
+              else "must be in [0, 1): confidences are at most 1"),
+    ParamSpec("track_timeout_s", 1.0, "Forget a person unseen for this many seconds of stamps",
+              at_least(0.0, inclusive=False)),
+    ParamSpec("time_jump_reset_s", 0.5, "A stamp this much older than a person's newest frame "
+              "(a bag loop) starts the person over; smaller steps back are dropped",
+              at_least(0.0, inclusive=False)),
+    ParamSpec("max_tracks", 16, "Most people tracked at once; a new person then takes the slot "
+              "of the one seen least recently (counted as evicted)", at_least(1)),
+    ParamSpec("max_stamp_age_s", 1.0, "Drop frames whose stamp is older than this by the node "
+              "clock; 0 disables (bag replay without use_sim_time)", at_least(0.0)),
+    ParamSpec("max_stamp_ahead_s", 0.5, "Drop frames stamped further than this ahead of the "
+              "node clock (a wrong clock would expire everyone else); 0 disables",
+              at_least(0.0)),
+    ParamSpec("max_joint_speed_mps", 20.0, "Fastest plausible joint speed (m/s): a skeleton "
+              "whose joints moved faster since the person's last frame starts the person "
+              "over, and no forecast may move a joint faster", at_least(0.0, inclusive=False)),
+    ParamSpec("max_body_extent_m", 3.0, "Largest plausible extent of one skeleton (m) along "
+              "any axis; larger ones are dropped", at_least(0.0, inclusive=False)),
+    ParamSpec("max_distance_m", 100.0, "Joints further than this (m) from the frame's origin "
+              "are implausible and the skeleton is dropped", at_least(0.0, inclusive=False)),
+    ParamSpec("latency_budget_s", 0.1, "Diagnostics go to WARN when the age of a forecast "
+              "(now - its frame's stamp) exceeds this at p99", at_least(0.0, inclusive=False)),
+    ParamSpec("warm_up", True, "Forecast a still person once at start, so that model "
+              "compilation does not delay the first real person"),
+    ParamSpec("markers_period_s", 0.1, "Seconds between marker arrays; 0 disables markers",
+              at_least(0.0)),
+    ParamSpec("diagnostics_period_s", 1.0, "Seconds between /diagnostics reports",
+              at_least(0.0, inclusive=False)),
+    ParamSpec("warn_throttle_s", 5.0, "At most one warning per kind of bad input this often",
+              at_least(0.0)),
+)
+_SPECS = {spec.name: spec for spec in PARAMS}
+
+
+class _SettingsMethods:
+    def tracker_settings(self) -> TrackerSettings:
+        return TrackerSettings(window_s=self.window_s, window_frames=self.window_frames,
+                               track_timeout_s=self.track_timeout_s,
+                               time_jump_reset_s=self.time_jump_reset_s,
+                               max_tracks=self.max_tracks,
+                               max_joint_speed_mps=self.max_joint_speed_mps)
+
+    def as_params(self) -> dict[str, Any]:
+        """name -> value, lists as lists (for ROS parameter overrides)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in fields(self)}
+
+    def replace(self, **changes: Any) -> "PredictorSettings":
+        return settings_from({**self.as_params(), **changes})
+
+
+def _field(spec: ParamSpec):
+    return (spec.name, type(spec.default), field(default=spec.default))
+
+
+# One field per parameter, with the parameter's default: the table is the only place they live.
+PredictorSettings = make_dataclass("PredictorSettings", [_field(s) for s in PARAMS],
+                                   bases=(_SettingsMethods,), frozen=True)
+PredictorSettings.__doc__ = "Every predictor parameter, range-checked (see ``settings_from``)."
+
+
+def settings_from(values: Mapping[str, Any] | None = None) -> PredictorSettings:
+    """Settings from parameter values (missing names take their defaults); ValueError naming
+    every unknown, mistyped or out-of-range value."""
+    values = dict(values or {})
+    values.pop("use_sim_time", None)
+    unknown = sorted(set(values) - set(_SPECS))
+    if unknown:
+        raise ValueError(f"unknown predictor parameter(s) {unknown}; known: {sorted(_SPECS)}")
+    typed = {name: coerce_value(_SPECS[name], value) for name, value in values.items()}
+    check_values(PARAMS, typed)
+    merged = {spec.name: typed.get(spec.name, spec.default) for spec in PARAMS}
+    if merged["min_frames"] > merged["window_frames"]:
+        raise ValueError(f"refusing these settings: min_frames={merged['min_frames']} must be "
+                         f"<= window_frames={merged['window_frames']}")
+    merged["horizons_s"] = tuple(float(h) for h in merged["horizons_s"])
+    return PredictorSettings(**merged)
