@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
@@ -22,6 +23,7 @@ from nermo_ros.nodes.diagnostics import status_values  # noqa: E402
 from nermo_ros.nodes.msg_convert import (float32_field, forecast_arrays, ns_to_stamp,  # noqa: E402
                                          skeleton_array_msg, stamp_to_ns)
 from nermo_ros.nodes.predictor_node import PredictorNode  # noqa: E402
+from nermo_ros.predictors.baselines import ConstantVelocityPredictor  # noqa: E402
 from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS  # noqa: E402
 from predictor_fixtures import nermo_checkpoint  # noqa: E402
 
@@ -106,7 +108,7 @@ def frame(stamp_ns: int, people: dict) -> Skeleton3DArray:
 
 def test_a_real_clip_gets_one_forecast_array_per_frame_with_stamps_shapes_and_ids(harness):
     clip = load_clip(DEFAULT_CLIP, cycles=2)
-    start_ns = now_ns(harness)
+    start_ns = now_ns(harness) - int(clip.times_s[-1] * 1e9)  # a recorded walk: all in the past
     stamps_ns = [start_ns + int(round(t * 1e9)) for t in clip.times_s]
     harness.forecasts.clear()
     for stamp_ns, pose in zip(stamps_ns, clip.positions_m):
@@ -195,7 +197,7 @@ def test_each_malformed_skeleton_is_rejected_counted_and_never_forecast(harness,
                                                          skeletons=skeletons))
     assert answers == []
     assert harness.predictor.drops.totals[reason] == count_before + len(skeletons)
-    assert not {s.track_id for s in skeletons} & set(harness.predictor.tracker.windows)
+    assert not {s.track_id for s in skeletons} & set(harness.predictor.core.tracker.windows)
     wait_for(lambda: harness.diagnostics and harness.diagnostics[-1].get(
         f"dropped_{reason}_total") == str(count_before + len(skeletons)))
 
@@ -213,7 +215,7 @@ def test_duplicate_out_of_order_and_stale_stamps_are_rejected_and_counted(harnes
                           skeletons=[skeleton("t"), skeleton("t")])
     answers = sent_and_answered(harness, two)
     assert [f.track_id for f in answers[0].forecasts] == ["t"]  # the first one counts
-    assert harness.predictor.tracker.num_frames("t") == 4
+    assert harness.predictor.core.tracker.num_frames("t") == 4
     assert sent_and_answered(harness, frame(now_ns(harness) - 60_000_000_000,
                                             {"t": valid_pose()}), now_ns(harness)) == []
     for reason in ("duplicate_stamp", "out_of_order", "duplicate_track_id"):
@@ -228,13 +230,14 @@ def test_time_jump_backwards_resets_the_track_and_is_counted(harness):
     base_ns = now_ns(harness) - 10_000_000_000
     for k in range(4):
         sent_and_answered(harness, frame(base_ns + k * 33_000_000, {"loop": valid_pose()}))
-    resets_before = harness.predictor.resets
+    counts = harness.predictor.core.counts
+    resets_before = counts["time_jump_backwards"]
     answers = sent_and_answered(harness, frame(base_ns - 5_000_000_000, {"loop": valid_pose()}))
-    assert harness.predictor.resets == resets_before + 1
-    assert harness.predictor.tracker.num_frames("loop") == 1
+    assert counts["time_jump_backwards"] == resets_before + 1
+    assert harness.predictor.core.tracker.num_frames("loop") == 1
     assert answers[0].forecasts == []  # one frame after the reset: not yet a window
-    wait_for(lambda: harness.diagnostics[-1].get("track_resets_total")
-             == str(harness.predictor.resets))
+    wait_for(lambda: harness.diagnostics[-1].get("track_resets_time_jump_backwards_total")
+             == str(counts["time_jump_backwards"]))
 
 
 class BrokenPredictor:
@@ -248,14 +251,15 @@ class BrokenPredictor:
 
 
 def test_a_failing_predictor_is_counted_and_nothing_is_published(harness):
-    working = harness.predictor.predictor
-    harness.predictor.predictor = BrokenPredictor()
+    core = harness.predictor.core
+    working = core.predictor
+    core.predictor = BrokenPredictor()
     try:
         base_ns = now_ns(harness)
         first = sent_and_answered(harness, frame(base_ns, {"p": valid_pose()}))
         second = sent_and_answered(harness, frame(base_ns + 33_000_000, {"p": valid_pose()}))
     finally:
-        harness.predictor.predictor = working
+        core.predictor = working
     assert first[0].forecasts == [] and second == []  # a window of 2 frames: then it failed
     assert harness.predictor.drops.totals["predictor_error"] == 1
     third = sent_and_answered(harness, frame(base_ns + 66_000_000, {"p": valid_pose()}))
@@ -266,14 +270,13 @@ def test_people_beyond_max_tracks_are_dropped_and_counted(harness):
     before = harness.predictor.drops.totals.get("too_many_tracks", 0)
     crowd = {f"crowd_{k}": valid_pose() + [0.0, k, 0.0] for k in range(20)}
     answers = sent_and_answered(harness, frame(now_ns(harness), crowd))
-    assert len(harness.predictor.tracker) == 16  # max_tracks
+    assert len(harness.predictor.core.tracker) == 16  # max_tracks
     assert harness.predictor.drops.totals["too_many_tracks"] >= before + 4
     assert answers[0].forecasts == []  # every admitted person has a single frame so far
 
 
 def test_a_predictor_that_cannot_run_stops_the_node_at_start_with_the_reason(harness):
-    with pytest.raises(RuntimeError, match="'broken' failed on a warm-up window "
-                                           r"\(RuntimeError: CUDA out of memory\)"):
+    with pytest.raises(ValueError, match=r"not configured: RuntimeError: CUDA out of memory"):
         PredictorNode(overrides={"skeletons_topic": "unused"}, predictor=BrokenPredictor())
 
 
@@ -293,7 +296,7 @@ def test_the_nermo_predictor_forecasts_every_frame_in_the_node(harness, tmp_path
     try:
         wait_for(lambda: publisher.get_subscription_count() >= 1)
         clip = load_clip(DEFAULT_CLIP)
-        start_ns = now_ns(harness)
+        start_ns = now_ns(harness) - int(clip.times_s[15] * 1e9)
         stamps_ns = [start_ns + int(round(t * 1e9)) for t in clip.times_s[:15]]
         for stamp_ns, pose in zip(stamps_ns, clip.positions_m):
             publisher.publish(frame(stamp_ns, {"walker": pose}))
@@ -308,3 +311,133 @@ def test_the_nermo_predictor_forecasts_every_frame_in_the_node(harness, tmp_path
         assert forecast.predictor == "nermo" and forecast.model_id
         assert np.isfinite(arrays.positions_m).all() and (arrays.uncertainty_m > 0).all()
     assert node.drops.total == 0
+
+
+def test_finite_but_huge_positions_are_dropped_counted_and_never_forecast(harness):
+    drops = harness.predictor.drops.totals
+    base_ns = now_ns(harness)
+    sent_and_answered(harness, frame(base_ns, {"huge": valid_pose()}))
+    before = drops.get("implausible_position", 0)
+    for value in (1e30, float(np.finfo(np.float32).max)):
+        huge = np.full((NUM_JOINTS, 3), value, np.float32)
+        base_ns += 33_000_000
+        assert sent_and_answered(harness, frame(base_ns, {"huge": huge})) == []
+    assert drops["implausible_position"] == before + 2
+    wait_for(lambda: harness.diagnostics[-1].get("dropped_implausible_position_total")
+             == str(drops["implausible_position"]))
+
+
+def test_a_stamp_an_hour_ahead_or_with_nanosec_past_a_second_is_refused(harness):
+    drops = harness.predictor.drops.totals
+    base_ns = now_ns(harness)
+    for k in range(2):
+        sent_and_answered(harness, frame(base_ns + k * 33_000_000, {"here": valid_pose()}))
+    ahead = frame(base_ns + 3600 * 1_000_000_000, {"future": valid_pose()})
+    assert sent_and_answered(harness, ahead, base_ns + 66_000_000) == []
+    broken = frame(base_ns + 90_000_000, {"here": valid_pose()})
+    broken.header.stamp.nanosec = 1_500_000_000
+    assert sent_and_answered(harness, broken, base_ns + 99_000_000) == []
+    assert drops["future_stamp"] >= 1 and drops["bad_stamp"] >= 1
+    answers = sent_and_answered(harness, frame(base_ns + 133_000_000, {"here": valid_pose()}))
+    assert [f.track_id for f in answers[0].forecasts] == ["here"]  # its window survived
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("backend", "tensorrtx", "backend='tensorrtx' must be one of auto"),
+    ("horizons_s", [], "horizons_s"),
+    ("max_stamp_age_s", -1.0, "max_stamp_age_s=-1.0 must be >= 0"),
+    ("min_joint_confidence", 1.5, "min_joint_confidence=1.5"),
+])
+def test_settings_that_cannot_be_honoured_refuse_to_start(harness, name, value, message):
+    with pytest.raises(ValueError, match=message):
+        PredictorNode(overrides={"skeletons_topic": "unused", "predictor": "constant_velocity",
+                                 name: value})
+
+
+class FallbackPredictor(ConstantVelocityPredictor):
+    """Constant velocity standing in for a compiled backend it could not run."""
+
+    fallback_reason = "backend 'cudagraph' needs a CUDA GPU; running 'onnxruntime' on the CPU"
+
+
+def test_a_declared_fallback_shows_as_warn_with_its_reason(harness):
+    statuses = []
+    node = PredictorNode(overrides={"skeletons_topic": "fallback/skeletons",
+                                    "forecast_topic": "fallback/forecast",
+                                    "diagnostics_period_s": 0.1},
+                         predictor=FallbackPredictor())
+    harness.node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: statuses.extend(
+        s for s in m.status if status_values(s).get("predictor") == FallbackPredictor.name
+        and status_values(s).get("fallback") != "none"), 10)
+    harness.executor.add_node(node)
+    try:
+        wait_for(lambda: statuses)
+    finally:
+        harness.executor.remove_node(node)
+        node.destroy_node()
+    assert statuses[-1].level == DiagnosticStatus.WARN
+    assert "needs a CUDA GPU" in statuses[-1].message
+    assert "needs a CUDA GPU" in status_values(statuses[-1])["fallback"]
+
+
+class SlowPredictor(ConstantVelocityPredictor):
+    """Takes 30 ms a frame: frames sent every 5 ms must be skipped, not queued."""
+
+    def predict(self, batch, horizons_s):
+        time.sleep(0.03)
+        return super().predict(batch, horizons_s)
+
+
+def test_under_overload_the_newest_frame_is_processed_and_every_skipped_one_counted(harness):
+    node = PredictorNode(overrides={"skeletons_topic": "slow/skeletons",
+                                    "forecast_topic": "slow/forecast", "max_stamp_age_s": 30.0,
+                                    "input_reliability": "best_effort", "warm_up": False,
+                                    "diagnostics_period_s": 0.2}, predictor=SlowPredictor())
+    answers: list[HumanForecastArray] = []
+    harness.node.create_subscription(HumanForecastArray, "slow/forecast", answers.append, 1000)
+    publisher = harness.node.create_publisher(Skeleton3DArray, "slow/skeletons", 1000)
+    harness.executor.add_node(node)
+    sent = 100
+    try:
+        wait_for(lambda: publisher.get_subscription_count() >= 1)
+        base_ns = now_ns(harness)
+        for k in range(sent):
+            publisher.publish(frame(base_ns + k * 5_000_000, {"runner": valid_pose()}))
+            time.sleep(0.005)
+        wait_for(lambda: node.flow.frames_received + node.flow.frames_skipped >= sent)
+        time.sleep(0.2)
+        flow = node.flow
+        report = node.report()
+    finally:
+        harness.executor.remove_node(node)
+        node.destroy_node()
+    assert flow.frames_skipped > sent // 3  # overloaded: most frames were never processed...
+    assert flow.frames_received + flow.frames_skipped == sent  # ...and every one is counted
+    assert stamp_to_ns(answers[-1].header.stamp) == base_ns + (sent - 1) * 5_000_000  # newest
+    assert report.level == DiagnosticStatus.WARN
+    assert report.values["frames_skipped_total"] == flow.frames_skipped
+
+
+def test_a_managed_node_publishes_only_once_configured_and_activated(harness):
+    node = PredictorNode(overrides={"skeletons_topic": "managed/skeletons",
+                                    "forecast_topic": "managed/forecast",
+                                    "predictor": "constant_velocity", "max_stamp_age_s": 30.0},
+                         autostart=False)
+    answers: list[HumanForecastArray] = []
+    harness.node.create_subscription(HumanForecastArray, "managed/forecast", answers.append, 100)
+    publisher = harness.node.create_publisher(Skeleton3DArray, "managed/skeletons", 100)
+    harness.executor.add_node(node)
+    try:
+        time.sleep(0.3)
+        assert publisher.get_subscription_count() == 0  # unconfigured: not even listening
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        wait_for(lambda: publisher.get_subscription_count() >= 1)
+        publisher.publish(frame(now_ns(harness), {"p": valid_pose()}))
+        wait_for(lambda: node.flow.inactive >= 1)
+        assert answers == []  # configured but inactive: nothing goes out
+        node.trigger_activate()
+        publisher.publish(frame(now_ns(harness), {"p": valid_pose()}))
+        wait_for(lambda: answers)
+    finally:
+        harness.executor.remove_node(node)
+        node.destroy_node()

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import yaml
 
+from nermo_ros.forecasting.settings import NODE_NAME, PARAMS, settings_from
+from nermo_ros.parameters import (ParamSpec, coerce_value, load_parameter_file, merge_values,
+                                  specs_as_markdown)
 from nermo_ros.stats import DropCounter, LatencyWindow
-from nermo_ros.nodes.params import (ParamSpec, coerce_value, load_parameter_file,
-                                    merge_values, specs_as_markdown)
-from nermo_ros.nodes.predictor_node import NODE_NAME, PARAMS, check_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,9 +30,29 @@ def test_every_parameter_is_described_and_documented_once_in_the_docs():
 
 def test_defaults_pass_the_settings_check_and_bad_horizons_do_not():
     defaults = {s.name: s.default for s in PARAMS}
-    check_settings(defaults)
-    with pytest.raises(ValueError, match=r"horizons_s must be increasing and > 0, got \[0.4, 0.2"):
-        check_settings(dict(defaults, horizons_s=[0.4, 0.2]))
+    assert settings_from(defaults) == settings_from({})
+    with pytest.raises(ValueError, match=r"horizons_s=\[0.4, 0.2\] must be .* increasing"):
+        settings_from(dict(defaults, horizons_s=[0.4, 0.2]))
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("backend", "tensorrtx", "backend='tensorrtx' must be one of auto, torch"),
+    ("horizons_s", [], "horizons_s=\\[\\] must be a non-empty list"),
+    ("num_adapt_steps", -1, "num_adapt_steps=-1 must be >= 0"),
+    ("max_stamp_age_s", -1.0, "max_stamp_age_s=-1.0 must be >= 0"),
+    ("min_joint_confidence", 1.5, "min_joint_confidence=1.5 must be in \\[0, 1\\)"),
+    ("min_frames", 40, "min_frames=40 must be <= window_frames=30"),
+    ("predictor", "nermo2", "predictor='nermo2' must be one of nermo"),
+    ("input_queue_depth", 0, "input_queue_depth=0 must be >= 1"),
+])
+def test_settings_that_cannot_be_honoured_are_refused_with_the_value(name, value, message):
+    with pytest.raises(ValueError, match=message):
+        settings_from({name: value})
+
+
+def test_every_problem_is_named_at_once():
+    with pytest.raises(ValueError, match="window_s=-1.0 .*; max_tracks=0"):
+        settings_from({"window_s": -1.0, "max_tracks": 0})
 
 
 def test_file_values_then_overrides_win_and_ints_become_floats(tmp_path):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MAX_GAP_S = 0.2  # truth is only interpolated between observations at most this far apart
+from nermo_ros.forecasting.settings import SCORING_MAX_GAP_S as MAX_GAP_S
 
 
 @dataclass

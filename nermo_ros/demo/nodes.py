@@ -19,6 +19,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
 from nermo_ros.data.clip import Clip
+from nermo_ros.forecasting.core import ForecastCore
+from nermo_ros.forecasting.settings import settings_from
 from nermo_ros.demo.live_error import LiveErrors
 from nermo_ros.demo.report import BASELINE
 from nermo_ros.msg import HumanForecastArray, Skeleton3DArray
@@ -27,8 +29,6 @@ from nermo_ros.nodes.msg_convert import (forecast_arrays, ns_to_stamp, people_ar
                                          skeleton_array_msg, stamp_to_ns)
 from nermo_ros.predictors.baselines import ZeroVelocityPredictor
 from nermo_ros.skeleton import NUM_JOINTS
-from nermo_ros.tracking.intake import take_frame
-from nermo_ros.tracking.tracker import Tracker, TrackerSettings
 
 PERSON_SPACING_M = 1.5
 PERSON_LAG_FRAMES = 7
@@ -96,8 +96,10 @@ class ForecastMonitor(Node):
         self.last_frame_s = time.monotonic()
         self.predictor_name = ""
         self.predictor_status: dict[str, str] = {}
-        self._baseline = ZeroVelocityPredictor()
-        self._window = Tracker(TrackerSettings())
+        # The baseline sees the frames through the same core as the predictor node (every
+        # accepted person, from the first frame on).
+        self._baseline = ForecastCore(ZeroVelocityPredictor(), settings_from(
+            {"horizons_s": list(self.horizons_s), "min_frames": 1, "max_stamp_age_s": 0.0}))
         self._baselines: dict[tuple[str, int], np.ndarray] = {}
         self.create_subscription(Skeleton3DArray, skeletons_topic, self._on_skeletons,
                                  QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
@@ -110,14 +112,12 @@ class ForecastMonitor(Node):
         self.last_frame_s = time.monotonic()
         stamp_ns = stamp_to_ns(msg.header.stamp)
         # Bad input is the predictor node's to count and report; here it is just left out.
-        outcome = take_frame(self._window, stamp_ns, people_arrays(msg))
-        for track_id in outcome.ready:  # every accepted person (min_frames 1)
-            window = self._window.windows[track_id]
+        result = self._baseline.process(stamp_ns, people_arrays(msg))
+        windows = self._baseline.tracker.windows
+        for row, track_id in enumerate(result.track_ids):  # every accepted person
+            window = windows[track_id]
             self.errors.observe(track_id, stamp_ns, window.positions_m[-1], window.observed[-1])
-        if outcome.ready:
-            still = self._baseline.predict(self._window.batch(outcome.ready), self.horizons_s)
-            for row, track_id in enumerate(outcome.ready):
-                self._baselines[(track_id, stamp_ns)] = still.positions[row].copy()
+            self._baselines[(track_id, stamp_ns)] = result.forecast.positions[row].copy()
         oldest_ns = stamp_ns - 2_000_000_000
         for key in [k for k in self._baselines if k[1] < oldest_ns]:
             del self._baselines[key]

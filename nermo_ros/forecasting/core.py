@@ -46,8 +46,9 @@ class PersonInput(Protocol):
 @dataclass
 class FrameResult:
     """What one frame produced. ``answered``: publish a forecast array for this frame (empty
-    when nobody is ready); False when every skeleton of a non-empty frame was refused, or the
-    frame itself was. ``forecast`` rows follow ``track_ids``."""
+    when nobody is ready); False when every skeleton of a non-empty frame was refused, the
+    frame itself was, or the predictor failed. ``forecast`` rows follow ``track_ids``; a
+    person whose forecast failed the output check is left out (and counted)."""
 
     stamp_ns: int
     answered: bool = False
@@ -89,10 +90,8 @@ class ForecastCore:
         ready, accepted = self._take(stamp_ns, people, result)
         if people and not accepted:
             return result  # every skeleton was bad: no answer rather than "nobody is there"
-        result.answered = True
-        self.frames_answered += 1
-        if ready:
-            self._predict(ready, result)
+        result.answered = self._predict(ready, result) if ready else True
+        self.frames_answered += result.answered
         self.forecasts_out += len(result.track_ids)
         return result
 
@@ -145,7 +144,9 @@ class ForecastCore:
         self.predictor.reset_track(track_id)
         self.refuse(Rejection(kind, f"track {track_id!r} forgotten: {why}"), result)
 
-    def _predict(self, ready: list[str], result: FrameResult) -> None:
+    def _predict(self, ready: list[str], result: FrameResult) -> bool:
+        """Forecast ``ready`` into ``result``; False if the predictor failed (no answer: an
+        empty array would say that nobody is there)."""
         batch = self.tracker.batch(ready)
         started_s = time.perf_counter()
         try:
@@ -157,7 +158,7 @@ class ForecastCore:
             result.events.append(Rejection(Reason.PREDICTOR_ERROR,
                                            f"{self.predictor.name} failed: "
                                            f"{type(error).__name__}: {error}"))
-            return
+            return False
         finally:
             result.predictor_s = time.perf_counter() - started_s
         problems = forecast_problems(forecast, batch, self.horizons_s,
@@ -171,3 +172,4 @@ class ForecastCore:
             forecast = ForecastBatch(forecast.positions[keep], forecast.uncertainty_m[keep])
         result.track_ids = [ready[row] for row in keep]
         result.forecast = forecast
+        return True

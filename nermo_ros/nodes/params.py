@@ -33,10 +33,15 @@ def parameter_overrides(specs: Sequence[ParamSpec], node_name: str,
 def declare_parameters(node, specs: Sequence[ParamSpec]) -> dict[str, Any]:
     """Declare every spec on ``node`` with its description; return the resulting values."""
     from rcl_interfaces.msg import ParameterDescriptor
+    from rclpy.exceptions import InvalidParameterTypeException
 
     values = {}
     for spec, default in zip(specs, defaults(specs).values()):
-        node.declare_parameter(spec.name, default,
-                               ParameterDescriptor(description=spec.description))
+        try:
+            node.declare_parameter(spec.name, default,
+                                   ParameterDescriptor(description=spec.description))
+        except InvalidParameterTypeException as error:  # e.g. [] for a list of numbers
+            raise ValueError(f"refusing these settings: {spec.name} must be like its default "
+                             f"{default!r} ({error})") from error
         values[spec.name] = node.get_parameter(spec.name).value
     return values
