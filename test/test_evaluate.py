@@ -1,5 +1,6 @@
-"""The benchmark: protocol facts, the metric, baselines against hand computation, the DCT-MLP
-pieces, and `nermo-ros evaluate` end to end on a tiny slice of real mocap."""
+"""The benchmark: protocol facts, both samplings, the metric, baselines against hand
+computation, the DCT-MLP pieces, and `nermo-ros evaluate` end to end on a tiny slice of real
+mocap."""
 
 import gzip
 import json
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from nermo_ros.evaluation import benchmark, protocol
+from nermo_ros.evaluation import benchmark, methods, protocol
 from nermo_ros.dct_mlp import dct_matrix
 from nermo_ros.history import fill_missing
 from nermo_ros.evaluation.metrics import mpjpe_per_frame
@@ -44,6 +45,42 @@ def test_a_trial_too_short_for_the_protocol_is_refused_with_its_length():
         protocol.sample_starts(60)
 
 
+def test_protocol8_keeps_the_seeded_starts_of_the_public_code():
+    # RandomState(1234567890).randint(0, 300 - 75) eight times, plus the 40 dropped frames
+    expected = [170, 142, 87, 180, 91, 73, 211, 145]
+    assert protocol.window_starts(300, "protocol8").tolist() == expected
+    assert np.array_equal(protocol.window_starts(300), protocol.window_starts(300, "protocol8"))
+
+
+def test_every_window_sampling_gives_n_minus_34_windows_with_stride_1():
+    sequence = np.arange(100, dtype=float)[:, None, None] * np.ones((1, 2, 3))
+    windows = protocol.sample_windows(sequence, "all")
+    assert windows.shape == (66, 35, 2, 3)
+    assert windows[:, 0, 0, 0].tolist() == list(range(66))  # one window per start frame
+    assert windows[-1, -1, 0, 0] == 99  # the last window ends on the last frame
+
+
+def test_every_window_sampling_takes_a_trial_of_exactly_35_frames_and_refuses_a_shorter_one():
+    assert protocol.window_starts(35, "all").tolist() == [0]
+    with pytest.raises(ValueError, match="got 34"):
+        protocol.window_starts(34, "all")
+
+
+def test_an_unknown_sampling_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="'every'.*protocol8"):
+        protocol.window_starts(300, "every")
+
+
+def test_samples_cut_from_trials_keep_each_windows_action_and_frames():
+    sequences = {Path("a_1"): np.arange(40.0)[:, None, None] * np.ones((1, 1, 3)),
+                 Path("b_1"): 100 + np.arange(36.0)[:, None, None] * np.ones((1, 1, 3))}
+    samples = benchmark.cut_samples({"a": [Path("a_1")], "b": [Path("b_1")]}, sequences, "all")
+    assert samples.actions == ["a"] * 6 + ["b"] * 2
+    windows = samples.windows_m()
+    assert windows.shape == (8, 35, 1, 3)
+    assert windows[:, 0, 0, 0].tolist() == [0, 1, 2, 3, 4, 5, 100, 101]  # never across trials
+
+
 def test_mpjpe_is_the_mean_euclidean_joint_distance():
     target = np.zeros((2, 3, 4, 3))
     pred = target.copy()
@@ -59,7 +96,7 @@ def _straight_line_samples(speed_mps=1.5):
     pos = np.zeros((4, 35, 3, 3))
     pos[..., 0] = speed_mps * t[None, :, None]
     pos[..., 1] = np.arange(3)[None, None, :]
-    return benchmark.Samples(pos, ["a", "a", "b", "b"])
+    return benchmark.Samples.from_windows(pos, ["a", "a", "b", "b"])
 
 
 def test_public_code_average_counts_copied_joints_again_over_all_38():
@@ -87,12 +124,29 @@ def test_mirror_maps_swap_sides_and_undo_themselves():
 
 def test_baselines_give_the_hand_computed_errors_on_straight_line_motion():
     samples = _straight_line_samples(1.5)
-    methods = {"zero_velocity": benchmark.velocity_method(ZeroVelocityPredictor()),
-               "constant_velocity": benchmark.velocity_method(ConstantVelocityPredictor())}
-    result = benchmark.evaluate(samples, methods, benchmark.SETTINGS[:1])["complete"]
+    chosen = {"zero_velocity": methods.velocity_method(ZeroVelocityPredictor()),
+              "constant_velocity": methods.velocity_method(ConstantVelocityPredictor())}
+    result = benchmark.evaluate(samples, chosen, benchmark.SETTINGS[:1])["complete"]
     expected_zero_mm = [1.5 * ms for ms in protocol.EVAL_HORIZONS_MS]  # 1.5 m/s * t ms = mm
     assert np.allclose(result["zero_velocity"]["average"], expected_zero_mm, atol=1e-3)
     assert np.allclose(result["constant_velocity"]["average"], 0.0, atol=1e-3)
+
+
+def test_scoring_in_chunks_gives_the_same_table_as_scoring_at_once():
+    samples = _straight_line_samples(1.5)
+    chosen = {"zero_velocity": methods.velocity_method(ZeroVelocityPredictor())}
+    metrics = benchmark.layout_metrics("nermo_body17")
+    whole = benchmark.sample_errors(samples, chosen, metrics, benchmark.SETTINGS[1:2], chunk=4)
+    pieces = benchmark.sample_errors(samples, chosen, metrics, benchmark.SETTINGS[1:2], chunk=3)
+    assert benchmark.tables(whole) == benchmark.tables(pieces)
+
+
+def test_per_action_rows_are_sample_means_and_the_average_is_the_mean_over_actions():
+    errors = benchmark.Errors(["a", "a", "a", "b"], {"mpjpe_mm": {"complete": {"m": np.array(
+        [[1.0] * 6, [2.0] * 6, [6.0] * 6, [10.0] * 6])}}})
+    rows = benchmark.tables(errors)["mpjpe_mm"]["complete"]["m"]
+    assert rows["a"] == [3.0] * 6 and rows["b"] == [10.0] * 6
+    assert rows["average"] == [6.5] * 6  # actions weigh alike, not samples
 
 
 def test_missing_data_masks_are_fixed_and_hide_the_stated_share():
@@ -145,19 +199,22 @@ def _tiny_slice(dest: Path, lines: int = 300) -> Path:
 
 @pytest.mark.shared_data
 @pytest.mark.skipif(not (CMU_DIR / "train").is_dir(), reason="CMU mocap data not present")
-def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path):
+def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys):
     from nermo_ros.cli import main
 
     data = _tiny_slice(tmp_path / "data")
     out = tmp_path / "out"
     rc = main(["evaluate", "--data", str(data), "--skeleton", str(CMU_DIR / "skeleton.json"),
-               "--settings", "complete", "missing_joints_40", "--steps", "1", "--out", str(out)])
+               "--settings", "complete", "missing_joints_40", "--steps", "1",
+               "--sampling", "protocol8", "all", "--out", str(out)])
     assert rc == 0
     results = json.loads((out / "results.json").read_text())
     assert (out / "mpjpe.png").stat().st_size > 0
+    assert results["published"]["averages_mm"]["PGBIG, paper"][0] == 7.6
     for layout in ("cmu_protocol25", "nermo_body17"):
-        assert results[layout]["samples"] == 16
-        table = results[layout]["settings"]["complete"]
+        assert results[layout]["protocol8"]["samples"] == 16
+        assert results[layout]["all"]["samples"] == 2 * (150 - 34)  # 300 lines at 25 Hz
+        table = results[layout]["protocol8"]["mpjpe_mm"]["complete"]
         assert {"zero_velocity", "constant_velocity"} <= set(table)
         for rows in table.values():
             assert set(rows) == {"basketball", "walking", "average"}
@@ -165,8 +222,61 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path):
         # errors grow with the horizon for a forecaster that does not move
         zero = table["zero_velocity"]["average"]
         assert zero == sorted(zero)
+    assert "public38_mm" not in results["nermo_body17"]["all"]
     # the 38-joint figure of the public code: 7 copied joints count again, 6 add zero error
-    public = results["cmu_protocol25"]["public_code_average"]["complete"]
-    assert set(public) == set(results["cmu_protocol25"]["settings"]["complete"])
-    ours = results["cmu_protocol25"]["settings"]["complete"]["zero_velocity"]["average"]
-    assert all(0.6 * a < b < a for a, b in zip(ours, public["zero_velocity"]["average"]))
+    for sampling in ("protocol8", "all"):
+        by_layout = results["cmu_protocol25"][sampling]
+        public = by_layout["public38_mm"]["complete"]
+        assert set(public) == set(by_layout["mpjpe_mm"]["complete"])
+        ours = by_layout["mpjpe_mm"]["complete"]["zero_velocity"]["walking"]
+        assert all(0.6 * a < b < a for a, b in zip(ours, public["zero_velocity"]["walking"]))
+    printed = capsys.readouterr().out
+    assert "every window, stride 1" in printed and "PGBIG, paper" in printed
+
+
+def _tiny_cv_folder(dest: Path) -> Path:
+    """Two trials of two actions (300 lines each) and skeleton.json: 2 folds of 2 trials."""
+    for action in ("basketball", "walking"):
+        (dest / action).mkdir(parents=True)
+        for n in (1, 2):
+            with gzip.open(CMU_DIR / "train" / action / f"{action}_{n}.txt.gz", "rt") as f:
+                head = [next(f) for _ in range(300)]
+            (dest / action / f"{action}_{n}.txt").write_text("".join(head))
+    (dest / "skeleton.json").write_text((CMU_DIR / "skeleton.json").read_text())
+    return dest
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (CMU_DIR / "train").is_dir(), reason="CMU mocap data not present")
+def test_cross_validation_scores_each_folds_model_on_its_trials_and_refuses_a_leaky_one(tmp_path):
+    import dataclasses
+
+    from nermo_ros.cli import main
+    from nermo_ros.training.config import DataConfig, load_config
+    from nermo_ros.training.loop import train
+    from nermo_ros.training.validation import validate
+
+    data = _tiny_cv_folder(tmp_path / "data")
+    smoke = load_config(Path(__file__).resolve().parents[1] / "config/train_smoke.yaml")
+    for k in (0, 1):
+        cfg = dataclasses.replace(smoke, data_dir=str(data), data=DataConfig("fold", k, 2),
+                                  optim=dataclasses.replace(smoke.optim, steps=1, batch_size=2))
+        train(cfg, tmp_path / f"fold{k}", validate_fn=validate)
+    common = ["evaluate", "--data", str(data), "--layout", "nermo_body17", "--steps", "1",
+              "--settings", "complete", "--folds", "2"]
+    rc = main(common + ["--cv-models", str(tmp_path / "fold{k}" / "final.pt"),
+                        "--out", str(tmp_path / "cv")])
+    assert rc == 0
+    cv = json.loads((tmp_path / "cv" / "results.json").read_text())["nermo_body17"]
+    assert cv["cross_validation"]["contaminated"] is False
+    assert cv["protocol8"]["samples"] == 32  # 4 trials x 8, each scored once
+    assert sorted(n for f in cv["protocol8"]["per_fold"] for n in f["validation"]) == [
+        "basketball_1.txt", "basketball_2.txt", "walking_1.txt", "walking_2.txt"]
+    assert "nermo_1step" in cv["protocol8"]["mpjpe_mm"]["complete"]
+    # the shipped model trained on the held-out split: refused, or scored and marked
+    shipped = str(Path(__file__).resolve().parents[1] / "models/nermo_body17.pt")
+    assert main(common + ["--cv-models", shipped, "--out", str(tmp_path / "leak")]) == 2
+    assert main(common + ["--cv-models", shipped, "--cv-allow-leak",
+                          "--out", str(tmp_path / "leak")]) == 0
+    leak = json.loads((tmp_path / "leak" / "results.json").read_text())["nermo_body17"]
+    assert leak["cross_validation"]["contaminated"] is True

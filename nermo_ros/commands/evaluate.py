@@ -1,5 +1,9 @@
 """`nermo-ros evaluate`: MPJPE (mm) at 80..1000 ms of NeRMo and the baselines, on the same
-protocol samples, for the benchmark's 25-joint skeleton and the project's canonical one.
+samples, for the benchmark's 25-joint skeleton and the project's canonical one; per action,
+with the 38-joint figure of the public code; on 8 seeded samples per trial or every window.
+
+With ``--cv-models``, each cross-validation fold's checkpoints forecast only that fold's
+validation trials, and the folds pool into one table.
 """
 
 from __future__ import annotations
@@ -8,12 +12,14 @@ import argparse
 import sys
 
 LAYOUTS = ("cmu_protocol25", "nermo_body17")
+SAMPLINGS = ("protocol8", "all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="", help="folder laid out like the train folder "
                         "(<action>/<action>_<n>.txt[.gz]); every trial in it is evaluated. "
-                        "Default: the held-out split (one trial per action) of $NERMO_CMU_DIR")
+                        "Default: the held-out split (one trial per action) of $NERMO_CMU_DIR, "
+                        "or all its trials with --cv-models")
     parser.add_argument("--skeleton", default="", help="skeleton.json (default: found next to "
                         "--data, else in the default data folder)")
     parser.add_argument("--layout", choices=LAYOUTS + ("all",), default="all")
@@ -24,85 +30,176 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NeRMo adaptation steps to compare")
     parser.add_argument("--settings", nargs="+", default=None,
                         help="subset of: complete missing_joints_20 missing_joints_40 missing_frames_3of9")
-    parser.add_argument("--out", default="runs/evaluate", help="folder for results.json and mpjpe.png")
+    parser.add_argument("--sampling", nargs="+", choices=SAMPLINGS, default=["protocol8"],
+                        help="protocol8: the 8 seeded samples per trial of the LTD protocol; "
+                        "all: every window with stride 1, as PGBIG's released evaluation")
+    parser.add_argument("--actions", nargs="+", default=None,
+                        help="only these action folders (for short runs)")
+    parser.add_argument("--device", default="cpu", help="where NeRMo and the DCT-MLP run: cpu, "
+                        "cuda or auto (every window of every trial wants a GPU)")
+    parser.add_argument("--cv-models", nargs="+", default=None, metavar="TEMPLATE",
+                        help="cross-validate: per-fold checkpoint paths with {k} (fold index) "
+                        "and optionally {layout}, e.g. runs/cv/cmu25_fold{k}of5/final.pt; "
+                        "NeRMo and DCT-MLP checkpoints alike")
+    parser.add_argument("--folds", type=int, default=5, help="number of cross-validation folds")
+    parser.add_argument("--fold-seed", type=int, default=0, help="seed of the folds")
+    parser.add_argument("--cv-allow-leak", action="store_true", help="score checkpoints that "
+                        "were not trained on their fold (the figure is then contaminated and "
+                        "marked so)")
+    parser.add_argument("--out", default="runs/evaluate",
+                        help="folder for results.json and mpjpe.png")
 
 
-def _trials(args):
+def _trials(args, cross_validating: bool):
     from pathlib import Path
 
     from nermo_ros.data import cmu
 
-    if args.data:
-        trials = cmu.list_trials(args.data)
-        source = f"all trials under {args.data}"
-    else:
-        _, trials = cmu.heldout_split(cmu.list_trials(cmu.default_data_dir()))
-        source = f"held-out split of {cmu.default_data_dir()}"
+    root = args.data or cmu.default_data_dir()
+    trials = cmu.list_trials(root)
+    source = f"all trials under {root}"
+    if not args.data and not cross_validating:
+        _, trials = cmu.heldout_split(trials)
+        source = f"held-out split of {root}"
+    if args.actions:
+        unknown = sorted(set(args.actions) - set(trials))
+        if unknown:
+            raise ValueError(f"--actions {unknown} are not in {root}; choose from {sorted(trials)}")
+        trials = {a: fs for a, fs in trials.items() if a in args.actions}
     if args.skeleton:
         skeleton_path = Path(args.skeleton)
     else:
         try:
-            skeleton_path = cmu.find_skeleton_json(args.data or cmu.default_data_dir())
+            skeleton_path = cmu.find_skeleton_json(root)
         except FileNotFoundError:
             skeleton_path = cmu.find_skeleton_json(cmu.default_data_dir())
     return trials, cmu.load_skeleton(skeleton_path), source
 
 
+def _settings(names):
+    from nermo_ros.evaluation import benchmark
+
+    known = {s.name: s for s in benchmark.SETTINGS}
+    unknown = [s for s in names or () if s not in known]
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; choose from {sorted(known)}")
+    return tuple(known[s] for s in names) if names else benchmark.SETTINGS
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nermo_ros.checkpoint import MODELS_DIR, load_checkpoint, model_path
-    from nermo_ros.evaluation import benchmark, protocol, report
+    import torch
 
-    settings = benchmark.SETTINGS
-    if args.settings:
-        known = {s.name: s for s in settings}
-        unknown = [s for s in args.settings if s not in known]
-        if unknown:
-            print(f"unknown settings {unknown}; choose from {sorted(known)}", file=sys.stderr)
-            return 2
-        settings = tuple(known[s] for s in args.settings)
-    trials, skeleton, source = _trials(args)
-    models = Path(args.models) if args.models else MODELS_DIR
-    layouts = LAYOUTS if args.layout == "all" else (args.layout,)
-    results: dict = {"data": source, "trials": {a: [p.name for p in fs] for a, fs in trials.items()}}
-    for layout in layouts:
-        nermo = _load(model_path("nermo", layout, models), "nermo", layout, load_checkpoint)
-        dct = _load(model_path("dct_mlp", layout, models), "dct_mlp", layout, load_checkpoint)
-        samples = benchmark.load_samples(trials, skeleton, layout)
-        methods = benchmark.all_methods(nermo, dct, tuple(args.steps))
-        forecasts = benchmark.predict_all(samples, methods, settings)
-        per_setting = benchmark.score(samples, forecasts)
-        results[layout] = {"samples": len(samples.actions), "settings": per_setting,
-                           "nermo_model_id": nermo.model_id if nermo else None,
-                           "dct_mlp_model_id": dct.model_id if dct else None}
-        for setting, per_method in per_setting.items():
-            print(report.table(per_method, title=f"### {layout}, {setting} "
-                               f"({len(samples.actions)} samples, MPJPE mm, average over actions)"))
-            print()
-        if layout == protocol.PROTOCOL_LAYOUT_ID:
-            first = settings[0].name
-            public = benchmark.score(samples, {first: forecasts[first]},
-                                     metric=protocol.public_code_mpjpe_per_frame)
-            results[layout]["public_code_average"] = public
-            print(report.table(public[first], title=f"### {layout}, {first}, "
-                               "averaged over all 38 joints as the public code does "
-                               "(the figure papers report)"))
-            print()
-        best = f"nermo_{max(args.steps)}step" if nermo else "constant_velocity"
-        print(f"### {layout}, complete, {best} per action\n")
-        print(report.per_action_table(per_setting[settings[0].name], best))
-        print()
+    from nermo_ros.evaluation import report
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    cross_validating = bool(args.cv_models)
+    try:
+        settings = _settings(args.settings)
+        trials, skeleton, source = _trials(args, cross_validating)
+        layouts = LAYOUTS if args.layout == "all" else (args.layout,)
+        results = {"data": source, "samplings": list(args.sampling),
+                   "trials": {a: [p.name for p in fs] for a, fs in trials.items()}}
+        run_layout = _cross_validated if cross_validating else _plain
+        panels = {}
+        for layout in layouts:
+            results[layout], note = run_layout(args, trials, skeleton, layout, settings, device)
+            for sampling in args.sampling:
+                summary = results[layout][sampling]
+                print(report.summary_text(layout, sampling, summary, note) + "\n")
+                panels.update({f"{layout}, {sampling}, {s}": per
+                               for s, per in summary["mpjpe_mm"].items()})
+    except (ValueError, FileNotFoundError) as error:
+        print(f"evaluate: {error}", file=sys.stderr)
+        return 2
+    from nermo_ros.evaluation import published
+
+    results["published"] = published.as_dict()
     out = Path(args.out)
     report.write_json(out / "results.json", results)
-    report.plot(out / "mpjpe.png", results)
+    report.plot(out / "mpjpe.png", panels)
     print(f"wrote {out / 'results.json'} and {out / 'mpjpe.png'}", file=sys.stderr)
     return 0
 
 
-def _load(path, kind, layout, load_checkpoint):
+def _plain(args, trials, skeleton, layout, settings, device):
+    """One set of models (``--models``) on every listed trial."""
+    from pathlib import Path
+
+    from nermo_ros.checkpoint import MODELS_DIR, model_path
+    from nermo_ros.evaluation import benchmark, methods
+
+    models = Path(args.models) if args.models else MODELS_DIR
+    nermo = _load(model_path("nermo", layout, models), "nermo", layout)
+    dct = _load(model_path("dct_mlp", layout, models), "dct_mlp", layout)
+    chosen = methods.all_methods(nermo, dct, tuple(args.steps), device)
+    sequences = benchmark.load_sequences(trials, skeleton, layout)
+    metrics = benchmark.layout_metrics(layout)
+    out = {"nermo_model_id": nermo.model_id if nermo else None,
+           "dct_mlp_model_id": dct.model_id if dct else None}
+    for sampling in args.sampling:
+        samples = benchmark.cut_samples(trials, sequences, sampling)
+        errors = benchmark.sample_errors(samples, chosen, metrics, settings)
+        out[sampling] = benchmark.summary(errors)
+    return out, ""
+
+
+def _cross_validated(args, trials, skeleton, layout, settings, device):
+    """Fold k's checkpoints on fold k's validation trials, pooled over the folds."""
+    from nermo_ros.evaluation import benchmark, cross_validation, folds, methods
+
+    all_folds = folds.make_folds(trials, args.folds, args.fold_seed)
+    per_fold, checkpoints, leaks = [], [], []
+    for fold in all_folds:
+        chosen = methods.baseline_methods()
+        for template in args.cv_models:
+            path = cross_validation.fold_checkpoint_path(template, fold.index, layout)
+            ckpt = _load_any(path, layout)
+            leak = cross_validation.fold_leak(ckpt.train_config, ckpt.validation, fold)
+            if leak:
+                leaks.append(f"{path}: {leak}")
+            found = methods.checkpoint_methods(ckpt, tuple(args.steps), device)
+            clash = set(found) & (set(chosen) - set(methods.baseline_methods()))
+            if clash:
+                raise ValueError(f"two --cv-models templates give {sorted(clash)} for fold "
+                                 f"{fold.index}; give one NeRMo and at most one DCT-MLP template")
+            chosen.update(found)
+            checkpoints.append({"fold": fold.index, "path": str(path), "model_id": ckpt.model_id,
+                                "leak": leak})
+        per_fold.append(chosen)
+    if leaks and not args.cv_allow_leak:
+        raise ValueError("these checkpoints were not trained on their fold, so their figures "
+                         "would be contaminated:\n  " + "\n  ".join(leaks) + "\ntrain them with "
+                         "`nermo-ros train --fold k --folds K`, or pass --cv-allow-leak to score "
+                         "them anyway (marked as contaminated)")
+    for leak in leaks:
+        print(f"warning: CONTAMINATED: {leak}", file=sys.stderr)
+    sequences = benchmark.load_sequences(trials, skeleton, layout)
+    metrics = benchmark.layout_metrics(layout)
+    out = {"cross_validation": {"folds": args.folds, "fold_seed": args.fold_seed,
+                                "checkpoints": checkpoints, "contaminated": bool(leaks)}}
+    for sampling in args.sampling:
+        out[sampling] = cross_validation.cross_validate(
+            all_folds, sequences, lambda k: per_fold[k], metrics, sampling, settings)
+    note = f", {args.folds}-fold cross-validation" + (", CONTAMINATED" if leaks else "")
+    return out, note
+
+
+def _load(path, kind, layout):
+    from nermo_ros.checkpoint import load_checkpoint
+
     if not path.is_file():
         print(f"no {kind} checkpoint {path}; {kind} is left out of the {layout} table",
               file=sys.stderr)
         return None
     return load_checkpoint(path, expect_layout=layout, expect_kind=kind)
+
+
+def _load_any(path, layout):
+    """A NeRMo or DCT-MLP checkpoint for ``layout``."""
+    from nermo_ros.checkpoint import load_raw, load_checkpoint
+
+    return load_checkpoint(path, expect_layout=layout, expect_kind=load_raw(path)["kind"])

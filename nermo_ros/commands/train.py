@@ -1,7 +1,8 @@
 """`nermo-ros train --config config/train_body17.yaml`: meta-train NeRMo or the DCT-MLP baseline.
 
 Resumes from ``OUT/last.pt`` when it exists; ``torchrun --nproc_per_node=N -m nermo_ros.cli
-train ...`` trains data-parallel on N GPUs.
+train ...`` trains data-parallel on N GPUs. ``--fold k --folds K`` trains cross-validation fold
+k's training trials; ``--all-trials`` trains on every trial (see ``DataConfig``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="YAML file, e.g. config/train_body17.yaml")
-    parser.add_argument("--out", default="", help="run directory (default: runs/<config name>)")
+    parser.add_argument("--out", default="", help="run directory (default: runs/<config name>, "
+                        "plus _fold<k>of<K> or _all)")
     parser.add_argument("--data", default="", help="CMU mocap folder (default: the config's, "
                         "else $NERMO_CMU_DIR or ../shared/data/cmu_mocap)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
@@ -25,7 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pause-after-minutes", type=float, default=0.0,
                         help="stop this call after so many minutes and save OUT/last.pt to "
                         "resume from (for machines lent in slices); 0: run to the end")
-    parser.add_argument("--no-validate", action="store_true", help="skip the held-out validation")
+    parser.add_argument("--no-validate", action="store_true", help="skip the validation at the end "
+                        "(a predictor refuses a checkpoint without it)")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--fold", type=int, default=None, help="train on cross-validation fold "
+                       "FOLD's training trials and validate on its own (data.split: fold)")
+    split.add_argument("--all-trials", action="store_true",
+                       help="train on every trial (data.split: all), e.g. for the shipped models")
+    parser.add_argument("--folds", type=int, default=None, help="override data.num_folds")
+    parser.add_argument("--fold-seed", type=int, default=None, help="override data.fold_seed")
+    parser.add_argument("--init-from", default=None, help="override init_from (a stage's "
+                        "starting weights; for a fold, the same fold's earlier stage)")
 
 
 # Above this many windows a step, CPU meta-training is likely to run out of memory.
@@ -46,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, data_dir=args.data)
     if args.steps:
         cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, steps=args.steps))
+    if args.init_from is not None:
+        cfg = dataclasses.replace(cfg, init_from=args.init_from)
+    cfg = dataclasses.replace(cfg, data=_data_overrides(cfg.data, args))
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -58,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    out = Path(args.out or Path("runs") / Path(args.config).stem)
+    out = Path(args.out or Path("runs") / (Path(args.config).stem + _run_suffix(cfg.data)))
     final = train(cfg, out, device=device, resume=not args.no_resume,
                   validate_fn=None if args.no_validate else validate,
                   pause_after_minutes=args.pause_after_minutes)
@@ -71,3 +86,24 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"protocol_horizons_ms": validation["protocol_horizons_ms"],
                               "mpjpe_mm": [round(v, 2) for v in validation["protocol_mpjpe_mm"]]}))
     return 0
+
+
+def _data_overrides(data, args):
+    """The config's DataConfig with the command line's split flags applied (checked again)."""
+    changes = {}
+    if args.fold is not None:
+        changes.update(split="fold", fold=args.fold)
+    if args.all_trials:
+        changes["split"] = "all"
+    if args.folds is not None:
+        changes["num_folds"] = args.folds
+    if args.fold_seed is not None:
+        changes["fold_seed"] = args.fold_seed
+    return dataclasses.replace(data, **changes)
+
+
+def _run_suffix(data) -> str:
+    """Default run folders keep fold, all-trials and held-out runs of one config apart."""
+    if data.split == "fold":
+        return f"_fold{data.fold}of{data.num_folds}"
+    return "_all" if data.split == "all" else ""

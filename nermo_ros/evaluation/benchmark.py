@@ -1,8 +1,12 @@
-"""Run every method on the same protocol samples and the same missing-data masks.
+"""Run every method on the same samples and the same missing-data masks, and score them.
 
 Settings: complete observations, 20 % and 40 % of the observed (frame, joint) entries missing
 at random, and 3 of the 9 older frames missing (the newest frame stays). Masks come from a
 fixed seed, so every method and every run sees the same ones.
+
+Scoring keeps each sample's error at the protocol horizons (``Errors``) rather than the
+forecasts: every window of every trial (``sampling="all"``) then fits in memory, and the
+errors of several cross-validation folds pool by concatenation.
 """
 
 from __future__ import annotations
@@ -12,20 +16,14 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from nermo_ros.checkpoint import Checkpoint
 from nermo_ros.data import cmu
 from nermo_ros.evaluation import protocol
-from nermo_ros.dct_mlp import DctMlp
-from nermo_ros.evaluation.metrics import mpjpe_per_frame
-from nermo_ros.meta import adapt_and_predict, prepare_arrays, restore
-from nermo_ros.model import ModelConfig
-from nermo_ros.predictors.base import WindowBatch
-from nermo_ros.predictors.baselines import ConstantVelocityPredictor, ZeroVelocityPredictor
-from nermo_ros.training.config import DctMlpConfig
+from nermo_ros.evaluation.methods import Method, window_batch
+from nermo_ros.evaluation.metrics import mpjpe_per_sample
 
 MASK_SEED = 20240923
+CHUNK_WINDOWS = 4096  # windows forecast at once; only their errors are kept
 
 
 @dataclass(frozen=True)
@@ -45,21 +43,59 @@ SETTINGS = (
 
 @dataclass(frozen=True)
 class Samples:
-    """Protocol samples of one layout: positions (S, 35, J, 3) metres and their action names."""
+    """35-frame windows (10 observed + 25 future, metres) of one layout, kept as the trials'
+    frames plus each window's first frame, and the action of each window."""
 
-    positions_m: np.ndarray
-    actions: list[str]
+    frames_m: np.ndarray  # (N, J, 3) the trials' 25 Hz frames, concatenated
+    starts: np.ndarray  # (S,) index into frames_m of each window's first frame
+    actions: list[str]  # (S,)
+
+    @classmethod
+    def from_windows(cls, windows_m: np.ndarray, actions: list[str]) -> "Samples":
+        """Samples from (S, 35, J, 3) windows."""
+        s, t = windows_m.shape[:2]
+        frames = windows_m.reshape((s * t,) + windows_m.shape[2:])
+        return cls(frames, np.arange(s) * t, list(actions))
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def windows_m(self, index=slice(None)) -> np.ndarray:
+        """(s, 35, J, 3) the selected windows."""
+        return self.frames_m[self.starts[index][:, None] + np.arange(protocol.WINDOW_FRAMES)]
 
 
-def load_samples(trials: dict[str, list[Path]], skeleton: cmu.CmuSkeleton, layout: str) -> Samples:
-    windows, actions = [], []
-    for action, files in trials.items():
+def load_sequences(trials: dict[str, list[Path]], skeleton: cmu.CmuSkeleton,
+                   layout: str) -> dict[Path, np.ndarray]:
+    """{trial file: (n, J, 3) metres at 25 Hz}, converted once for every sampling and fold."""
+    sequences = {}
+    for files in trials.values():
         for path in files:
             frames = cmu.read_expmap_file(path)[::cmu.PROTOCOL_DOWNSAMPLE]
-            samples = protocol.sample_windows(protocol.trial_positions_m(frames, skeleton, layout))
-            windows.append(samples)
-            actions += [action] * len(samples)
-    return Samples(np.concatenate(windows), actions)
+            sequences[path] = protocol.trial_positions_m(frames, skeleton, layout)
+    return sequences
+
+
+def cut_samples(trials: dict[str, list[Path]], sequences: dict[Path, np.ndarray],
+                sampling: str = "protocol8") -> Samples:
+    """The samples of ``trials`` ({action: files}) under ``sampling`` (protocol.SAMPLINGS)."""
+    chunks, starts, actions, offset = [], [], [], 0
+    for action, files in trials.items():
+        for path in files:
+            sequence = sequences[path]
+            first = protocol.window_starts(len(sequence), sampling)
+            chunks.append(sequence)
+            starts.append(first + offset)
+            actions += [action] * len(first)
+            offset += len(sequence)
+    if not chunks:
+        raise ValueError("no trials to cut samples from; check the data folder and the folds")
+    return Samples(np.concatenate(chunks), np.concatenate(starts), actions)
+
+
+def load_samples(trials: dict[str, list[Path]], skeleton: cmu.CmuSkeleton, layout: str,
+                 sampling: str = "protocol8") -> Samples:
+    return cut_samples(trials, load_sequences(trials, skeleton, layout), sampling)
 
 
 def observation_mask(num_samples: int, num_joints: int, setting: Setting) -> np.ndarray:
@@ -74,119 +110,97 @@ def observation_mask(num_samples: int, num_joints: int, setting: Setting) -> np.
     return mask
 
 
-def window_batch(obs_m: np.ndarray, mask: np.ndarray) -> WindowBatch:
-    t = obs_m.shape[1]
-    times = (np.arange(t) - (t - 1)) * protocol.FRAME_PERIOD_S
-    return WindowBatch(times_s=np.broadcast_to(times, obs_m.shape[:2]).copy(),
-                       positions=np.where(mask[..., None], obs_m, 0.0), joint_mask=mask,
-                       frame_valid=mask.any(axis=2), track_ids=[str(i) for i in range(len(obs_m))])
+Metric = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (S, H, J, 3) x2 -> (S, H)
 
 
-def future_times_s() -> np.ndarray:
-    return np.arange(1, protocol.OUTPUT_FRAMES + 1) * protocol.FRAME_PERIOD_S
+def layout_metrics(layout: str) -> dict[str, Metric]:
+    """``mpjpe_mm``: the mean over the layout's joints (25 or 17); for the protocol layout also
+    ``public38_mm``: the mean over 38 joints as the public code takes it (what papers report)."""
+    metrics = {"mpjpe_mm": mpjpe_per_sample}
+    if layout == protocol.PROTOCOL_LAYOUT_ID:
+        metrics["public38_mm"] = protocol.public_code_mpjpe_per_sample
+    return metrics
 
 
-Method = Callable[[WindowBatch], np.ndarray]  # -> (S, 25, J, 3) metres
+@dataclass(frozen=True)
+class Errors:
+    """Each sample's error (mm) at the protocol horizons, and the sample's action."""
+
+    actions: list[str]  # (S,)
+    mm: dict  # {metric: {setting: {method: (S, 6) array}}}
 
 
-def velocity_method(predictor) -> Method:
-    return lambda batch: predictor.predict(batch, future_times_s()).positions
+def sample_errors(samples: Samples, methods: dict[str, Method], metrics: dict[str, Metric],
+                  settings=SETTINGS, chunk: int = CHUNK_WINDOWS) -> Errors:
+    """Forecast ``chunk`` windows at a time with every method and keep only their errors."""
+    idx = list(protocol.EVAL_FRAME_INDEX)
+    num_joints = samples.frames_m.shape[1]
+    parts = {m: {s.name: {n: [] for n in methods} for s in settings} for m in metrics}
+    for setting in settings:
+        mask = observation_mask(len(samples), num_joints, setting)
+        for first in range(0, len(samples), chunk):
+            sl = slice(first, first + chunk)
+            windows = samples.windows_m(sl)
+            future = windows[:, protocol.INPUT_FRAMES:]
+            batch = window_batch(windows[:, :protocol.INPUT_FRAMES], mask[sl])
+            for name, method in methods.items():
+                pred = method(batch)
+                for metric, fn in metrics.items():
+                    parts[metric][setting.name][name].append(fn(pred, future)[:, idx] * 1000.0)
+    mm = {m: {s: {n: np.concatenate(v) for n, v in per.items()} for s, per in by_setting.items()}
+          for m, by_setting in parts.items()}
+    return Errors(list(samples.actions), mm)
 
 
-def nermo_method(params: dict[str, torch.Tensor], cfg: ModelConfig, steps: int,
-                 batch_size: int = 256) -> Method:
-    params = {k: v.detach().float().cpu() for k, v in params.items()}
-
-    def run(batch: WindowBatch) -> np.ndarray:
-        mask = batch.joint_mask & batch.frame_valid[..., None]
-        prep = prepare_arrays(batch.times_s, batch.positions, mask, future_times_s(), cfg)
-        out = []
-        for i in range(0, len(mask), batch_size):
-            sl = slice(i, i + batch_size)
-            z0 = params["z0"].expand(len(prep.obs_t[sl]), -1)
-            with torch.no_grad():
-                pred, _, _ = adapt_and_predict(params, prep.obs_t[sl], prep.obs_x[sl],
-                                               prep.obs_mask[sl], z0, prep.query_t[sl],
-                                               steps=steps, config=cfg)
-            out.append(restore(pred, prep.origin_m[sl], cfg))
-        return np.concatenate(out)
-
-    return run
+def pool(parts: list[Errors]) -> Errors:
+    """The errors of several runs (cross-validation folds) as one set of samples."""
+    first = parts[0].mm
+    for part in parts[1:]:
+        for metric, by_setting in first.items():
+            theirs = part.mm.get(metric, {})
+            for setting, by_method in by_setting.items():
+                other = sorted(theirs.get(setting, {}))
+                if other != sorted(by_method):
+                    raise ValueError(f"cannot pool runs whose methods differ: {sorted(by_method)} "
+                                     f"against {other} ({metric}, {setting})")
+    mm = {m: {s: {n: np.concatenate([p.mm[m][s][n] for p in parts]) for n in per}
+              for s, per in by_setting.items()} for m, by_setting in first.items()}
+    return Errors([a for p in parts for a in p.actions], mm)
 
 
-def load_dct_mlp(ckpt: Checkpoint) -> tuple[DctMlp, ModelConfig]:
-    """The network and the units (ModelConfig) it was trained in."""
-    tc = ckpt.train_config
-    window = tc["window"]
-    net = DctMlp(ckpt.num_joints, window["obs_frames"], window["future_frames"],
-                 DctMlpConfig(**tc["dct_mlp"]))
-    net.load_state_dict(ckpt.params)
-    return net.eval(), ModelConfig.from_dict(dict(tc["model"]))
+def tables(errors: Errors) -> dict:
+    """{metric: {setting: {method: {action: [mm at each horizon], "average": [...]}}}}: the
+    mean over each action's samples, and the plain mean over actions (as the papers average)."""
+    actions = sorted(set(errors.actions))
+    labels = np.asarray(errors.actions)
+    out: dict = {}
+    for metric, by_setting in errors.mm.items():
+        out[metric] = {}
+        for setting, by_method in by_setting.items():
+            out[metric][setting] = {}
+            for name, err in by_method.items():
+                rows = {a: err[labels == a].mean(axis=0).tolist() for a in actions}
+                rows["average"] = np.mean([rows[a] for a in actions], axis=0).tolist()
+                out[metric][setting][name] = rows
+    return out
 
 
-def dct_mlp_method(net: DctMlp, cfg: ModelConfig) -> Method:
-    net = net.cpu().eval()
+def summary(errors: Errors) -> dict:
+    """Sample counts and the tables of one run (the JSON of one layout and sampling)."""
+    counts = {a: errors.actions.count(a) for a in sorted(set(errors.actions))}
+    return {"samples": len(errors.actions), "samples_per_action": counts, **tables(errors)}
 
-    def run(batch: WindowBatch) -> np.ndarray:
-        mask = batch.joint_mask & batch.frame_valid[..., None]
-        prep = prepare_arrays(batch.times_s, batch.positions, mask, future_times_s(), cfg)
-        with torch.no_grad():
-            pred = net(prep.obs_x, prep.obs_mask)
-        return restore(pred, prep.origin_m, cfg)
 
-    return run
+def evaluate(samples: Samples, methods: dict[str, Method], settings=SETTINGS,
+             metrics: dict[str, Metric] | None = None) -> dict:
+    """{setting: {method: {action: [...], "average": [...]}}} of the mean joint error."""
+    metrics = metrics or {"mpjpe_mm": mpjpe_per_sample}
+    return tables(sample_errors(samples, methods, metrics, settings))[next(iter(metrics))]
 
 
 def complete_errors_m(samples: Samples, method: Method) -> np.ndarray:
     """(25, J) mean error in metres per future frame and joint, complete observations."""
-    obs_m = samples.positions_m[:, :protocol.INPUT_FRAMES]
-    mask = np.ones(obs_m.shape[:3], dtype=bool)
-    pred = method(window_batch(obs_m, mask))
-    return np.linalg.norm(pred - samples.positions_m[:, protocol.INPUT_FRAMES:], axis=-1).mean(axis=0)
-
-
-def predict_all(samples: Samples, methods: dict[str, Method], settings=SETTINGS) -> dict:
-    """{setting: {method: (S, 25, J, 3) forecast in metres}}, each method on the same masks."""
-    obs_m = samples.positions_m[:, :protocol.INPUT_FRAMES]
-    forecasts: dict = {}
-    for setting in settings:
-        batch = window_batch(obs_m, observation_mask(len(obs_m), obs_m.shape[2], setting))
-        forecasts[setting.name] = {name: method(batch) for name, method in methods.items()}
-    return forecasts
-
-
-def score(samples: Samples, forecasts: dict, metric=mpjpe_per_frame) -> dict:
-    """{setting: {method: {action: [mm at each protocol horizon]}}} plus per-method averages
-    over actions under the key "average". ``metric(pred, target) -> (H,)`` per future frame."""
-    future_m = samples.positions_m[:, protocol.INPUT_FRAMES:]
-    actions = sorted(set(samples.actions))
-    idx = list(protocol.EVAL_FRAME_INDEX)
-    results: dict = {}
-    for setting, per_method in forecasts.items():
-        results[setting] = {}
-        for name, pred in per_method.items():
-            rows = {}
-            for action in actions:
-                sel = np.array([a == action for a in samples.actions])
-                rows[action] = (metric(pred[sel], future_m[sel])[idx] * 1000).tolist()
-            rows["average"] = np.mean([rows[a] for a in actions], axis=0).tolist()
-            results[setting][name] = rows
-    return results
-
-
-def evaluate(samples: Samples, methods: dict[str, Method], settings=SETTINGS) -> dict:
-    """MPJPE tables (see ``score``) of every method in every setting."""
-    return score(samples, predict_all(samples, methods, settings))
-
-
-def all_methods(nermo: Checkpoint | None, dct: Checkpoint | None, steps=(1, 3, 10)) -> dict[str, Method]:
-    methods: dict[str, Method] = {
-        "zero_velocity": velocity_method(ZeroVelocityPredictor()),
-        "constant_velocity": velocity_method(ConstantVelocityPredictor()),
-    }
-    if dct is not None:
-        methods["dct_mlp"] = dct_mlp_method(*load_dct_mlp(dct))
-    if nermo is not None:
-        for k in steps:
-            methods[f"nermo_{k}step"] = nermo_method(nermo.params, nermo.model_config, k)
-    return methods
+    windows = samples.windows_m()
+    obs_m = windows[:, :protocol.INPUT_FRAMES]
+    pred = method(window_batch(obs_m, np.ones(obs_m.shape[:3], dtype=bool)))
+    return np.linalg.norm(pred - windows[:, protocol.INPUT_FRAMES:], axis=-1).mean(axis=0)

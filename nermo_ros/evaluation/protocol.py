@@ -5,9 +5,11 @@ and NeRMo, and this project's canonical-skeleton variant of it.
 - Skeleton: root-relative positions without global rotation (the public forward kinematics),
   offsets times 70 read as millimetres, and 25 of the 38 joints (13 are the root, duplicates
   or end sites and are dropped).
-- Samples: per trial file, ``numpy.random.RandomState(1234567890)`` draws 8 start indices
-  ``idx = rng.randint(0, n - 75)`` on the downsampled sequence of n frames; a sample is
-  frames ``idx + 40 .. idx + 74``: 10 observed frames then 25 future frames (1 s).
+- Samples (``protocol8``): per trial file, ``numpy.random.RandomState(1234567890)`` draws 8
+  start indices ``idx = rng.randint(0, n - 75)`` on the downsampled sequence of n frames; a
+  sample is frames ``idx + 40 .. idx + 74``: 10 observed frames then 25 future frames (1 s).
+  Eight windows per trial is a thin and noisy sample, so PGBIG's released evaluation also
+  scores every window (``all``): starts 0, 1, ..., n - 35, i.e. n - 34 windows per trial.
 - Metric: MPJPE (mean Euclidean joint error, mm) over the 25 joints at future frames
   2, 4, 8, 10, 14 and 25, i.e. 80, 160, 320, 400, 560 and 1000 ms.
 """
@@ -29,7 +31,9 @@ NUM_PROTOCOL_JOINTS = len(PROTOCOL_JOINTS)  # 25
 INPUT_FRAMES = 10
 OUTPUT_FRAMES = 25
 SOURCE_SEQ_LEN = 50  # the public code draws 50 + 25 frames and keeps the last 10 + 25
+WINDOW_FRAMES = INPUT_FRAMES + OUTPUT_FRAMES  # 35
 SAMPLES_PER_TRIAL = 8
+SAMPLINGS = ("protocol8", "all")
 SAMPLE_SEED = 1234567890
 FRAME_PERIOD_S = 1.0 / cmu.PROTOCOL_FRAME_RATE_HZ  # 0.04 s
 EVAL_HORIZONS_MS = (80, 160, 320, 400, 560, 1000)
@@ -48,11 +52,23 @@ def sample_starts(num_frames: int) -> np.ndarray:
     return np.array([rng.randint(0, num_frames - total) for _ in range(SAMPLES_PER_TRIAL)])
 
 
-def sample_windows(sequence: np.ndarray) -> np.ndarray:
-    """(n, J, 3) downsampled sequence -> (8, 35, J, 3) protocol samples (10 in + 25 out)."""
-    offset = SOURCE_SEQ_LEN - INPUT_FRAMES
-    span = INPUT_FRAMES + OUTPUT_FRAMES
-    return np.stack([sequence[s + offset:s + offset + span] for s in sample_starts(len(sequence))])
+def window_starts(num_frames: int, sampling: str = "protocol8") -> np.ndarray:
+    """First frame of every 35-frame sample (10 observed + 25 future) of a downsampled trial:
+    the 8 seeded draws (``protocol8``) or every window with stride 1 (``all``)."""
+    if sampling == "protocol8":
+        return sample_starts(num_frames) + (SOURCE_SEQ_LEN - INPUT_FRAMES)
+    if sampling == "all":
+        if num_frames < WINDOW_FRAMES:
+            raise ValueError(f"a trial needs at least {WINDOW_FRAMES} frames at 25 Hz for one "
+                             f"window, got {num_frames}")
+        return np.arange(num_frames - WINDOW_FRAMES + 1)
+    raise ValueError(f"unknown sampling {sampling!r}; choose one of {SAMPLINGS}")
+
+
+def sample_windows(sequence: np.ndarray, sampling: str = "protocol8") -> np.ndarray:
+    """(n, J, 3) downsampled sequence -> (S, 35, J, 3) samples (10 in + 25 out)."""
+    starts = window_starts(len(sequence), sampling)
+    return np.asarray(sequence)[starts[:, None] + np.arange(WINDOW_FRAMES)]
 
 
 @dataclass(frozen=True)
@@ -81,14 +97,19 @@ LAYOUT_DATA = {
 _PUBLIC_CODE_COPIES = {15: (16, 20, 29), 23: (24, 27), 32: (33, 36)}
 
 
-def public_code_mpjpe_per_frame(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(S, H, 25, 3) x2 protocol joints -> (H,) MPJPE averaged over 38 joints as the public
+def public_code_mpjpe_per_sample(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(S, H, 25, 3) x2 protocol joints -> (S, H) MPJPE averaged over 38 joints as the public
     code does, which is what papers (NeRMo's included) report for CMU-Mocap."""
     err = np.linalg.norm(np.asarray(pred) - np.asarray(target), axis=-1)  # (S, H, 25)
     weight = np.ones(NUM_PROTOCOL_JOINTS)
     for joint, copies in _PUBLIC_CODE_COPIES.items():
         weight[PROTOCOL_JOINTS.index(joint)] += len(copies)
-    return (err * weight).sum(axis=-1).mean(axis=0) / cmu.NUM_CMU_JOINTS
+    return (err * weight).sum(axis=-1) / cmu.NUM_CMU_JOINTS
+
+
+def public_code_mpjpe_per_frame(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(S, H, 25, 3) x2 -> (H,): ``public_code_mpjpe_per_sample`` averaged over the samples."""
+    return public_code_mpjpe_per_sample(pred, target).mean(axis=0)
 
 
 # Left-right mirror images (training augmentation): CMU joints 1-6 and 7-12 are the two legs,

@@ -1,20 +1,25 @@
-"""Benchmark results as a text table, a JSON file and a PNG plot of error against horizon."""
+"""Benchmark results as text tables, a JSON file and a PNG plot of error against horizon."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from nermo_ros.evaluation.protocol import EVAL_HORIZONS_MS
+from nermo_ros.evaluation import published
+from nermo_ros.evaluation.protocol import EVAL_HORIZONS_MS, LAYOUT_NUM_JOINTS
 
-PAPER_CMU_MM = {"80": 8.05, "160": 14.14, "320": 29.43, "400": 37.15}  # NeRMo, ECCV 2024
+def _head(first: str) -> list[str]:
+    return [f"| {first} | " + " | ".join(f"{ms} ms" for ms in EVAL_HORIZONS_MS) + " |",
+            "|---|" + "---:|" * len(EVAL_HORIZONS_MS)]
+
+
+def _cells(values) -> str:
+    return " | ".join("-" if v is None else f"{v:.2f}" for v in values)
 
 
 def table(per_method: dict, row: str = "average", title: str = "") -> str:
     """Markdown table: one line per method, MPJPE (mm) at each protocol horizon."""
-    head = "| method | " + " | ".join(f"{ms} ms" for ms in EVAL_HORIZONS_MS) + " |"
-    rule = "|---|" + "---:|" * len(EVAL_HORIZONS_MS)
-    lines = [title, "", head, rule] if title else [head, rule]
+    lines = ([title, ""] if title else []) + _head("method")
     best = [min(rows[row][i] for rows in per_method.values()) for i in range(len(EVAL_HORIZONS_MS))]
     for name, rows in per_method.items():
         cells = [f"**{v:.2f}**" if v == best[i] else f"{v:.2f}" for i, v in enumerate(rows[row])]
@@ -22,11 +27,35 @@ def table(per_method: dict, row: str = "average", title: str = "") -> str:
     return "\n".join(lines)
 
 
-def per_action_table(per_method: dict, method: str) -> str:
-    head = "| action | " + " | ".join(f"{ms} ms" for ms in EVAL_HORIZONS_MS) + " |"
-    lines = [head, "|---|" + "---:|" * len(EVAL_HORIZONS_MS)]
+def per_action_table(per_method: dict, method: str, title: str = "") -> str:
+    lines = ([title, ""] if title else []) + _head("action")
     for action, values in per_method[method].items():
-        lines.append(f"| {action} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
+        lines.append(f"| {action} | {_cells(values)} |")
+    return "\n".join(lines)
+
+
+def published_table(ours_38_mm: list[float], label: str, title: str = "") -> str:
+    """Our 38-joint average next to the published ones (``published.AVERAGES_MM``)."""
+    lines = ([title, ""] if title else []) + _head("model")
+    lines.append(f"| {label} | {_cells(ours_38_mm)} |")
+    for name, values in published.AVERAGES_MM.items():
+        lines.append(f"| {name} (public test split) | {_cells(values)} |")
+    return "\n".join(lines)
+
+
+def pgbig_ratio_table(rows_38_mm: dict, title: str = "") -> str:
+    """Per action: our 38-joint error over PGBIG's released one at each horizon; cells above
+    1 + ``published.PER_ACTION_TOLERANCE`` are marked. Actions PGBIG has no figure for, and the
+    average (ours and theirs average over different sets of actions), are left out."""
+    lines = ([title, ""] if title else []) + _head("action (ours / PGBIG released)")
+    limit = 1.0 + published.PER_ACTION_TOLERANCE
+    for action, ours in rows_38_mm.items():
+        theirs = published.released_pgbig(action)
+        if theirs is None:
+            continue
+        ratios = [a / b for a, b in zip(ours, theirs)]
+        cells = [f"**{r:.2f}**" if r > limit else f"{r:.2f}" for r in ratios]
+        lines.append(f"| {action} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -35,28 +64,74 @@ def write_json(path: Path, results: dict) -> None:
     path.write_text(json.dumps(results, indent=1))
 
 
-def plot(path: Path, results: dict) -> None:
-    """One panel per (layout, setting): average MPJPE against horizon, one line per method."""
+def plot(path: Path, panels: dict) -> None:
+    """One panel per title: average MPJPE against horizon, one line per method.
+    ``panels``: {title: {method: {"average": [...], ...}}}."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    layouts = [k for k in results if isinstance(results[k], dict) and "settings" in results[k]]
-    settings = list(results[layouts[0]]["settings"])
-    fig, axes = plt.subplots(len(layouts), len(settings), figsize=(4 * len(settings), 3.4 * len(layouts)),
-                             squeeze=False)
-    for r, layout in enumerate(layouts):
-        for c, setting in enumerate(settings):
-            ax = axes[r][c]
-            for name, rows in results[layout]["settings"][setting].items():
-                ax.plot(EVAL_HORIZONS_MS, rows["average"], marker="o", label=name)
-            ax.set_title(f"{layout}: {setting}", fontsize=9)
-            ax.set_xlabel("horizon (ms)")
-            ax.set_ylabel("MPJPE (mm)")
-            ax.grid(alpha=0.3)
+    columns = min(4, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.4 * rows), squeeze=False)
+    for ax, (title, per_method) in zip(axes.flat, panels.items()):
+        for name, per_action in per_method.items():
+            ax.plot(EVAL_HORIZONS_MS, per_action["average"], marker="o", label=name)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("horizon (ms)")
+        ax.set_ylabel("MPJPE (mm)")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+SAMPLING_LABELS = {"protocol8": "8 seeded samples per trial", "all": "every window, stride 1"}
+
+
+def headline_method(method_names) -> str:
+    """The method whose per-action tables are printed: NeRMo with the most steps, else the
+    DCT-MLP, else constant velocity."""
+    nermo = [n for n in method_names if n.startswith("nermo_") and n.endswith("step")]
+    if nermo:
+        return max(nermo, key=lambda n: int(n.removeprefix("nermo_").removesuffix("step")))
+    return "dct_mlp" if "dct_mlp" in method_names else "constant_velocity"
+
+
+def summary_text(layout: str, sampling: str, summary: dict, note: str = "") -> str:
+    """Every table of one layout and sampling: averages per setting, then for complete
+    observations the 38-joint averages against the published ones and the headline method's
+    per-action tables (the 25- or 17-joint mean and, on the protocol skeleton, the 38-joint one
+    and its ratio to PGBIG's released figures)."""
+    joints = LAYOUT_NUM_JOINTS[layout]
+    where = f"{layout}, {SAMPLING_LABELS[sampling]}{note} ({summary['samples']} samples)"
+    parts = []
+    for setting, per_method in summary["mpjpe_mm"].items():
+        parts.append(table(per_method, title=f"### {where}, {setting}: MPJPE mm, mean over "
+                           f"{joints} joints, average over actions"))
+    complete = next(iter(summary["mpjpe_mm"]))
+    best = headline_method(summary["mpjpe_mm"][complete])
+    public = summary.get("public38_mm", {}).get(complete)
+    if public:
+        parts.append(table(public, title=f"### {where}, {complete}: mean over 38 joints as the "
+                           "public code takes it (the figure papers report)"))
+        parts.append(published_table(public[best]["average"], f"{best} (ours, our trials)",
+                                     title=f"### {where}: {best} against published figures "
+                                     "(38 joints; theirs on the public test split, which is "
+                                     "not in our data)"))
+    parts.append(per_action_table(summary["mpjpe_mm"][complete], best,
+                                  title=f"### {where}, {complete}: {best} per action, "
+                                  f"mean over {joints} joints"))
+    if public:
+        parts.append(per_action_table(public, best, title=f"### {where}, {complete}: {best} "
+                                      "per action, mean over 38 joints (public code)"))
+        parts.append(pgbig_ratio_table(public[best], title=f"### {where}, {complete}: {best} "
+                                       "over PGBIG's released per-action figures (38 joints; "
+                                       f"bold: more than {published.PER_ACTION_TOLERANCE:.0%} "
+                                       "worse; different trials, indicative only)"))
+    return "\n\n".join(parts)

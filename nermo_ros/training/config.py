@@ -72,11 +72,42 @@ class DctMlpConfig:
     hidden: int = 256
 
 
+SPLITS = ("heldout", "fold", "all")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which trials train, and which validate at the end (stored in the checkpoint).
+
+    - ``heldout``: all but the lowest-numbered trial of each action, which validates
+      (``cmu.heldout_split``; the models shipped so far).
+    - ``fold``: cross-validation fold ``fold`` of ``num_folds`` (``evaluation/folds.py``, seeded
+      by ``fold_seed``): its training trials train, its validation trials validate. Stages of
+      one fold must start from the same fold's weights.
+    - ``all``: every trial trains (the models to ship once cross-validation chose the
+      recipe); validation still runs on the held-out split, which is then training data, and
+      says so.
+    """
+
+    split: str = "heldout"
+    fold: int = 0
+    num_folds: int = 5
+    fold_seed: int = 0
+
+    def __post_init__(self):
+        if self.split not in SPLITS:
+            raise ValueError(f"data.split must be one of {SPLITS}, got {self.split!r}")
+        if self.split == "fold" and not 0 <= self.fold < self.num_folds:
+            raise ValueError(f"data.fold {self.fold} does not exist with data.num_folds "
+                             f"{self.num_folds}; choose 0 .. {self.num_folds - 1}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     kind: str = "nermo"  # "nermo" or "dct_mlp"
     seed: int = 0
     data_dir: str = ""  # empty: $NERMO_CMU_DIR or ../shared/data/cmu_mocap
+    data: DataConfig = field(default_factory=DataConfig)
     # A checkpoint of the same kind and model config to start from (a second training stage
     # with its own schedule); empty: random initialisation.
     init_from: str = ""

@@ -23,11 +23,12 @@ from torch import Tensor
 from nermo_ros.checkpoint import load_raw, save_checkpoint
 from nermo_ros.data import cmu
 from nermo_ros.dct_mlp import DctMlp
+from nermo_ros.evaluation import folds
 from nermo_ros.evaluation.metrics import mpjpe_loss
 from nermo_ros.meta import adapt_and_predict, init_params
 from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import TrainConfig
-from nermo_ros.training.windows import Batch, SequenceBank, build_bank, sample_batch
+from nermo_ros.training.windows import Batch, build_bank, sample_batch
 
 
 @dataclass
@@ -105,7 +106,19 @@ def weights_from(path: Path, cfg: TrainConfig) -> dict[str, Tensor]:
             cfg.kind == "dct_mlp" and theirs.get("dct_mlp") != asdict(cfg.dct_mlp)):
         raise ValueError(f"init_from {path}: a {payload['kind']!r} checkpoint whose model "
                          f"config differs from this config's; a stage must keep the shapes")
+    ours = _data_split(cfg.to_dict())
+    if cfg.data.split != "all" and _data_split(theirs) != ours:
+        raise ValueError(f"init_from {path} was trained on data {_data_split(theirs)}, but this "
+                         f"stage trains on {ours}; its weights may have seen this stage's "
+                         "validation trials. Start from an earlier stage of the same split "
+                         "(for a fold, the same fold).")
     return {k: v.detach().clone().float() for k, v in payload["params"].items()}
+
+
+def _data_split(train_config: dict) -> dict:
+    """The split a checkpoint trained on (checkpoints older than ``DataConfig``: heldout)."""
+    data = {"split": "heldout", **(train_config.get("data") or {})}
+    return data if data["split"] == "fold" else {"split": data["split"]}
 
 
 def _same_shapes(theirs: dict | None, ours: ModelConfig) -> bool:
@@ -132,14 +145,28 @@ def dct_loss(net: DctMlp, batch: Batch) -> Tensor:
     return mpjpe_loss(net(batch.obs_x, batch.obs_mask), batch.fut_x)
 
 
-def training_files(cfg: TrainConfig) -> tuple[list[Path], dict[str, list[Path]]]:
-    """(training trial files, held-out trials per action); the held-out ones never train."""
+def split_trials(cfg: TrainConfig) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    """(training trials, validation trials) per action, as ``cfg.data`` says (``DataConfig``)."""
     root = Path(cfg.data_dir) if cfg.data_dir else cmu.default_data_dir()
-    train, heldout = cmu.heldout_split(cmu.list_trials(root))
+    trials = cmu.list_trials(root)
+    if cfg.data.split == "fold":
+        chosen = folds.fold(trials, cfg.data.fold, cfg.data.num_folds, cfg.data.fold_seed)
+        return chosen.train, chosen.validation
+    train, heldout = cmu.heldout_split(trials)
+    if cfg.data.split == "all":
+        return trials, heldout
+    return train, heldout
+
+
+def training_files(cfg: TrainConfig) -> tuple[list[Path], dict[str, list[Path]]]:
+    """(training trial files, validation trials per action); only with ``data.split: all`` do
+    the validation trials also train."""
+    train, validation = split_trials(cfg)
     files = [f for fs in train.values() for f in fs]
-    held = {f for fs in heldout.values() for f in fs}
-    assert not held & set(files), "a held-out trial leaked into training"
-    return files, heldout
+    held = {f for fs in validation.values() for f in fs}
+    if cfg.data.split != "all" and held & set(files):
+        raise AssertionError(f"validation trials leaked into training: {sorted(held & set(files))}")
+    return files, validation
 
 
 class Progress:

@@ -1,0 +1,110 @@
+"""The forecasters the benchmark compares, each as a function WindowBatch -> (S, 25, J, 3)
+metres: the predictor node's baselines, the DCT-MLP and NeRMo with a given number of steps."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from nermo_ros.checkpoint import Checkpoint
+from nermo_ros.dct_mlp import DctMlp
+from nermo_ros.evaluation import protocol
+from nermo_ros.meta import adapt_and_predict, prepare_arrays, restore
+from nermo_ros.model import ModelConfig
+from nermo_ros.predictors.base import WindowBatch
+from nermo_ros.predictors.baselines import ConstantVelocityPredictor, ZeroVelocityPredictor
+from nermo_ros.training.config import DctMlpConfig
+
+Method = Callable[[WindowBatch], np.ndarray]  # -> (S, 25, J, 3) metres
+
+# Windows per forward pass: the meta-gradient of every step is held in memory at once.
+BATCH_WINDOWS = {"cpu": 256, "cuda": 2048}
+
+
+def window_batch(obs_m: np.ndarray, mask: np.ndarray) -> WindowBatch:
+    t = obs_m.shape[1]
+    times = (np.arange(t) - (t - 1)) * protocol.FRAME_PERIOD_S
+    return WindowBatch(times_s=np.broadcast_to(times, obs_m.shape[:2]).copy(),
+                       positions=np.where(mask[..., None], obs_m, 0.0), joint_mask=mask,
+                       frame_valid=mask.any(axis=2), track_ids=[str(i) for i in range(len(obs_m))])
+
+
+def future_times_s() -> np.ndarray:
+    return np.arange(1, protocol.OUTPUT_FRAMES + 1) * protocol.FRAME_PERIOD_S
+
+
+def velocity_method(predictor) -> Method:
+    return lambda batch: predictor.predict(batch, future_times_s()).positions
+
+
+def nermo_method(params: dict[str, torch.Tensor], cfg: ModelConfig, steps: int,
+                 device: str = "cpu") -> Method:
+    dev = torch.device(device)
+    params = {k: v.detach().float().to(dev) for k, v in params.items()}
+    batch_size = BATCH_WINDOWS[dev.type]
+
+    def run(batch: WindowBatch) -> np.ndarray:
+        mask = batch.joint_mask & batch.frame_valid[..., None]
+        prep = prepare_arrays(batch.times_s, batch.positions, mask, future_times_s(), cfg)
+        out = []
+        for i in range(0, len(mask), batch_size):
+            sl = slice(i, i + batch_size)
+            obs_t, obs_x, obs_mask, query_t = (a[sl].to(dev) for a in (
+                prep.obs_t, prep.obs_x, prep.obs_mask, prep.query_t))
+            z0 = params["z0"].expand(len(obs_t), -1)
+            with torch.no_grad():
+                pred, _, _ = adapt_and_predict(params, obs_t, obs_x, obs_mask, z0, query_t,
+                                               steps=steps, config=cfg)
+            out.append(restore(pred, prep.origin_m[sl], cfg))
+        return np.concatenate(out)
+
+    return run
+
+
+def load_dct_mlp(ckpt: Checkpoint) -> tuple[DctMlp, ModelConfig]:
+    """The network and the units (ModelConfig) it was trained in."""
+    tc = ckpt.train_config
+    window = tc["window"]
+    net = DctMlp(ckpt.num_joints, window["obs_frames"], window["future_frames"],
+                 DctMlpConfig(**tc["dct_mlp"]))
+    net.load_state_dict(ckpt.params)
+    return net.eval(), ModelConfig.from_dict(dict(tc["model"]))
+
+
+def dct_mlp_method(net: DctMlp, cfg: ModelConfig, device: str = "cpu") -> Method:
+    dev = torch.device(device)
+    net = net.to(dev).eval()
+
+    def run(batch: WindowBatch) -> np.ndarray:
+        mask = batch.joint_mask & batch.frame_valid[..., None]
+        prep = prepare_arrays(batch.times_s, batch.positions, mask, future_times_s(), cfg)
+        with torch.no_grad():
+            pred = net(prep.obs_x.to(dev), prep.obs_mask.to(dev))
+        return restore(pred, prep.origin_m, cfg)
+
+    return run
+
+
+def baseline_methods() -> dict[str, Method]:
+    return {"zero_velocity": velocity_method(ZeroVelocityPredictor()),
+            "constant_velocity": velocity_method(ConstantVelocityPredictor())}
+
+
+def checkpoint_methods(ckpt: Checkpoint, steps=(1, 3, 10),
+                       device: str = "cpu") -> dict[str, Method]:
+    """``dct_mlp`` for a DCT-MLP checkpoint, ``nermo_<k>step`` for each k for a NeRMo one."""
+    if ckpt.kind == "dct_mlp":
+        return {"dct_mlp": dct_mlp_method(*load_dct_mlp(ckpt), device=device)}
+    return {f"nermo_{k}step": nermo_method(ckpt.params, ckpt.model_config, k, device)
+            for k in steps}
+
+
+def all_methods(nermo: Checkpoint | None, dct: Checkpoint | None, steps=(1, 3, 10),
+                device: str = "cpu") -> dict[str, Method]:
+    methods = baseline_methods()
+    for ckpt in (dct, nermo):
+        if ckpt is not None:
+            methods.update(checkpoint_methods(ckpt, steps, device))
+    return methods
