@@ -1,7 +1,8 @@
 """Where the package's data folders (config/, models/) are: the source tree or a colcon install.
 
 In a checkout they sit beside `nermo_ros/`; after `colcon build` they are installed to
-`<prefix>/share/nermo_ros/`, found through AMENT_PREFIX_PATH.
+`<prefix>/share/nermo_ros/`. That prefix is the one this module was installed into, or any
+on AMENT_PREFIX_PATH (`source install/setup.bash` sets it).
 """
 
 from __future__ import annotations
@@ -10,13 +11,30 @@ import os
 from pathlib import Path
 
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
+_SITE_DIR_NAMES = ("site-packages", "dist-packages")
+
+
+def install_prefix_of(package_dir: Path) -> Path | None:
+    """The prefix of a package installed as `<prefix>/lib/pythonX.Y/site-packages/<package>`.
+
+    None for any other layout, such as a checkout. The path is taken as it is, not resolved:
+    a --symlink-install links each file back to the source tree.
+    """
+    site_dir = package_dir.parent
+    if site_dir.name not in _SITE_DIR_NAMES or len(site_dir.parents) < 3:
+        return None
+    return site_dir.parents[2]
 
 
 def package_data_candidates(relative: str) -> list[Path]:
     """Every place ``relative`` (e.g. "models" or "config/predictor.yaml") may be, in order."""
+    prefixes = [install_prefix_of(Path(os.path.abspath(__file__)).parent)]
+    prefixes += [Path(p) for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
     candidates = [SOURCE_ROOT / relative]
-    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
-        candidates.append(Path(prefix) / "share" / "nermo_ros" / relative)
+    for prefix in filter(None, prefixes):
+        candidate = prefix / "share" / "nermo_ros" / relative
+        if candidate not in candidates:
+            candidates.append(candidate)
     return candidates
 
 

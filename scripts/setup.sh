@@ -43,21 +43,13 @@ if grep -lq "/opt/python/cp311" "$venv"/share/*/cmake/*Export.cmake 2>/dev/null;
 fi
 touch "$venv/COLCON_IGNORE"
 
-msg_hash=$(cat "$repo"/msg/*.msg "$repo/CMakeLists.txt" "$repo/package.xml" | sha256sum | cut -c1-16)
+msg_hash=$(cat "$repo"/msg/*.msg "$repo/CMakeLists.txt" "$repo/package.xml" \
+  "$repo/scripts/colcon_build.sh" | sha256sum | cut -c1-16)
 build_stamp="$repo/install/.nermo-built-$msg_hash"
 if [ ! -f "$build_stamp" ]; then
   log "building the nermo_ros messages with colcon"
-  mkdir -p "$repo/log"
-  (
-    cd "$repo"
-    export PATH="$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
-    export Python3_ROOT_DIR="$venv"
-    "$venv/bin/colcon" --log-base "$repo/log" build --base-paths "$repo" \
-      --build-base "$repo/build" --install-base "$repo/install" --symlink-install \
-      --cmake-args -DPython3_EXECUTABLE="$py" -DPYTHON_EXECUTABLE="$py" \
-      -DBUILD_TESTING=OFF >"$repo/log/colcon-build.txt" 2>&1 \
-      || { cat "$repo/log/colcon-build.txt" >&2; log "colcon build failed (log above)"; exit 1; }
-  )
+  NERMO_VENV="$venv" "$repo/scripts/colcon_build.sh" "$repo" --symlink-install \
+    || { log "colcon build failed (log above)"; exit 1; }
   touch "$build_stamp"
 fi
 # Compile the predictor node's default NeRMo step (ONNX graphs for every batch bucket) once per
