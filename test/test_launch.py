@@ -77,7 +77,8 @@ def test_predictor_program_runs_as_launch_starts_it_and_stops_cleanly_on_ctrl_c(
     domain_id = 21 + os.getpid() % 5  # domains 21-25: its own, for parallel test runs
     process = subprocess.Popen(
         [str(program), "--ros-args", "--params-file", str(repo / "config" / "predictor.yaml"),
-         "-p", "predictor:=zero_velocity", "-p", "input_reliability:=reliable"],
+         "-p", "predictor:=zero_velocity", "-p", "input_reliability:=reliable",
+         "-p", "input_queue_depth:=10"],
         env=dict(os.environ, ROS_DOMAIN_ID=str(domain_id)),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     context = rclpy.Context()
@@ -110,3 +111,33 @@ def test_predictor_program_runs_as_launch_starts_it_and_stops_cleanly_on_ctrl_c(
     assert answers[-1].forecasts[0].predictor == "zero_velocity"
     assert process.returncode == 0, output
     assert "Traceback" not in output
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_nermo_ros_run_stops_on_a_signal_without_a_traceback(signal_name):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("rclpy")
+    domain_id = 26 + os.getpid() % 4  # domains 26-29
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nermo_ros.cli", "run", "--no-perception",
+         "--set", "predictor.predictor=constant_velocity"],
+        env=dict(os.environ, ROS_DOMAIN_ID=str(domain_id)),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    output = ""
+    while "Ctrl-C stops" not in output and time.monotonic() < deadline:
+        output += process.stdout.readline()
+    time.sleep(1.0)  # spinning
+    process.send_signal(getattr(signal, signal_name))
+    rest, _ = process.communicate(timeout=20)
+    output += rest
+    assert "Ctrl-C stops" in output
+    assert process.returncode == 0, output
+    assert "Traceback" not in output and "Exception" not in output, output

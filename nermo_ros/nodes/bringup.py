@@ -87,8 +87,8 @@ def spin_until(nodes: list, should_stop: Callable[[], bool], poll_s: float = 0.0
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executors.append(executor)
-        threads.append(threading.Thread(target=executor.spin, name=node.get_name(),
-                                        daemon=True))
+        threads.append(threading.Thread(target=_spin_quietly, args=(executor,),
+                                        name=node.get_name(), daemon=True))
     for thread in threads:
         thread.start()
     try:
@@ -99,6 +99,16 @@ def spin_until(nodes: list, should_stop: Callable[[], bool], poll_s: float = 0.0
             executor.shutdown(timeout_sec=2.0)
         for thread in threads:
             thread.join(timeout=2.0)
+
+
+def _spin_quietly(executor) -> None:
+    """Spin until shut down; Ctrl-C or SIGTERM shutting the context down is the normal end."""
+    from rclpy.executors import ExternalShutdownException
+
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
 
 
 def spin_node_main(make_node: Callable[[], Any], args=None) -> None:
