@@ -5,17 +5,24 @@ Arguments (all optional):
       a camera, a video file or a sensor_msgs/Image topic (default: the perception config's)
   predictor:=nermo|constant_velocity|zero_velocity   backend:=auto|tensorrt|onnxruntime|...
   predictor_config:=FILE  perception_config:=FILE    (default: the installed config/ files)
-The predictor is respawned if it exits. `nermo-ros run` starts the same nodes in one process
-where `ros2 launch` is not installed.
+The predictor is a managed (lifecycle) node: this file configures it (load and compile the
+model) each time its process starts, and activates it once configured. It is respawned if it
+exits. `nermo-ros run` starts the same nodes in one process, and brings the predictor up the
+same way, where `ros2 launch` is not installed.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
+import lifecycle_msgs.msg
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnProcessStart
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 
 from nermo_ros.nodes.bringup import input_overrides
 
@@ -44,11 +51,30 @@ def _nodes(context):
         package="nermo_ros", executable="perception_node", output="screen",
         parameters=[value["perception_config"] or _config("perception.yaml"),
                     input_overrides(value["input"])])
-    predictor = Node(
-        package="nermo_ros", executable="predictor_node", output="screen",
+    predictor = LifecycleNode(
+        package="nermo_ros", executable="predictor_node", name="predictor", namespace="",
+        output="screen", arguments=["--managed"],
         parameters=[value["predictor_config"] or _config("predictor.yaml"), predictor_overrides],
         respawn=True, respawn_delay=RESPAWN_DELAY_S)
-    return [perception, predictor]
+    return [perception, predictor, *_bring_up(predictor)]
+
+
+def _transition(node: LifecycleNode, transition_id: int) -> EmitEvent:
+    return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                       transition_id=transition_id))
+
+
+def _bring_up(node: LifecycleNode) -> list:
+    """Configure the node whenever its process starts (respawns too); activate once configured."""
+    transition = lifecycle_msgs.msg.Transition
+    return [
+        RegisterEventHandler(OnProcessStart(
+            target_action=node,
+            on_start=[_transition(node, transition.TRANSITION_CONFIGURE)])),
+        RegisterEventHandler(OnStateTransition(
+            target_lifecycle_node=node, goal_state="inactive",
+            entities=[_transition(node, transition.TRANSITION_ACTIVATE)])),
+    ]
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -32,8 +32,12 @@ def test_launch_file_declares_its_arguments_and_starts_both_nodes_with_respawn()
                                           "backend": "", "predictor_config": "",
                                           "perception_config": ""})
     (opaque,) = [a for a in description.entities if isinstance(a, OpaqueFunction)]
-    nodes = opaque.execute(context)
+    from launch_ros.actions import LifecycleNode, Node
+
+    entities = opaque.execute(context)
+    nodes = [e for e in entities if isinstance(e, Node)]
     assert [n.node_executable for n in nodes] == ["perception_node", "predictor_node"]
+    assert isinstance(nodes[1], LifecycleNode) and len(entities) == 4  # + configure, activate
     assert all(n.node_package == "nermo_ros" for n in nodes)
     assert module.input_overrides("3") == {"camera_device": 3}
 

@@ -117,6 +117,8 @@ def spin_node_main(make_node: Callable[[], Any], args=None) -> None:
     A SIGTERM shuts the context down under a running callback (its publish then fails); that
     is a shutdown, not an error. Anything else still propagates.
     """
+    import sys
+
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
@@ -127,6 +129,9 @@ def spin_node_main(make_node: Callable[[], Any], args=None) -> None:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ValueError as error:  # settings refused at start: the reason, no traceback
+        print(f"refusing to start: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     except Exception:
         if rclpy.ok():
             raise

@@ -189,7 +189,14 @@ class PredictorNode(LifecycleNode):
 
 
 def main(args=None) -> None:
-    spin_node_main(PredictorNode, args)
+    """The node program. ``--managed``: wait for a lifecycle manager (the launch file) to
+    configure and activate it; without it the node brings itself up."""
+    import sys
+
+    argv = list(sys.argv if args is None else args)
+    managed = "--managed" in argv
+    spin_node_main(lambda: PredictorNode(autostart=not managed),
+                   [a for a in argv if a != "--managed"])
 
 
 if __name__ == "__main__":
