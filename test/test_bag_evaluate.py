@@ -11,6 +11,7 @@ import pytest
 from nermo_ros.bag import convert, evaluate, io
 from nermo_ros.bag.messages import ForecastRecord
 from nermo_ros.bag.metrics import ground_truth, interpolate, score
+from nermo_ros.tracking.validation import BodyLimits
 from nermo_ros.bag.report import write_outputs
 from nermo_ros.cli import main as cli_main
 from nermo_ros.data.clip import Clip
@@ -19,6 +20,8 @@ from nermo_ros.skeleton import NUM_JOINTS
 
 RATE_HZ = 20.0
 HORIZONS_S = (0.1, 0.5, 1.0)
+
+LIMITS = BodyLimits(max_distance_m=100.0, max_body_extent_m=3.0)
 
 
 def moving_person(velocity_mps, seconds=4.0, rate_hz=RATE_HZ) -> Clip:
@@ -83,7 +86,7 @@ def test_a_forecast_into_a_recording_gap_is_not_scored(tmp_path):
     keep = (clip.times_s < 1.0) | (clip.times_s > 2.0)  # one second missing
     gappy = Clip(clip.times_s[keep], clip.positions_m[keep], "gappy")
     evaluation, records = evaluate_clip(tmp_path, gappy, "zero_velocity")
-    truth = ground_truth(evaluation_frames(tmp_path))
+    truth = ground_truth(evaluation_frames(tmp_path), 0.0, LIMITS)
     assert any("1 gaps (longest 1.100 s" in note for note in evaluation.notes)
     for record in records:
         target_s = record.stamp_ns * 1e-9 - 1767225600 + np.asarray(HORIZONS_S)
@@ -102,8 +105,11 @@ def test_a_bag_that_jumps_back_in_time_starts_the_track_over_and_still_scores(tm
     replayed = convert.clip_frames(clip, start_ns=frames[0].stamp_ns)  # the same 2 s again
     convert.write_skeleton_bag(tmp_path / "bag", frames + [
         type(f)(f.stamp_ns, f.frame_id, f.people, f.log_ns + 3 * 10**9) for f in replayed])
+    # The replayed half was logged 3 s after its stamps: stale by the bag's clock, unless the
+    # stale check is off (as it must be live too, to score such a bag).
     data = evaluate.load_input(tmp_path / "bag", overrides={"predictor": "zero_velocity",
-                                                            "horizons_s": list(HORIZONS_S)})
+                                                            "horizons_s": list(HORIZONS_S),
+                                                            "max_stamp_age_s": 0.0})
     evaluation, _ = evaluate.evaluate_offline(data)
     assert any("backward time jumps" in n for n in evaluation.notes)
     # As in the node: the person is in the jumping frame, so the track restarts, not expires.
@@ -163,7 +169,7 @@ def test_a_record_with_the_wrong_track_is_not_scored():
     record = ForecastRecord("nobody", 0, np.array([0.1]), np.zeros((1, NUM_JOINTS, 3)),
                             np.zeros((1, NUM_JOINTS)))
     frames = convert.clip_frames(moving_person([0, 0, 0], seconds=1.0), start_ns=0)
-    result = score([record], ground_truth(frames))
+    result = score([record], ground_truth(frames, 0.0, LIMITS))
     assert np.isnan(result.errors_m).all() and result.inputs_forecast == 0
 
 
@@ -178,9 +184,11 @@ class FailingPredictor:
 
 
 def test_a_failing_predictor_is_counted_and_reported_not_raised():
-    from nermo_ros.bag.offline import PREDICTOR_ERROR, ForecastSettings, run_offline
+    from nermo_ros.bag.offline import run_offline
+    from nermo_ros.forecasting.settings import settings_from
+    from nermo_ros.tracking.validation import Reason
 
     frames = convert.clip_frames(moving_person([0, 0, 0], seconds=1.0))
-    run = run_offline(frames, FailingPredictor(), ForecastSettings())
-    assert run.records == [] and run.drops[PREDICTOR_ERROR] == len(frames) - 1
-    assert run.first_error == "RuntimeError: model file missing"
+    run = run_offline(frames, FailingPredictor(), settings_from({}))
+    assert run.records == [] and run.counts[Reason.PREDICTOR_ERROR] == len(frames) - 1
+    assert run.first_error == "broken failed: RuntimeError: model file missing"

@@ -160,12 +160,22 @@ def test_recorder_writes_what_it_receives_in_arrival_order_with_original_stamps(
     assert abs(log[0] * 1e-9 - time.time()) < 60
 
 
-def test_live_evaluation_through_the_predictor_node_agrees_with_offline(ros, walk_bag):
-    data = evaluate.load_input(walk_bag, overrides={"predictor": "constant_velocity"})
-    offline, _ = evaluate.evaluate_offline(data)
+@pytest.mark.parametrize("predictor", ["constant_velocity",
+                                       pytest.param("nermo", marks=pytest.mark.slow)])
+def test_live_evaluation_through_the_predictor_node_agrees_with_offline(ros, walk_bag,
+                                                                        predictor):
+    data = evaluate.load_input(walk_bag, overrides={"predictor": predictor})
+    offline, offline_records = evaluate.evaluate_offline(data)
     live, records = evaluate_live(data, rate=2.0)
+    # The same core on both sides: the same forecast for every frame and person.
+    by_frame = {(r.track_id, r.stamp_ns): r for r in offline_records}
+    assert sorted(by_frame) == sorted((r.track_id, r.stamp_ns) for r in records)
+    for record in records:
+        twin = by_frame[(record.track_id, record.stamp_ns)]
+        np.testing.assert_array_equal(record.positions_m, twin.positions_m)
+        np.testing.assert_array_equal(record.uncertainty_m, twin.uncertainty_m)
     assert live.scores.inputs_forecast == offline.scores.inputs_forecast > 0
     np.testing.assert_allclose(live.scores.mpjpe_by_horizon_m,
                                offline.scores.mpjpe_by_horizon_m, atol=1e-3)  # 1 mm
     assert live.latency_s and all(latency > 0 for latency in live.latency_s)
-    assert {r.predictor for r in records} == {"constant_velocity"}
+    assert {r.predictor for r in records} == {predictor}

@@ -21,7 +21,7 @@ from nermo_ros.bag.report import Evaluation
 from nermo_ros.forecasting.core import TRACK_EVICTED, TRACK_EXPIRED, WITHHELD
 from nermo_ros.forecasting.settings import SCORING_MAX_GAP_S, PredictorSettings, settings_from
 from nermo_ros.predictors.factory import make_predictor_from_params
-from nermo_ros.tracking.validation import RESET_REASONS, BodyLimits
+from nermo_ros.tracking.validation import BodyLimits, Reason
 
 FORECAST_TOPIC = "/human_forecast"
 MARKERS_TOPIC = "/human_forecast/markers"
@@ -117,8 +117,11 @@ def event_notes(counts) -> list[str]:
     """One line per kind of event the core counted (drops, withheld forecasts, restarts)."""
     notes = []
     for reason, n in sorted(counts.items()):
-        if reason in RESET_REASONS:
-            notes.append(f"{n} track restarts: {reason}")
+        if reason == Reason.TIME_JUMP_BACKWARDS:
+            notes.append(f"{n} track restarts after backward time jumps")
+        elif reason == Reason.IMPLAUSIBLE_JUMP:
+            notes.append(f"{n} track restarts after a body moved faster than "
+                         f"max_joint_speed_mps")
         elif reason == TRACK_EXPIRED:
             notes.append(f"{n} tracks forgotten (unseen for track_timeout_s, or left behind by "
                          "a time jump); they start over when seen again")
