@@ -19,7 +19,8 @@ from nermo_ros.bag.metrics import ground_truth, score
 from nermo_ros.bag.offline import node_params, run_offline
 from nermo_ros.bag.report import Evaluation
 from nermo_ros.forecasting.core import TRACK_EVICTED, TRACK_EXPIRED, WITHHELD
-from nermo_ros.forecasting.settings import SCORING_MAX_GAP_S, PredictorSettings, settings_from
+from nermo_ros.forecasting.settings import PredictorSettings, settings_from
+from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
 from nermo_ros.predictors.factory import make_predictor_from_params
 from nermo_ros.tracking.validation import BodyLimits, Reason
 

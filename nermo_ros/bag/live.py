@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -55,10 +56,9 @@ class ForecastCollector:
         records = []
         for forecast in msg.forecasts:
             a = forecast_arrays(forecast)
-            records.append(ForecastRecord(a.track_id, a.stamp_ns,
-                                          a.time_offsets_s.astype(np.float64),
-                                          a.positions_m.copy(), a.uncertainty_m.copy(),
-                                          a.predictor, forecast.model_id))
+            records.append(replace(a, time_offsets_s=a.time_offsets_s.astype(np.float64),
+                                   positions_m=a.positions_m.copy(),
+                                   uncertainty_m=a.uncertainty_m.copy()))
         with self._lock:
             self.records.extend(records)
             self.arrival_s[stamp_ns] = now

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from nermo_ros.bag import types as T
+from nermo_ros.forecasting.records import ForecastRecord
 from nermo_ros.skeleton import (LAYOUT_ID, MEDIAPIPE_TO_CANONICAL, NUM_JOINTS,
                                 NUM_MEDIAPIPE_LANDMARKS, map_confidence, map_positions)
+from nermo_ros.stamps import sec_nanosec, stamp_to_ns
 
 SKELETON_TYPES = (T.SKELETON_ARRAY, T.POSE_ARRAY, T.MARKER_ARRAY)
 
@@ -46,27 +48,9 @@ class SkeletonFrame:
     log_ns: int = 0
 
 
-@dataclass(frozen=True)
-class ForecastRecord:
-    """One person's forecast: made from the frame at stamp_ns, for stamp_ns + offsets."""
-
-    track_id: str
-    stamp_ns: int
-    time_offsets_s: np.ndarray  # (H,)
-    positions_m: np.ndarray  # (H, J, 3)
-    uncertainty_m: np.ndarray  # (H, J)
-    predictor: str = ""
-    model_id: str = ""
-    log_ns: int = 0  # when a bag logged it (0: not from a bag)
-
-
-def to_ns(stamp) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
 def header(stamp_ns: int, frame_id: str):
-    time = T.message_type("builtin_interfaces/msg/Time")(sec=int(stamp_ns // 1_000_000_000),
-                                                          nanosec=int(stamp_ns % 1_000_000_000))
+    sec, nanosec = sec_nanosec(stamp_ns)
+    time = T.message_type("builtin_interfaces/msg/Time")(sec=sec, nanosec=nanosec)
     return T.message_type("std_msgs/msg/Header")(stamp=time, frame_id=frame_id)
 
 
@@ -104,13 +88,13 @@ def frame_from_message(msg, msgtype: str, topic: str, log_ns: int) -> SkeletonFr
         people = tuple(Person(s.track_id, np.asarray(s.positions, dtype=np.float32),
                               np.asarray(s.confidence, dtype=np.float32), s.layout,
                               tuple(s.joint_names)) for s in msg.skeletons)
-        return SkeletonFrame(to_ns(msg.header.stamp) or log_ns, msg.header.frame_id, people,
+        return SkeletonFrame(stamp_to_ns(msg.header.stamp) or log_ns, msg.header.frame_id, people,
                              log_ns)
     if msgtype == T.POSE_ARRAY:
         points = np.array([[p.position.x, p.position.y, p.position.z] for p in msg.poses])
         people = tuple(_person(f"{topic.strip('/').replace('/', '_')}_{k}", pts)
                        for k, pts in enumerate(_split_people(points, topic)))
-        return SkeletonFrame(to_ns(msg.header.stamp) or log_ns, msg.header.frame_id, people,
+        return SkeletonFrame(stamp_to_ns(msg.header.stamp) or log_ns, msg.header.frame_id, people,
                              log_ns)
     if msgtype == T.MARKER_ARRAY:
         people, stamp_ns, frame_id = [], 0, ""
@@ -121,7 +105,7 @@ def frame_from_message(msg, msgtype: str, topic: str, log_ns: int) -> SkeletonFr
             pts = np.array([[p.x, p.y, p.z] for p in marker.points])
             people.append(_person(f"{marker.ns}_{marker.id}" if marker.ns else str(marker.id),
                                   pts))
-            stamp_ns = max(stamp_ns, to_ns(marker.header.stamp))
+            stamp_ns = max(stamp_ns, stamp_to_ns(marker.header.stamp))
             frame_id = frame_id or marker.header.frame_id
         return SkeletonFrame(stamp_ns or log_ns, frame_id, tuple(people), log_ns)
     raise ValueError(f"{topic}: type {msgtype} is not a skeleton stream; use one of "
@@ -162,7 +146,7 @@ def forecast_records(msg) -> list[ForecastRecord]:
             raise ValueError(f"forecast for {f.track_id!r} (layout {f.layout!r}) has {h} "
                              f"offsets, {pos.size} positions and {unc.size} uncertainties; "
                              f"expected {LAYOUT_ID} with {NUM_JOINTS} joints")
-        records.append(ForecastRecord(f.track_id, to_ns(f.header.stamp), offsets,
+        records.append(ForecastRecord(f.track_id, stamp_to_ns(f.header.stamp), offsets,
                                       pos.reshape(h, NUM_JOINTS, 3),
                                       unc.reshape(h, NUM_JOINTS), f.predictor, f.model_id))
     return records

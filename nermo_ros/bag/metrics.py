@@ -16,7 +16,8 @@ import numpy as np
 
 from nermo_ros.bag.messages import ForecastRecord, SkeletonFrame
 from nermo_ros.skeleton import NUM_JOINTS
-from nermo_ros.forecasting.settings import SCORING_MAX_GAP_S
+from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
+from nermo_ros.forecasting.truth import interpolate as interpolate_track
 from nermo_ros.tracking.validation import BodyLimits, Rejection, validate_skeleton
 
 
@@ -67,19 +68,8 @@ def ground_truth(frames: list[SkeletonFrame], min_joint_confidence: float,
 def interpolate(truth: TrackTruth, query_ns: np.ndarray, max_gap_s: float
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(N, J, 3) positions at ``query_ns`` and (N, J) validity, linear between recorded frames."""
-    stamps = truth.stamps_ns
-    query = np.asarray(query_ns, dtype=np.int64)
-    hi = np.clip(np.searchsorted(stamps, query, side="left"), 0, len(stamps) - 1)
-    exact = stamps[hi] == query
-    lo = np.where(exact, hi, np.clip(hi - 1, 0, len(stamps) - 1))
-    inside = (query >= stamps[0]) & (query <= stamps[-1])
-    span_ns = (stamps[hi] - stamps[lo]).astype(np.float64)
-    weight = np.where(span_ns > 0, (query - stamps[lo]) / np.where(span_ns > 0, span_ns, 1), 0.0)
-    positions = ((1 - weight)[:, None, None] * truth.positions_m[lo]
-                 + weight[:, None, None] * truth.positions_m[hi])
-    ok = inside & (span_ns <= max_gap_s * 1e9)
-    valid = ok[:, None] & truth.observed[lo] & truth.observed[hi]
-    return positions, valid
+    return interpolate_track(truth.stamps_ns, truth.positions_m, truth.observed, query_ns,
+                             max_gap_s)
 
 
 def _segment_for(segments: list[TrackTruth], stamp_ns: int) -> TrackTruth | None:

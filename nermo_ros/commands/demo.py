@@ -95,17 +95,17 @@ def _run(args: argparse.Namespace, clip_name: str) -> int:
                         with_perception=perception is not None)
     predictor = nodes[-1]
     try:
-        if not any(math.isclose(h, SCORED_HORIZON_S) for h in predictor.horizons_s):
-            raise ValueError(f"the predictor's horizons_s {list(predictor.horizons_s)} lack "
+        if not any(math.isclose(h, SCORED_HORIZON_S) for h in predictor.core.horizons_s):
+            raise ValueError(f"the predictor's horizons_s {list(predictor.core.horizons_s)} lack "
                              f"{SCORED_HORIZON_S} s, the horizon the demo scores; add it")
         reporter = Reporter(SCORED_HORIZON_S, predictor.predictor.name)
-        monitor = ForecastMonitor(predictor.horizons_s, reporter.second,
-                                  skeletons_topic=predictor.settings["skeletons_topic"],
-                                  forecast_topic=predictor.settings["forecast_topic"])
+        monitor = ForecastMonitor(predictor.core.horizons_s, reporter.second,
+                                  skeletons_topic=predictor.settings.skeletons_topic,
+                                  forecast_topic=predictor.settings.forecast_topic)
         nodes.append(monitor)
         player = None
         if clip is not None:
-            player = ClipPlayer(clip, topic=predictor.settings["skeletons_topic"],
+            player = ClipPlayer(clip, topic=predictor.settings.skeletons_topic,
                                 people=args.people)
             nodes.append(player)
             reporter.intro_clip(clip, predictor.predictor.name)
@@ -115,7 +115,7 @@ def _run(args: argparse.Namespace, clip_name: str) -> int:
             spin_until(nodes, StopRule(args.duration, player, monitor,
                                        video="video_path" in (perception or {})))
         finally:
-            reporter.summary(monitor, Path(args.plot), predictor.frames_in)
+            reporter.summary(monitor, Path(args.plot), predictor.flow.frames_received)
     finally:
         for node in nodes:
             node.destroy_node()

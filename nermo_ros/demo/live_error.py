@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nermo_ros.forecasting.settings import SCORING_MAX_GAP_S as MAX_GAP_S
+from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S as MAX_GAP_S
+from nermo_ros.forecasting.truth import interpolate
 
 
 @dataclass
@@ -106,16 +107,10 @@ class LiveErrors:
 
     def _truth_at(self, track: _Track, target_ns: int):
         """Observed pose interpolated to target_ns, with the joints known at both ends."""
-        frames = track.observed
-        for (t0, p0, k0), (t1, p1, k1) in zip(frames, list(frames)[1:]):
-            if t0 <= target_ns <= t1:
-                if (t1 - t0) * 1e-9 > MAX_GAP_S:
-                    return None
-                w = (target_ns - t0) / (t1 - t0)
-                return (1 - w) * p0 + w * p1, k0 & k1
-        if frames and frames[-1][0] == target_ns:
-            return frames[-1][1], frames[-1][2]
-        return None
+        stamps, poses, known = zip(*track.observed)
+        positions, valid = interpolate(np.array(stamps), np.stack(poses), np.stack(known),
+                                       np.array([target_ns]))
+        return (positions[0], valid[0]) if valid[0].any() else None
 
     def _score(self, item: _Pending, truth) -> None:
         positions, known = truth

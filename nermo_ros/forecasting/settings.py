@@ -16,11 +16,6 @@ from nermo_ros.tracking.tracker import TrackerSettings
 
 NODE_NAME = "predictor"
 
-# Truth is interpolated only between observations at most this far apart when a forecast is
-# scored (bag evaluation, the demo): across a longer gap nobody knows where the person was.
-SCORING_MAX_GAP_S = 0.25
-
-
 def _backend(value: str) -> str | None:
     from nermo_ros.engine.select import BACKENDS  # torch: only when a backend is checked
 

@@ -14,17 +14,19 @@ from typing import Sequence
 import numpy as np
 from builtin_interfaces.msg import Time
 
+from nermo_ros.forecasting.records import ForecastRecord
 from nermo_ros.msg import HumanForecast, HumanForecastArray, Skeleton3D, Skeleton3DArray
 from nermo_ros.predictors.base import ForecastBatch
 from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS
+from nermo_ros.stamps import sec_nanosec, stamp_to_ns
 
-
-def stamp_to_ns(stamp: Time) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
+__all__ = ["stamp_to_ns", "ns_to_stamp", "people_arrays", "skeleton_array_msg",
+           "forecast_array_msg", "forecast_arrays"]
 
 
 def ns_to_stamp(stamp_ns: int) -> Time:
-    return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+    sec, nanosec = sec_nanosec(stamp_ns)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def float32_field(values: np.ndarray) -> array.array:
@@ -90,20 +92,8 @@ def forecast_array_msg(header, track_ids: Sequence[str], forecast: ForecastBatch
     return msg
 
 
-@dataclass(frozen=True)
-class ForecastArrays:
-    """One received forecast: offsets (H,), positions (H, J, 3), uncertainty (H, J)."""
-
-    track_id: str
-    stamp_ns: int
-    time_offsets_s: np.ndarray
-    positions_m: np.ndarray
-    uncertainty_m: np.ndarray
-    predictor: str
-
-
-def forecast_arrays(msg: HumanForecast) -> ForecastArrays:
-    """A HumanForecast as arrays; raises ValueError if its lengths disagree."""
+def forecast_arrays(msg: HumanForecast) -> ForecastRecord:
+    """A HumanForecast as arrays (views of the message); ValueError if its lengths disagree."""
     offsets = np.frombuffer(msg.time_offsets_s, dtype=np.float32)
     positions = np.frombuffer(msg.positions, dtype=np.float32)
     uncertainty = np.frombuffer(msg.uncertainty_m, dtype=np.float32)
@@ -111,6 +101,6 @@ def forecast_arrays(msg: HumanForecast) -> ForecastArrays:
     if positions.size != horizons * NUM_JOINTS * 3 or uncertainty.size != horizons * NUM_JOINTS:
         raise ValueError(f"forecast for {msg.track_id!r} has {horizons} offsets but "
                          f"{positions.size} positions and {uncertainty.size} uncertainties")
-    return ForecastArrays(msg.track_id, stamp_to_ns(msg.header.stamp), offsets,
+    return ForecastRecord(msg.track_id, stamp_to_ns(msg.header.stamp), offsets,
                           positions.reshape(horizons, NUM_JOINTS, 3),
-                          uncertainty.reshape(horizons, NUM_JOINTS), msg.predictor)
+                          uncertainty.reshape(horizons, NUM_JOINTS), msg.predictor, msg.model_id)

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from nermo_ros.skeleton import JOINT_NAMES, LAYOUT_ID, NUM_JOINTS
+from nermo_ros.stamps import NS_PER_S
 
 
 class Reason:
@@ -117,9 +118,6 @@ def validate_skeleton(layout: str, joint_names: Sequence[str], positions: np.nda
                          f"max_body_extent_m={limits.max_body_extent_m}; check the units "
                          f"(metres) and the joint order")
     return ValidSkeleton(np.where(observed[:, None], xyz, 0.0), observed)
-
-
-NS_PER_S = 1_000_000_000
 
 
 def stamp_ns(sec: int, nanosec: int) -> int | Rejection:
