@@ -7,11 +7,13 @@ weight is used, so a predictor never runs a model made for another layout.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from nermo_ros.engine.cache import atomic_write_bytes
 from nermo_ros.model import ModelConfig
 from nermo_ros.paths import find_package_data, package_data_candidates
 
@@ -53,8 +55,6 @@ def save_checkpoint(path: str | Path, *, kind: str, layout: str, num_joints: int
                     default_steps: int = 3, obs_window_s: float = 0.36, step: int = 0,
                     training_state: dict | None = None) -> None:
     """Write atomically (a crash mid-write never leaves a truncated checkpoint)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT, "kind": kind, "layout": layout, "num_joints": num_joints,
         "params": {k: v.detach().float().cpu().contiguous() for k, v in params.items()},
@@ -64,9 +64,9 @@ def save_checkpoint(path: str | Path, *, kind: str, layout: str, num_joints: int
     }
     if training_state is not None:
         payload["training_state"] = training_state
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_raw(path: str | Path) -> dict:

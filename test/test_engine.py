@@ -182,10 +182,11 @@ def test_a_gpu_backend_without_a_gpu_fails_at_start_naming_what_is_missing():
 
 
 @pytest.mark.skipif(gpu_available(), reason="checks the behaviour on a machine without a GPU")
-def test_the_node_falls_back_from_gpu_to_cpu_with_a_warning():
+def test_the_node_falls_back_from_gpu_to_cpu_saying_why():
     choice = choose("cudagraph", fallback_to_cpu=True)
     assert (choice.backend, choice.device) == ("onnxruntime", "cpu")
-    assert "needs a CUDA GPU" in choice.warning and "falling back" in choice.warning
+    assert "needs a CUDA GPU" in choice.fallback_reason
+    assert "falling back to 'onnxruntime'" in choice.fallback_reason
 
 
 def test_tensorrt_when_absent_is_reported_as_not_installed():
@@ -197,9 +198,16 @@ def test_tensorrt_when_absent_is_reported_as_not_installed():
 def test_auto_picks_the_fastest_backend_that_can_run_here():
     choice = choose("auto")
     expected = ("tensorrt", "cudagraph") if gpu_available() else ("onnxruntime",)
-    assert choice.backend in expected and not choice.warning
+    assert choice.backend in expected and choice.fallback_reason == ""
 
 
-def test_an_unknown_backend_name_lists_the_known_ones():
-    with pytest.raises(BackendUnavailable, match="unknown backend 'tensorflow'.*onnxruntime"):
+def test_an_unknown_backend_name_is_a_value_error_listing_the_known_ones():
+    with pytest.raises(ValueError, match="unknown backend 'tensorflow'; choose one of auto, torch"):
         choose("tensorflow")
+    with pytest.raises(ValueError, match="unknown backend 'tensorrtx'.*tensorrt"):
+        choose("tensorrtx", fallback_to_cpu=True)
+
+
+def test_an_unknown_device_is_a_value_error_listing_the_devices():
+    with pytest.raises(ValueError, match="unknown device 'gpu'; choose one of auto, cpu, cuda"):
+        choose("torch", device="gpu")

@@ -98,7 +98,7 @@ def run_latency(params, config, source: str, args: argparse.Namespace) -> int:
             try:
                 engine = engine_for_program(program, backend, device, cache_dir=cache_dir,
                                             gpu_precision=args.gpu_precision)
-            except BackendUnavailable as error:
+            except (BackendUnavailable, ValueError) as error:  # cannot run here; unknown name
                 print(f"nermo-ros bench: {error}", file=sys.stderr)
                 return 2
             for people in args.people:

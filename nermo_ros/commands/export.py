@@ -31,8 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def prepare_for_node(params_yaml: str) -> int:
     """Build the predictor the node's parameter file describes and run its warm-up forecast:
     the compiled graphs land in the cache the node reads at start-up."""
+    import time
+
     import numpy as np
 
+    from nermo_ros.engine import BackendUnavailable
     from nermo_ros.nodes.params import merge_values
     from nermo_ros.nodes.predictor_node import NODE_NAME, PARAMS
     from nermo_ros.predictors.factory import make_predictor_from_params, warm_up
@@ -40,13 +43,17 @@ def prepare_for_node(params_yaml: str) -> int:
     defaults = {spec.name: spec.default for spec in PARAMS}
     try:
         params = {**defaults, **merge_values(PARAMS, NODE_NAME, params_yaml, None)}
-        predictor = make_predictor_from_params(params)
-        took_s = warm_up(predictor, np.asarray(params["horizons_s"]), params["window_frames"])
-    except (FileNotFoundError, ValueError) as error:
+        started_s = time.perf_counter()
+        predictor = make_predictor_from_params(params)  # builds the engine
+        warm_up(predictor, np.asarray(params["horizons_s"]), params["window_frames"])
+        took_s = time.perf_counter() - started_s
+    except (FileNotFoundError, ValueError, BackendUnavailable) as error:
         print(f"nermo-ros export: {error}", file=sys.stderr)
         return 2
-    described = getattr(predictor, "backend_description", "no compiled step")
-    print(f"{predictor.name}: {described} ready in {took_s:.1f} s (cached for the node's next start)")
+    if predictor.fallback_reason:
+        print(f"nermo-ros export: warning: {predictor.fallback_reason}", file=sys.stderr)
+    print(f"{predictor.name}: {predictor.backend_description} ready in {took_s:.1f} s "
+          "(cached for the node's next start)")
     return 0
 
 

@@ -18,7 +18,9 @@ from nermo_ros.engine.spec import INPUT_NAMES, AdaptProgram, EngineSpec
 class Engine:
     """One compiled adapt-and-predict step, all buckets ready."""
 
-    def __init__(self, program: AdaptProgram, backend: Backend):
+    def __init__(self, program: AdaptProgram, backend: Backend, fallback_reason: str = ""):
+        """``fallback_reason``: "" when ``backend`` is what was asked for, else why it runs
+        instead (``select.choose``); the predictor node reports it as a warning."""
         self.program = program
         self.spec: EngineSpec = program.spec
         self.backend = backend
@@ -27,7 +29,7 @@ class Engine:
         smallest = getattr(backend, "smallest_bucket", 1)
         self.buckets = tuple(b for b in self.spec.buckets if b >= smallest) or self.spec.buckets[-1:]
         self.runners: dict[int, Runner] = {b: backend.runner(b) for b in self.buckets}
-        self.startup_warning = ""  # set when the backend is a CPU fallback for a GPU one
+        self.fallback_reason = fallback_reason
 
     @property
     def name(self) -> str:

@@ -15,12 +15,13 @@ import json
 import logging
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from nermo_ros.engine.cache import atomic_write_bytes, cache_key, default_cache_dir
+from nermo_ros.engine.cache import Loaded, cache_key, default_cache_dir, load_or_rebuild
 from nermo_ros.engine.spec import INPUT_NAMES, OUTPUT_NAMES, AdaptProgram, example_inputs
 
 EXPORT_FORMAT = 2  # bump when the exported graph's inputs, outputs, semantics or ops change
@@ -102,9 +103,30 @@ def onnx_cache_path(program: AdaptProgram, batch: int, cache_dir: Path | None = 
     return (cache_dir or default_cache_dir()) / "onnx" / f"nermo_b{batch}_k{spec.steps}_{key}.onnx"
 
 
+def cached_onnx(program: AdaptProgram, batch: int, cache_dir: Path | None,
+                load: Callable[[Path], Loaded],
+                load_errors: tuple[type[BaseException], ...]) -> Loaded:
+    """``load(path)`` of the cached ONNX graph for this program and batch: exported if
+    missing, exported again if the cached file fails its content hash or ``load``."""
+    return load_or_rebuild(onnx_cache_path(program, batch, cache_dir),
+                           lambda: export_onnx_bytes(program, batch), load, load_errors,
+                           f"ONNX graph (batch {batch})")
+
+
 def ensure_onnx(program: AdaptProgram, batch: int, cache_dir: Path | None = None) -> Path:
-    """Path of the cached ONNX graph for this program and batch, exporting it if missing."""
-    path = onnx_cache_path(program, batch, cache_dir)
-    if not path.exists():
-        atomic_write_bytes(path, export_onnx_bytes(program, batch))
+    """Path of the cached ONNX graph for this program and batch, checked to parse."""
+    return cached_onnx(program, batch, cache_dir, parse_onnx, onnx_parse_errors())
+
+
+def parse_onnx(path: Path) -> Path:
+    """``path``, once it has parsed as an ONNX model (else one of ``onnx_parse_errors``)."""
+    import onnx
+
+    onnx.load(str(path), load_external_data=False)
     return path
+
+
+def onnx_parse_errors() -> tuple[type[BaseException], ...]:
+    from google.protobuf.message import DecodeError
+
+    return (DecodeError,)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from nermo_ros.engine.engine import Engine
-from nermo_ros.engine.select import DEFAULT_GPU_PRECISION, check_gpu_precision, choose
+from nermo_ros.engine.select import (BACKENDS, DEFAULT_GPU_PRECISION, Choice, check_gpu_precision,
+                                     choose)
 from nermo_ros.engine.spec import DEFAULT_BUCKETS, AdaptProgram
-
-log = logging.getLogger(__name__)
 
 
 def make_backend(name: str, program: AdaptProgram, device: str, cache_dir: Path | None = None,
@@ -37,31 +35,36 @@ def make_backend(name: str, program: AdaptProgram, device: str, cache_dir: Path 
         from nermo_ros.engine.backends.tensorrt import TensorRTBackend
 
         return TensorRTBackend(program, cache_dir, ("fp32",) if gpu_precision == "fp32" else None)
-    raise ValueError(f"unknown backend {name!r}")
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
 def engine_for_program(program: AdaptProgram, backend: str = "auto", device: str = "auto",
                        fallback_to_cpu: bool = False, cache_dir: Path | None = None,
                        gpu_precision: str = DEFAULT_GPU_PRECISION) -> Engine:
-    """Resolve the backend (failing clearly, or falling back with a warning) and build it."""
+    """Resolve the backend (``select.choose``: refusing, or falling back with a reason the
+    engine keeps in ``fallback_reason``) and build it, every bucket."""
     check_gpu_precision(gpu_precision)
-    choice = choose(backend, device, fallback_to_cpu)
-    if choice.warning:
-        log.warning(choice.warning)
-    engine = Engine(program, make_backend(choice.backend, program, choice.device, cache_dir,
-                                          gpu_precision))
-    engine.startup_warning = choice.warning
-    return engine
+    return engine_for_choice(program, choose(backend, device, fallback_to_cpu), cache_dir,
+                             gpu_precision)
+
+
+def engine_for_choice(program: AdaptProgram, choice: Choice, cache_dir: Path | None = None,
+                      gpu_precision: str = DEFAULT_GPU_PRECISION) -> Engine:
+    """The Engine of an already resolved backend choice."""
+    backend = make_backend(choice.backend, program, choice.device, cache_dir, gpu_precision)
+    return Engine(program, backend, choice.fallback_reason)
 
 
 def make_engine(
-    backend: str = "auto", checkpoint=None, steps: int = 2, *, window_frames: int,
+    backend: str = "auto", checkpoint=None, *, steps: int, window_frames: int,
     num_queries: int, device: str = "auto", buckets: tuple[int, ...] = DEFAULT_BUCKETS,
     fallback_to_cpu: bool = False, cache_dir: Path | None = None, params=None, config=None,
     gpu_precision: str = DEFAULT_GPU_PRECISION,
 ) -> Engine:
     """An Engine for a NeRMo checkpoint (a path; None: the shipped model) or for given
-    ``params`` and ``config``.
+    ``params`` and ``config``, unrolling ``steps`` adaptation steps. There is no default for
+    ``steps``: the node passes its ``num_adapt_steps``, offline tools the checkpoint's
+    ``default_steps`` (``models.load_nermo``).
 
     Call it as ``pred, z, recon = engine(obs_t, obs_x, obs_mask, z_init, query_t)``.
     """
@@ -72,4 +75,3 @@ def make_engine(
         params, config, _, _ = load_nermo(checkpoint)  # None: the shipped model
     program = nermo_program(params, config, steps, window_frames, num_queries, buckets)
     return engine_for_program(program, backend, device, fallback_to_cpu, cache_dir, gpu_precision)
-

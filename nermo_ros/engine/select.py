@@ -13,6 +13,8 @@ GPU_ONLY: frozenset[str] = frozenset({"cudagraph", "inductor", "tensorrt"})
 # per call than ``cudagraph`` but compiles for minutes at a first start, so it is opt-in.
 AUTO_ORDER_GPU: tuple[str, ...] = ("tensorrt", "cudagraph", "onnxruntime", "torch")
 AUTO_ORDER_CPU: tuple[str, ...] = ("onnxruntime", "torch")
+BACKEND_CHOICES: tuple[str, ...] = ("auto",) + BACKENDS
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 class BackendUnavailable(RuntimeError):
@@ -23,7 +25,7 @@ class BackendUnavailable(RuntimeError):
 class Choice:
     backend: str
     device: str  # "cpu" or "cuda"
-    warning: str = ""  # non-empty when we fell back from what was asked
+    fallback_reason: str = ""  # "" when what was asked runs; else why something else does
 
 
 def gpu_available() -> bool:
@@ -34,12 +36,25 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def check_backend(backend: str) -> None:
+    """Refuse a backend name that does not exist (a typo must not start a slower backend)."""
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_CHOICES)}")
+
+
+def check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+
+
 def missing(backend: str, device: str) -> str | None:
-    """None if ``backend`` can run on ``device`` here, else what is missing, for people."""
-    if backend not in BACKENDS:
-        return f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)} or 'auto'"
-    if device not in ("cpu", "cuda"):
-        return f"unknown device {device!r}; choose 'cpu', 'cuda' or 'auto'"
+    """None if ``backend`` can run on ``device`` here, else what is missing, for people.
+    An unknown backend or device is a ValueError, not something missing."""
+    check_backend(backend)
+    check_device(device)
+    if backend == "auto" or device == "auto":
+        raise ValueError(f"missing() takes a resolved backend and device, got {backend!r} on "
+                         f"{device!r}; resolve 'auto' with choose()")
     needs_gpu = backend in GPU_ONLY or device == "cuda"
     if needs_gpu and not gpu_available():
         return (f"backend {backend!r} on {device} needs a CUDA GPU, but torch "
@@ -94,25 +109,40 @@ def default_device(backend: str) -> str:
 def choose(requested: str = "auto", device: str = "auto", fallback_to_cpu: bool = False) -> Choice:
     """Resolve ``requested`` (a backend name or 'auto') and ``device`` ('auto', 'cpu', 'cuda').
 
-    'auto' takes the fastest backend that can run. A named backend that cannot run raises
-    BackendUnavailable, unless ``fallback_to_cpu`` and only the GPU is missing: then the best
-    CPU backend is chosen and ``Choice.warning`` says so.
+    An unknown name is a ValueError. 'auto' takes the fastest backend that can run; if that
+    is eager PyTorch (no compiled backend installed) ``Choice.fallback_reason`` says why. A
+    named backend that cannot run raises BackendUnavailable, unless ``fallback_to_cpu`` and
+    only the GPU is missing: then the best CPU backend runs and ``fallback_reason`` says so.
+    These are the only fallbacks.
     """
+    check_backend(requested)
+    check_device(device)
     if requested == "auto":
-        order = AUTO_ORDER_GPU if device != "cpu" and gpu_available() else AUTO_ORDER_CPU
-        for name in order:
-            dev = default_device(name) if device == "auto" else device
-            if missing(name, dev) is None:
-                return Choice(name, dev)
-        raise BackendUnavailable("no adapt-and-predict backend can run here: " +
-                                 "; ".join(missing(n, "cpu") or "" for n in AUTO_ORDER_CPU))
+        return _auto(device)
     dev = default_device(requested) if device == "auto" else device
     problem = missing(requested, dev)
     if problem is None:
         return Choice(requested, dev)
-    gpu_was_the_problem = requested in BACKENDS and dev == "cuda" and not gpu_available()
-    if fallback_to_cpu and gpu_was_the_problem:
-        fallback = choose("auto", "cpu")
-        return Choice(fallback.backend, "cpu",
-                      f"{problem}; falling back to {fallback.backend!r} on the CPU")
+    if fallback_to_cpu and dev == "cuda" and not gpu_available():
+        fallback = _auto("cpu")
+        reason = f"{problem}; falling back to {fallback.backend!r} on the CPU"
+        if fallback.fallback_reason:
+            reason += f" ({fallback.fallback_reason})"
+        return Choice(fallback.backend, "cpu", reason)
     raise BackendUnavailable(f"{problem}. Pick another backend (or 'auto') to run without it.")
+
+
+def _auto(device: str) -> Choice:
+    order = AUTO_ORDER_GPU if device != "cpu" and gpu_available() else AUTO_ORDER_CPU
+    skipped = []
+    for name in order:
+        dev = default_device(name) if device == "auto" else device
+        problem = missing(name, dev)
+        if problem is None:
+            reason = ""
+            if name == "torch" and skipped:
+                reason = ("no compiled backend can run here (" + "; ".join(skipped) +
+                          "), so eager PyTorch runs, several times slower")
+            return Choice(name, dev, reason)
+        skipped.append(problem)
+    raise BackendUnavailable("no adapt-and-predict backend can run here: " + "; ".join(skipped))

@@ -45,6 +45,10 @@ class ForecastBatch:
 class Predictor(Protocol):
     name: str  # e.g. "nermo", "constant_velocity"; goes into HumanForecast.predictor
     model_id: str  # checkpoint hash or ""; goes into HumanForecast.model_id
+    backend_description: str  # what computes the forecast (engine, device, K); for /diagnostics
+    # "" when what was asked for is what runs; else why something else runs (e.g. a GPU
+    # backend on a machine without a GPU). The node reports a non-empty one as a warning.
+    fallback_reason: str
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
         """Forecast each person at ``horizons_s`` (H,) seconds after their newest frame."""

@@ -109,6 +109,8 @@ class ZeroVelocityPredictor:
 
     name = "zero_velocity"
     model_id = ""
+    backend_description = name  # numpy, nothing compiled, nothing to fall back from
+    fallback_reason = ""
 
     def __init__(self, settings: BaselineSettings | None = None):
         self.settings = settings or BaselineSettings()
@@ -133,6 +135,8 @@ class ConstantVelocityPredictor:
 
     name = "constant_velocity"
     model_id = ""
+    backend_description = name  # numpy, nothing compiled, nothing to fall back from
+    fallback_reason = ""
 
     def __init__(self, settings: BaselineSettings | None = None):
         self.settings = settings or BaselineSettings()

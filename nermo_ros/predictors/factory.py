@@ -78,13 +78,16 @@ def make_predictor_from_params(params: dict[str, Any]) -> Predictor:
     """The predictor the predictor node's parameters (config/predictor.yaml) describe.
 
     One home for this mapping, so the node and the offline bag evaluation build the same thing.
+    ``num_adapt_steps`` is required and passed as it is (the node's default lives in its
+    parameter table); the NeRMo predictor refuses a negative one. With ``horizons_s`` the
+    NeRMo predictor builds its engine now, and a GPU backend on a machine without a GPU runs
+    on the CPU (its ``fallback_reason`` says so).
     """
     settings = {"checkpoint": params.get("checkpoint", ""),
                 "backend": params.get("backend", "auto"),
+                "num_adapt_steps": params["num_adapt_steps"],
                 "window_frames": params["window_frames"],
                 "horizons_s": tuple(params["horizons_s"])}
     if "gpu_precision" in params:  # else the predictor's own default
         settings["gpu_precision"] = params["gpu_precision"]
-    if params.get("num_adapt_steps", -1) >= 0:
-        settings["num_adapt_steps"] = params["num_adapt_steps"]
     return make_predictor(params["predictor"], **settings)

@@ -7,8 +7,9 @@ meta-trained to adapt, which the warm-start study in BENCHMARKS.md measured as w
 cold start. Times are relative to the newest frame and positions to the window's origin
 joint, so the previous z already speaks in the new frame's coordinates. Only the newest
 ``history_frames`` frames (the window length the model was trained on) enter the step, so the
-compiled graph has one static shape whatever window the node keeps. The adapt step is injectable: eager PyTorch by default, or a
-compiled engine (``nermo_ros.engine``) chosen by ``backend``.
+compiled graph has one static shape whatever window the node keeps. The step runs on an
+engine (``nermo_ros.engine``) chosen by ``backend`` at construction: eager PyTorch by default,
+or a compiled one; it can also be injected.
 
 The models learned limb motion relative to the root (root-relative mocap), so the pose is
 forecast relative to the root joint and the root's own travel by constant velocity
@@ -21,23 +22,24 @@ on held-out mocap), as a per-axis 1-sigma: MPJPE / sqrt(8 / pi) is the sigma of 
 
 from __future__ import annotations
 
-import logging
 import math
+import numbers
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
-import torch
 
 from nermo_ros.checkpoint import SHIPPED_DEFAULT, Checkpoint, load_checkpoint
-from nermo_ros.engine.select import DEFAULT_GPU_PRECISION, check_gpu_precision
-from nermo_ros.meta import adapt_and_predict, prepare_window, restore
+from nermo_ros.engine.factory import engine_for_choice
+from nermo_ros.engine.program import nermo_program
+from nermo_ros.engine.select import (DEFAULT_GPU_PRECISION, check_backend, check_gpu_precision,
+                                     choose)
+from nermo_ros.engine.spec import DEFAULT_BUCKETS
+from nermo_ros.meta import prepare_window, restore
 from nermo_ros.predictors.base import ForecastBatch, WindowBatch
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor
 from nermo_ros.predictors.root_motion import split_root
 from nermo_ros.skeleton import LAYOUT_ID
-
-log = logging.getLogger(__name__)
 
 # (obs_t, obs_x, obs_mask, z_init, query_t) float32 arrays -> (pred, z, recon), model units.
 AdaptFn = Callable[..., tuple]
@@ -50,18 +52,10 @@ DEFAULT_WARM_START_BLEND = 0.25
 DEFAULT_HISTORY_FRAMES = 20
 
 
-def eager_adapt_fn(params: dict[str, torch.Tensor], config, steps: int) -> AdaptFn:
-    """The reference adapt step: eager PyTorch on the CPU."""
-    params = {k: v.detach().float() for k, v in params.items()}
-
-    def run(obs_t, obs_x, obs_mask, z_init, query_t):
-        args = [torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in
-                (obs_t, obs_x, obs_mask, z_init, query_t)]
-        with torch.no_grad():
-            pred, z, recon = adapt_and_predict(params, *args, steps=steps, config=config)
-        return pred.numpy(), z.numpy(), recon.numpy()
-
-    return run
+def check_adapt_steps(steps: int) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"num_adapt_steps must be a whole number >= 0 (gradient steps per "
+                         f"person and frame; 0: no adaptation), got {steps!r}")
 
 
 class NermoPredictor:
@@ -71,19 +65,41 @@ class NermoPredictor:
                  num_adapt_steps: int | None = None, adapt_fn: AdaptFn | None = None,
                  unobserved_sigma_m: float = 1.0, layout: str = LAYOUT_ID,
                  warm_start_blend: float = DEFAULT_WARM_START_BLEND,
-                 gpu_precision: str = DEFAULT_GPU_PRECISION):
+                 gpu_precision: str = DEFAULT_GPU_PRECISION,
+                 horizons_s: Sequence[float] | None = None, fallback_to_cpu: bool = True,
+                 batch_buckets: tuple[int, ...] = DEFAULT_BUCKETS):
+        """Everything that can be refused is refused here, not at the first forecast.
+
+        ValueError: an unknown ``backend`` or ``gpu_precision``, a negative
+        ``num_adapt_steps`` (None: the checkpoint's ``default_steps``, for offline use).
+        BackendUnavailable: a named backend that cannot run here; with ``fallback_to_cpu`` (the
+        node's choice) a GPU backend on a machine without a GPU runs on the CPU instead and
+        ``fallback_reason`` says why. Given ``horizons_s``, the engine for that many forecast
+        times is built now (a first start exports ONNX graphs or builds TensorRT engines), so
+        a backend that cannot build fails at start; other horizon counts are built when first
+        asked for. ``adapt_fn`` replaces the engine (tests of the predictor's own logic).
+        """
+        check_backend(backend)
+        check_gpu_precision(gpu_precision)
+        if num_adapt_steps is not None:
+            check_adapt_steps(num_adapt_steps)
+        if not 0.0 <= warm_start_blend <= 1.0:
+            raise ValueError(f"warm_start_blend must be in [0, 1], got {warm_start_blend}")
         self.ckpt: Checkpoint = load_checkpoint(checkpoint or SHIPPED_DEFAULT, expect_layout=layout)
         self.config = self.ckpt.model_config
         self.model_id = self.ckpt.model_id
         self.steps = self.ckpt.default_steps if num_adapt_steps is None else int(num_adapt_steps)
-        if self.steps < 0:
-            raise ValueError(f"num_adapt_steps must be >= 0, got {self.steps}")
         self.backend = backend
-        check_gpu_precision(gpu_precision)
         self.gpu_precision = gpu_precision
+        self.batch_buckets = tuple(batch_buckets)
         self._adapt_fn = adapt_fn
-        self.backend_description = f"torch (eager on cpu), K={self.steps}"
         self._engines: dict[tuple[int, int], AdaptFn] = {}
+        self.choice = None if adapt_fn is not None else choose(backend, "auto", fallback_to_cpu)
+        # What runs the adapt step (for /diagnostics); the built engine describes itself.
+        self.backend_description = (
+            f"injected adapt step, K={self.steps}" if self.choice is None else
+            f"{self.choice.backend} on {self.choice.device}, K={self.steps}, not built yet")
+        self.fallback_reason = "" if self.choice is None else self.choice.fallback_reason
         self.unobserved_sigma_m = unobserved_sigma_m
         self.z0 = self.ckpt.params["z0"].detach().float().numpy()
         self.z_by_track: dict[str, np.ndarray] = {}
@@ -91,13 +107,13 @@ class NermoPredictor:
         self.max_age_s = self.ckpt.obs_window_s + WINDOW_SLACK_S
         self.history_frames = int(self.ckpt.train_config.get("window", {}).get(
             "obs_frames", DEFAULT_HISTORY_FRAMES))
-        if not 0.0 <= warm_start_blend <= 1.0:
-            raise ValueError(f"warm_start_blend must be in [0, 1], got {warm_start_blend}")
         self.warm_start_blend = float(warm_start_blend)
         # Root-relative training data (origin joint set): the root's travel is forecast apart.
         self.separate_root = self.config.origin_joint >= 0
         self.root_motion = ConstantVelocityPredictor()
         self._check_validation()
+        if horizons_s is not None:  # every window enters the step as history_frames frames
+            self.adapt_fn(self.history_frames, len(horizons_s))
 
     def _check_validation(self) -> None:
         v = self.ckpt.validation
@@ -109,30 +125,17 @@ class NermoPredictor:
         self.val_error_m = np.asarray(v["mpjpe_joint_m"], dtype=np.float64)  # (H, J)
 
     def adapt_fn(self, window_frames: int, num_queries: int) -> AdaptFn:
-        """The injected function, else one engine per (T, Q), else eager PyTorch."""
+        """The injected function, else the engine for (T, Q), built once on the chosen backend."""
         if self._adapt_fn is not None:
             return self._adapt_fn
         key = (window_frames, num_queries)
         if key not in self._engines:
-            self._engines[key] = self._build(window_frames, num_queries)
+            program = nermo_program(self.ckpt.params, self.config, self.steps, window_frames,
+                                    num_queries, self.batch_buckets)
+            engine = engine_for_choice(program, self.choice, gpu_precision=self.gpu_precision)
+            self.backend_description = engine.describe()
+            self._engines[key] = engine
         return self._engines[key]
-
-    def _build(self, window_frames: int, num_queries: int) -> AdaptFn:
-        if self.backend in ("torch", "eager"):
-            return eager_adapt_fn(self.ckpt.params, self.config, self.steps)
-        try:
-            from nermo_ros.engine import make_engine
-
-            engine = make_engine(self.backend, steps=self.steps, window_frames=window_frames,
-                                 num_queries=num_queries, params=self.ckpt.params,
-                                 config=self.config, fallback_to_cpu=True,
-                                 gpu_precision=self.gpu_precision)
-            self.backend_description = engine.describe()  # reported in /diagnostics
-            return engine
-        except Exception as error:  # noqa: BLE001 - any engine failure: the eager reference
-            log.warning("NeRMo backend %r unavailable (%s: %s); using eager PyTorch",
-                        self.backend, type(error).__name__, error)
-            return eager_adapt_fn(self.ckpt.params, self.config, self.steps)
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
         horizons_s = np.asarray(horizons_s, dtype=np.float64)

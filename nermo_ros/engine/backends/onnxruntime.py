@@ -1,7 +1,8 @@
 """ONNX Runtime: the exported graph on CPU, or on CUDA where ORT's GPU build is installed.
 
 Inputs and outputs are bound once per bucket (IOBinding over the runner's own host arrays),
-so a call allocates nothing on our side: copy in, run, read out.
+so a call allocates nothing on our side: copy in, run, read out. Creating the session is the
+check that a cached graph loads: one ORT refuses is exported again (``cache.load_or_rebuild``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nermo_ros.engine.backends.base import host_arrays
-from nermo_ros.engine.export import ensure_onnx
+from nermo_ros.engine.export import cached_onnx
 from nermo_ros.engine.spec import INPUT_NAMES, OUTPUT_NAMES, AdaptProgram
 
 
@@ -18,6 +19,14 @@ from nermo_ros.engine.spec import INPUT_NAMES, OUTPUT_NAMES, AdaptProgram
 # K = 3, one person) one thread gave p50 8.3 / p99 13.4 ms; two sleeping threads 10.7 / 18.8;
 # two spinning threads 7.9 / 14.2 alone, but spinning doubled the latency next to perception.
 CPU_THREADS = 1
+
+
+def load_errors() -> tuple[type[BaseException], ...]:
+    """What ONNX Runtime raises for a model file it cannot load (a truncated or foreign graph)."""
+    from onnxruntime.capi.onnxruntime_pybind11_state import (
+        Fail, InvalidArgument, InvalidGraph, InvalidProtobuf, NoSuchFile)
+
+    return Fail, InvalidArgument, InvalidGraph, InvalidProtobuf, NoSuchFile
 
 
 def session_options(intra_op_threads: int = CPU_THREADS):
@@ -67,5 +76,6 @@ class OrtBackend:
         self.detail = f"onnxruntime {ort.__version__} {provider}"
 
     def runner(self, bucket: int) -> OrtRunner:
-        path = ensure_onnx(self.program, bucket, self.cache_dir)
-        return OrtRunner(path, self.program, bucket, self.device)
+        return cached_onnx(self.program, bucket, self.cache_dir,
+                           lambda path: OrtRunner(path, self.program, bucket, self.device),
+                           load_errors())

@@ -7,7 +7,9 @@ forecast stays within ``PRECISION_TOLERANCE`` of eager PyTorch on a test window 
 TensorRT 11 removed the FP16 builder flag (networks are strongly typed, so FP16 would need an
 FP16 ONNX graph); there the ladder starts at TF32. An
 engine is cached under a key of the ONNX graph's bytes, the TensorRT version, the GPU and
-its compute capability, so a later start loads it in milliseconds instead of rebuilding.
+its compute capability, so a later start loads it in milliseconds instead of rebuilding; a
+cached engine that fails its content hash or does not deserialize is built again
+(``cache.load_or_rebuild``).
 
 Written against the TensorRT 10 Python API (named I/O tensors, ``execute_async_v3``); it also
 accepts TensorRT 8.6, which needs the explicit-batch network flag.
@@ -15,14 +17,16 @@ accepts TensorRT 8.6, which needs the explicit-batch network flag.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
 
 import torch
 
-from nermo_ros.engine.cache import atomic_write_bytes, cache_key, default_cache_dir
-from nermo_ros.engine.export import ensure_onnx
+from nermo_ros.engine.cache import (atomic_write_bytes, cache_key, default_cache_dir,
+                                    load_or_rebuild, remove_artefact)
+from nermo_ros.engine.export import ensure_onnx, onnx_parse_errors, parse_onnx
 from nermo_ros.engine.onnx_passes import single_output_layer_norms
 from nermo_ros.engine.parity import REDUCED_PRECISION_ATOL
 from nermo_ros.engine.spec import INPUT_NAMES, OUTPUT_NAMES, AdaptProgram, example_inputs
@@ -41,6 +45,10 @@ def supported_precisions() -> tuple[str, ...]:
     return tuple(p for p in PRECISIONS if p != "fp16" or hasattr(flags, "FP16"))
 
 
+class UndeserializableEngine(RuntimeError):
+    """TensorRT returned no engine for a serialized plan (corrupt, or built by another version)."""
+
+
 _LOGGER = None
 
 
@@ -57,10 +65,9 @@ def _logger():
 def tensorrt_onnx(program: AdaptProgram, bucket: int, cache_dir: Path | None) -> Path:
     """The exported graph rewritten for TensorRT's parser (``onnx_passes``), cached beside it."""
     source = ensure_onnx(program, bucket, cache_dir)
-    path = source.with_name(f"{source.stem}_trt.onnx")
-    if not path.exists():
-        atomic_write_bytes(path, single_output_layer_norms(source.read_bytes()))
-    return path
+    return load_or_rebuild(source.with_name(f"{source.stem}_trt.onnx"),
+                           lambda: single_output_layer_norms(source.read_bytes()), parse_onnx,
+                           onnx_parse_errors(), f"TensorRT ONNX graph (batch {bucket})")
 
 
 def build_serialized_engine(onnx_path: Path, precision: str) -> bytes:
@@ -108,7 +115,8 @@ class TrtRunner:
         self.runtime = trt.Runtime(_logger())
         self.engine = self.runtime.deserialize_cuda_engine(plan)
         if self.engine is None:
-            raise RuntimeError("TensorRT could not deserialize a cached engine; delete the cache")
+            raise UndeserializableEngine(f"TensorRT {trt.__version__} could not deserialize the "
+                                         "engine (see its log above)")
         self.context = self.engine.create_execution_context()
         self._host_in = [torch.zeros(s, pin_memory=True) for s in spec.input_shapes(bucket)]
         self._host_out = [torch.zeros(s, pin_memory=True) for s in spec.output_shapes(bucket)]
@@ -162,11 +170,12 @@ class TensorRTBackend:
         for precision in self.precisions:
             path = engine_cache_path(onnx_path, precision, self.cache_dir)
             verdict = path.with_suffix(".json")
-            if verdict.exists() and not json.loads(verdict.read_text())["accepted"]:
+            if _rejected(verdict):
                 continue  # this precision was already found too inaccurate on this GPU
-            if not path.exists():
-                atomic_write_bytes(path, build_serialized_engine(onnx_path, precision))
-            runner = TrtRunner(path.read_bytes(), self.program, bucket)
+            runner = load_or_rebuild(
+                path, functools.partial(build_serialized_engine, onnx_path, precision),
+                lambda plan: TrtRunner(plan.read_bytes(), self.program, bucket),
+                (UndeserializableEngine,), f"TensorRT engine (batch {bucket}, {precision})")
             error = max_pred_error(runner, self.program, bucket)
             accepted = error <= PRECISION_TOLERANCE or precision == self.precisions[-1]
             atomic_write_bytes(verdict, json.dumps({"accepted": accepted, "max_error": error}).encode())
@@ -174,5 +183,16 @@ class TensorRTBackend:
                 self.chosen[bucket] = (precision, error)
                 self.detail = f"{self.detail.split(' [')[0]} [{precision}]"
                 return runner
-            path.unlink(missing_ok=True)
+            remove_artefact(path)
         raise RuntimeError(f"no TensorRT precision of {self.precisions} was accepted")
+
+
+def _rejected(verdict: Path) -> bool:
+    """True if a cached verdict says this engine's precision was too inaccurate. A verdict
+    that cannot be read counts as none: the engine is simply checked again."""
+    if not verdict.is_file():
+        return False
+    try:
+        return json.loads(verdict.read_text())["accepted"] is False
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return False
