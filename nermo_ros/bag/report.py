@@ -27,6 +27,9 @@ class Evaluation:
     latency_s: list[float]
     latency_kind: str  # what the latency measures
     notes: list[str] = field(default_factory=list)
+    # What reading the bag found, recovered and lost (io.BagReadReport.health()); None when
+    # the caller did not pass it.
+    bag_health: dict | None = None
 
     def summary(self) -> dict:
         p50, p99 = percentiles_ms(self.latency_s)
@@ -44,6 +47,7 @@ class Evaluation:
             "share_forecast": round(s.share_forecast, 4), "forecasts": s.forecasts,
             "latency_ms_p50": _round(p50), "latency_ms_p99": _round(p99),
             "latency_kind": self.latency_kind, "notes": self.notes,
+            "bag_health": self.bag_health,
         }
 
     def text(self) -> str:
