@@ -82,7 +82,8 @@ def test_the_node_steps_are_used_as_given_not_the_checkpoint_default(checkpoint)
 
 def test_eager_pytorch_asked_for_by_name_is_no_fallback(checkpoint):
     predictor = NermoPredictor(checkpoint, backend="torch", horizons_s=HORIZONS_S)
-    assert predictor.backend_description.startswith("torch (eager torch")
+    device = "cuda" if gpu_available() else "cpu"
+    assert predictor.backend_description == f"torch (eager on {device}), K=2"
     assert predictor.fallback_reason == ""
 
 

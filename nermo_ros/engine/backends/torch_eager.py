@@ -35,7 +35,7 @@ class TorchBackend:
     def __init__(self, program: AdaptProgram, device: str = "cpu"):
         self.program = program
         self.device = device
-        self.detail = f"eager torch {torch.__version__} on {device}"
+        self.detail = f"eager on {device}"
 
     def runner(self, bucket: int) -> TorchRunner:
         return TorchRunner(self.program, bucket, self.device)
