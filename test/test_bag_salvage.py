@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, Reader, StoragePlugin, Writer
 from rosbags.rosbag2.errors import ReaderError
 
 from nermo_ros.bag import convert, evaluate, io
@@ -78,6 +78,15 @@ def top_level_records(blob: bytes):
         opcode, (size,) = blob[pos], struct.unpack_from("<Q", blob, pos + 1)
         yield opcode, pos, blob[pos + 9:pos + 9 + size]
         pos += 9 + size
+
+
+def write_plain(writer: Writer, frames) -> None:
+    """Frames through the rosbags writer alone, as other tools and older bags write them."""
+    with writer:
+        conn = writer.add_connection(TOPIC, T.SKELETON_ARRAY, typestore=T.typestore())
+        for frame in frames:
+            writer.write(conn, frame.log_ns, T.typestore().serialize_cdr(
+                skeleton_array(frame), T.SKELETON_ARRAY))
 
 
 def test_a_written_bag_carries_chunk_data_and_summary_crcs_that_verify(bag):
@@ -167,13 +176,20 @@ def test_a_damaged_chunk_record_head_is_skipped_to_the_next_indexed_chunk(bag, f
     assert report.mcap.bytes_lost > 0 and report.mcap.data_crc_mismatch == 1
 
 
+def test_a_cut_zstd_chunk_keeps_the_messages_of_its_whole_blocks(tmp_path, frames):
+    writer = Writer(tmp_path / "zstd", version=9, storage_plugin=StoragePlugin.MCAP)
+    writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    write_plain(writer, frames)
+    (data_file,) = (tmp_path / "zstd").glob("*.mcap")
+    data_file.write_bytes(data_file.read_bytes()[:40_000])  # inside its one chunk
+    back, report = io.read_skeleton_frames(tmp_path / "zstd")
+    assert 0 < len(back) < len(frames) and stamps(back) == stamps(frames[:len(back)])
+    assert report.mcap.chunks_cut == 1 and report.mcap.messages_unverified == len(back)
+
+
 def test_a_bag_without_crcs_reads_normally_and_says_its_chunks_cannot_be_checked(tmp_path,
                                                                                  frames):
-    with Writer(tmp_path / "plain", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        conn = writer.add_connection(TOPIC, T.SKELETON_ARRAY, typestore=T.typestore())
-        for frame in frames:
-            writer.write(conn, frame.log_ns, T.typestore().serialize_cdr(
-                skeleton_array(frame), T.SKELETON_ARRAY))
+    write_plain(Writer(tmp_path / "plain", version=9, storage_plugin=StoragePlugin.MCAP), frames)
     back, report = io.read_skeleton_frames(tmp_path / "plain")
     assert stamps(back) == stamps(frames) and not report.salvaged and not report.damaged
     assert report.mcap.chunks_without_crc == 1
@@ -192,7 +208,8 @@ def test_bag_evaluate_of_a_bag_with_a_flipped_byte_says_so_in_its_json(tmp_path,
                      "--out", str(tmp_path / "eval")]) == 0
     result = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert result["skeletons_in"] == len(frames) - (after - first)
-    assert any(f"its {after - first} messages are left out" in n for n in result["notes"])
+    assert any(f"its {after - first} messages on {TOPIC} are left out" in note
+               for note in result["notes"])
 
 
 def test_the_evaluation_json_reports_what_was_recovered_and_what_was_lost(tmp_path, bag,

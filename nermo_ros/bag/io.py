@@ -197,11 +197,12 @@ def bag_topics(path: str | Path) -> dict[str, str]:
     if mcap_files(path):
         from nermo_ros.bag.salvage import salvage_mcap
 
-        topics = salvage_mcap(path, set()).topics
-        if topics:
-            return topics
-        raise ValueError(f"cannot open the bag {path} ({cause}), and its MCAP records name no "
-                         "channel: it is damaged from its start or is not a rosbag2 bag")
+        walk = salvage_mcap(path, set())
+        if walk.topics:
+            return walk.topics
+        raise ValueError(f"cannot open the bag {path} ({cause}), and no channel record survives "
+                         f"in it ({'; '.join(walk.health.lines()) or 'none was written'}): "
+                         "nothing in it can be read")
     advice = SQLITE_ADVICE if _storage(path) == "sqlite3" else (
         "pass a rosbag2 folder, an .mcap or a .db3 file")
     raise ValueError(f"cannot open the bag {path} ({cause}); {advice}")

@@ -51,7 +51,9 @@ class McapHealth:
     messages_unverified: int = 0  # kept, from chunks whose CRC could not be checked
     messages_dropped: int = 0  # left out: in chunks whose CRC does not match
     messages_unknown_channel: int = 0  # their channel record was lost
-    bytes_lost: int = 0  # in the file, but in no record that could be used
+    # In the file but in no record that could be used. The unused tail of a cut compressed
+    # chunk cannot be mapped back to file bytes: it counts only when nothing in it was used.
+    bytes_lost: int = 0
     bytes_missing: int = 0  # claimed by the record a cut-short file ends in
     notes: list[str] = field(default_factory=list)
 
@@ -239,10 +241,13 @@ class _Walker:
                 self.note(f"{where}: {trust.value}")
             return
         before = h.messages_dropped
-        self.inner_records(data, 0, len(data), trust, where)
+        used = self.inner_records(data, 0, len(data), trust, where)
         if trust is Trust.MISMATCH:
+            dropped = h.messages_dropped - before
+            counted = str(dropped) if used == len(data) else f"at least {dropped}"
+            on = "" if self.topics is None else f" on {', '.join(sorted(self.topics))}"
             self.note(f"{where}: {trust.value}, so its bytes changed after it was written; its "
-                      f"{h.messages_dropped - before} messages are left out")
+                      f"{counted} messages{on} are left out")
 
     def chunk_trust(self, head: F.ChunkHead, data: bytes) -> Trust:
         if head.crc == 0:
