@@ -1,0 +1,1 @@
+"""Worked examples of consuming the forecasts (see docs/planners.md)."""
