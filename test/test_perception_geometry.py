@@ -6,10 +6,10 @@ import pytest
 from nermo_ros import skeleton
 from nermo_ros.perception.depth import (CameraIntrinsics, DepthConfig, back_project,
                                         depth_around, place_with_depth)
-from nermo_ros.perception.pose import (BodyObservation, check_model_complexity,
+from nermo_ros.perception.pose import (BodyObservation, PoseConfig, TaskClock,
                                        observation_from_landmarks)
 from nermo_ros.perception.stamp_matcher import ApproximateStampMatcher
-from nermo_ros.perception.stats import FrameRateWindow
+from nermo_ros.perception.stats import FrameRateWindow, SkippedFrameCounter
 
 K = CameraIntrinsics(fx=500.0, fy=500.0, cx=320.0, cy=240.0, width=640, height=480)
 PELVIS, NECK = skeleton.JOINT_INDEX["pelvis"], skeleton.JOINT_INDEX["neck"]
@@ -93,12 +93,38 @@ def test_mediapipe_landmarks_map_to_body_axes_and_low_visibility_is_marked_missi
     assert obs.confidence[j["left_shoulder"]] == 1.0
 
 
-def test_model_complexities_not_in_the_wheel_fail_before_any_download():
-    check_model_complexity(1)
-    with pytest.raises(ValueError, match="model_complexity=2 needs .*pose_landmark_heavy.tflite"):
-        check_model_complexity(2)
-    with pytest.raises(ValueError, match="model_complexity=7 is not a MediaPipe Pose complexity"):
-        check_model_complexity(7)
+@pytest.mark.parametrize("settings, says", [
+    ({"num_poses": 0}, "num_poses=0 must be >= 1"),
+    ({"min_presence_confidence": 1.5}, r"min_presence_confidence=1.5 must be in \[0, 1\]"),
+])
+def test_pose_settings_that_cannot_work_are_refused_with_the_value(settings, says):
+    with pytest.raises(ValueError, match=says):
+        PoseConfig(**settings)
+
+
+def test_the_task_clock_passes_stamps_through_and_keeps_time_moving_when_they_go_back():
+    clock = TaskClock(fallback_period_ms=33)
+    assert [clock.to_task_ms(s) for s in (10.0, 10.1, 10.2)] == [10_000, 10_100, 10_200]
+    assert clock.to_task_ms(5.0) == 10_233  # a bag looped: one period after the last frame
+    assert clock.to_task_ms(5.1) == 10_333  # and on from there with the real steps
+    assert clock.to_task_ms(5.1) == 10_366  # the same stamp again still moves forward
+    assert clock.stamps_out_of_order == 2
+
+
+def test_gaps_in_the_stamps_count_the_frames_never_processed():
+    counter = SkippedFrameCounter()  # period: the smallest step seen
+    for stamp_s in (0.0, 0.1, 0.2, 0.5, 0.6, 0.9):
+        counter.add(stamp_s)
+    assert counter.total == 4  # 0.3 and 0.4 missing, then 0.7 and 0.8
+
+
+def test_a_known_camera_rate_counts_skips_even_when_no_two_frames_in_a_row_arrive():
+    estimated, known = SkippedFrameCounter(), SkippedFrameCounter(camera_rate_hz=30.0)
+    for i in range(10):  # every other frame of a 30 Hz camera
+        estimated.add(i * 2 / 30.0)
+        known.add(i * 2 / 30.0)
+    assert known.total == 9
+    assert estimated.total == 0  # the documented limit of estimating the rate
 
 
 def test_matcher_pairs_each_image_with_the_nearest_depth_and_info_within_the_slop():
@@ -142,8 +168,8 @@ def test_the_perception_package_imports_without_rclpy():
     import subprocess
     import sys
 
-    modules = ["depth", "frame_source", "image_convert", "pipeline", "pose", "stamp_matcher",
-               "stats", "video"]
+    modules = ["anchor", "bundle", "depth", "frame_source", "identity",
+               "image_convert", "pipeline", "pose", "stamp_matcher", "stats", "video"]
     code = ("import sys; " + "; ".join(f"import nermo_ros.perception.{m}" for m in modules)
             + "; print(sorted(m for m in sys.modules if m.startswith(('rclpy', 'sensor_msgs'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,4 +1,4 @@
-"""MediaPipe Pose on real images gives the canonical skeleton (no DDS)."""
+"""MediaPipe's PoseLandmarker on real images gives the canonical skeleton (no DDS)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from nermo_ros import skeleton
 from nermo_ros.perception.depth import CameraIntrinsics, DepthConfig
 from nermo_ros.perception.frame_source import FrameSource
 from nermo_ros.perception.pipeline import DepthFrame, SkeletonPerception
-from nermo_ros.perception.pose import MediaPipePoseEstimator, PoseConfig
+from nermo_ros.perception.pose import PoseConfig, PoseEstimator
 from nermo_ros.perception.video import iter_video_skeletons, video_skeletons
 from perception_media import VIDEO_RATE_HZ, astronaut_rgb, write_astronaut_video
 
@@ -16,13 +16,14 @@ J = skeleton.JOINT_INDEX
 
 @pytest.fixture(scope="module")
 def estimator():
-    with MediaPipePoseEstimator(PoseConfig(static_image_mode=True)) as pose:
+    with PoseEstimator(PoseConfig(video_mode=False)) as pose:
         yield pose
 
 
 @pytest.fixture(scope="module")
 def astronaut(estimator):
-    return estimator.estimate(astronaut_rgb())
+    (body,) = estimator.estimate(astronaut_rgb())
+    return body
 
 
 def test_the_astronaut_photograph_yields_an_upright_body_of_human_size(astronaut):
@@ -53,7 +54,7 @@ def test_seen_joints_are_confident_and_the_legs_out_of_frame_are_marked_missing(
 
 
 def test_an_empty_scene_has_nobody(estimator):
-    assert estimator.estimate(np.full((480, 640, 3), 128, np.uint8)) is None
+    assert estimator.estimate(np.full((480, 640, 3), 128, np.uint8)) == ()
 
 
 def test_depth_places_the_astronaut_at_the_measured_distance(estimator):
@@ -61,11 +62,11 @@ def test_depth_places_the_astronaut_at_the_measured_distance(estimator):
     rgb = astronaut_rgb()
     k = CameraIntrinsics(fx=600.0, fy=600.0, cx=256.0, cy=256.0, width=512, height=512)
     depth = DepthFrame(np.full((512, 512), 2.0, np.float32), k)
-    result = SkeletonPerception(estimator, DepthConfig(surface_to_centre_m=0.1)).process(rgb, depth)
-    (person,) = result.people
+    perception = SkeletonPerception(estimator, depth_config=DepthConfig(surface_to_centre_m=0.1))
+    (person,) = perception.process(rgb, 0.0, depth).people
     neck = person.positions_m[J["neck"]]
     assert neck[0] == pytest.approx(2.1, abs=1e-4)
-    observation = estimator.estimate(rgb)
+    (observation,) = estimator.estimate(rgb)
     u_px, v_px = observation.image_xy[J["neck"]] * 512
     assert neck[1] == pytest.approx(-(u_px - 256.0) * 2.1 / 600.0, abs=1e-3)
     assert neck[2] == pytest.approx(-(v_px - 256.0) * 2.1 / 600.0, abs=1e-3)

@@ -16,7 +16,7 @@ from nermo_ros import skeleton  # noqa: E402
 from nermo_ros.msg import Skeleton3DArray  # noqa: E402
 from nermo_ros.nodes.diagnostics import status_values  # noqa: E402
 from nermo_ros.nodes.msg_convert import ns_to_stamp, skeleton_fields, stamp_to_ns  # noqa: E402
-from nermo_ros.nodes.params import load_parameter_file, specs_as_yaml  # noqa: E402
+from nermo_ros.parameters import load_parameter_file, specs_as_yaml  # noqa: E402
 from nermo_ros.nodes.perception_node import NODE_NAME, PARAMS, PerceptionNode  # noqa: E402
 from nermo_ros.perception.image_convert import image_fields  # noqa: E402
 from perception_media import VIDEO_RATE_HZ, astronaut_rgb, write_astronaut_video  # noqa: E402
@@ -189,11 +189,6 @@ def test_depth_and_camera_info_place_the_person_in_the_camera_frame(harness_fact
     assert positions[J["head"], 2] > positions[J["neck"], 2]
 
 
-def test_a_model_complexity_the_wheel_lacks_is_refused_at_start():
-    with pytest.raises(ValueError, match="model_complexity=0 needs"):
-        PerceptionNode(overrides={"model_complexity": 0})
-
-
 def test_two_sources_at_once_are_refused():
     with pytest.raises(ValueError, match="choose one source"):
         PerceptionNode(overrides={"video_path": "a.mp4", "camera_device": 0})
@@ -209,6 +204,8 @@ def test_the_config_file_sets_every_parameter_to_its_documented_default():
     ({"image_queue_size": 0}, "image_queue_size=0 is too small"),
     ({"min_depth_m": 5.0, "max_depth_m": 1.0}, r"min_depth_m \(5.0\) < max_depth_m \(1.0\)"),
     ({"use_depth": True, "camera_device": 0}, "a video file or OpenCV camera has no depth"),
+    ({"num_poses": 0}, "num_poses=0 must be >= 1"),
+    ({"max_tracks": 0}, "max_tracks=0 must be >= 1"),
 ])
 def test_settings_that_cannot_work_are_refused_with_the_value(overrides, says):
     with pytest.raises(ValueError, match=says):

@@ -1,9 +1,9 @@
-"""Perception node: camera images in, canonical 3D skeletons out on `skeletons`.
+"""Perception node: camera images in, everybody's canonical 3D skeleton out on `skeletons`.
 
 Thin glue: messages -> arrays, ``SkeletonPerception.process``, arrays -> Skeleton3DArray.
 Frames come from a sensor_msgs/Image topic (any camera driver) or, with ``video_path`` or
 ``camera_device`` set, straight from OpenCV. With ``use_depth`` a depth image and its
-camera_info, matched by stamp, place the skeleton metrically in the camera frame.
+camera_info, matched by stamp, place each skeleton metrically in the camera frame.
 """
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ from nermo_ros.nodes.bringup import spin_node_main
 from nermo_ros.nodes.diagnostics import OK, WARN, DiagnosticReport, DiagnosticsPublisher
 from nermo_ros.nodes.msg_convert import ns_to_stamp, skeleton_array_msg, stamp_to_ns
 from nermo_ros.nodes.params import declare_parameters, parameter_overrides
-from nermo_ros.parameters import ParamSpec
+from nermo_ros.parameters import ParamSpec, at_least, between, check_values
 from nermo_ros.perception.depth import CameraIntrinsics, DepthConfig
 from nermo_ros.perception.frame_source import FrameSource
 from nermo_ros.perception.image_convert import (ImageFormatError, depth_image_to_metres,
                                                 image_to_rgb)
-from nermo_ros.perception.pipeline import DepthFrame, SkeletonPerception
-from nermo_ros.perception.pose import MediaPipePoseEstimator, PoseConfig, check_model_complexity
+from nermo_ros.perception.identity import IdentitySettings, IdentityTracker
+from nermo_ros.perception.pipeline import DUPLICATE_BOX_OVERLAP, DepthFrame, SkeletonPerception
+from nermo_ros.perception.pose import PoseConfig, PoseEstimator
 from nermo_ros.perception.stamp_matcher import ApproximateStampMatcher
-from nermo_ros.perception.stats import FrameRateWindow
+from nermo_ros.perception.stats import FrameRateWindow, SkippedFrameCounter
 from nermo_ros.stats import DropCounter, LatencyWindow
 
 NODE_NAME = "perception"
@@ -57,14 +58,29 @@ PARAMS = (
     ParamSpec("skeletons_topic", "skeletons", "nermo_ros/Skeleton3DArray output topic"),
     ParamSpec("frame_id", "camera_link", "Frame of the published positions: REP-103 axes "
               "(x forward, y left, z up) at the camera"),
-    ParamSpec("model_complexity", 1, "MediaPipe Pose landmark model: 0 lite, 1 full, 2 heavy "
-              "(only the installed ones work; mediapipe 0.10.21 ships 1)"),
-    ParamSpec("min_detection_confidence", 0.5, "MediaPipe's minimum person detection score"),
-    ParamSpec("min_tracking_confidence", 0.5, "MediaPipe's minimum landmark tracking score "
-              "before it detects again"),
-    ParamSpec("smooth_landmarks", True, "MediaPipe's landmark smoothing across frames"),
+    ParamSpec("num_poses", 4, "Most people MediaPipe's PoseLandmarker looks for in a frame "
+              "(each costs a landmark pass)", at_least(1)),
+    ParamSpec("min_detection_confidence", 0.5, "PoseLandmarker's minimum person detection "
+              "score", between(0.0, 1.0)),
+    ParamSpec("min_presence_confidence", 0.5, "PoseLandmarker's minimum pose presence score",
+              between(0.0, 1.0)),
+    ParamSpec("min_tracking_confidence", 0.5, "PoseLandmarker's minimum score for following a "
+              "person into the next frame before it detects again", between(0.0, 1.0)),
     ParamSpec("visibility_threshold", 0.5, "Joints less visible than this get confidence 0 "
-              "(marked missing; their positions are still sent)"),
+              "(marked missing; their positions are still sent)", between(0.0, 1.0)),
+    ParamSpec("duplicate_box_overlap", DUPLICATE_BOX_OVERLAP, "Two bodies whose joint boxes "
+              "overlap more than this share of the smaller box are one person fitted twice: "
+              "the better fit is kept", between(0.01, 1.0)),
+    ParamSpec("max_tracks", 4, "Most people published with an id; continuing tracks keep "
+              "their place, then the largest new bodies (counted on /diagnostics)", at_least(1)),
+    ParamSpec("max_speed_mps", 4.0, "Fastest a person moves, in m/s: a body further from a "
+              "track than this allows since it was seen starts a new track", at_least(0.1)),
+    ParamSpec("jump_slack_m", 0.3, "Displacement allowed on top of max_speed_mps for the "
+              "position noise between two frames, in metres", at_least(0.01)),
+    ParamSpec("occlusion_memory_s", 1.0, "Seconds an unseen track keeps its id, so a person "
+              "hidden briefly comes back under it", at_least(0.0)),
+    ParamSpec("camera_rate_hz", 0.0, "The camera's frame rate, to count frames never "
+              "processed from stamp gaps; 0: the smallest recent stamp step", at_least(0.0)),
     ParamSpec("depth_window_radius_px", 4, "Half size, in pixels, of the window whose median "
               "depth locates the anchor joint"),
     ParamSpec("min_depth_m", 0.2, "Depth readings nearer than this are invalid"),
@@ -79,6 +95,7 @@ PARAMS = (
 
 def check_settings(p: dict) -> None:
     """Refuse settings that cannot work, naming the value and what to do."""
+    check_values(PARAMS, p)
     if p["video_path"] and p["camera_device"] >= 0:
         raise ValueError(f"both video_path={p['video_path']!r} and camera_device="
                          f"{p['camera_device']} are set; choose one source")
@@ -91,15 +108,20 @@ def check_settings(p: dict) -> None:
     if not 0.0 <= p["min_depth_m"] < p["max_depth_m"]:
         raise ValueError(f"need 0 <= min_depth_m ({p['min_depth_m']}) < max_depth_m "
                          f"({p['max_depth_m']})")
-    check_model_complexity(p["model_complexity"])
 
 
 def pose_config(p: dict) -> PoseConfig:
-    return PoseConfig(model_complexity=p["model_complexity"],
+    return PoseConfig(num_poses=p["num_poses"],
                       min_detection_confidence=p["min_detection_confidence"],
+                      min_presence_confidence=p["min_presence_confidence"],
                       min_tracking_confidence=p["min_tracking_confidence"],
-                      smooth_landmarks=p["smooth_landmarks"],
                       visibility_threshold=p["visibility_threshold"])
+
+
+def identity_settings(p: dict) -> IdentitySettings:
+    return IdentitySettings(max_tracks=p["max_tracks"], max_speed_mps=p["max_speed_mps"],
+                            jump_slack_m=p["jump_slack_m"],
+                            occlusion_memory_s=p["occlusion_memory_s"])
 
 
 def depth_config(p: dict) -> DepthConfig:
@@ -108,7 +130,8 @@ def depth_config(p: dict) -> DepthConfig:
 
 
 class PerceptionNode(Node):
-    """MediaPipe Pose on every frame; one Skeleton3DArray per frame with the frame's stamp."""
+    """PoseLandmarker on every frame; one Skeleton3DArray per frame with the frame's stamp,
+    each person under a track id that persists across frames."""
 
     def __init__(self, config_path=None, overrides=None):
         super().__init__(NODE_NAME, parameter_overrides=parameter_overrides(
@@ -124,11 +147,14 @@ class PerceptionNode(Node):
         self._stamp_age = LatencyWindow()
         self._drops = DropCounter(throttle_s=p["warn_throttle_s"])
         self._drops_reported = 0
+        self._skipped = SkippedFrameCounter(p["camera_rate_hz"])
+        self._people_last_frame = 0
         try:
             check_settings(p)
+            identities = IdentityTracker(identity_settings(p))
             self._start_input(p)
-            self._perception = SkeletonPerception(MediaPipePoseEstimator(pose_config(p)),
-                                                  depth_config(p))
+            self._perception = SkeletonPerception(PoseEstimator(pose_config(p)), identities,
+                                                  depth_config(p), p["duplicate_box_overlap"])
         except Exception:
             self.destroy_node()  # release the camera / video before the error propagates
             raise
@@ -224,27 +250,43 @@ class PerceptionNode(Node):
         self._process(frame.rgb, None, stamp, started_s)
 
     def _process(self, rgb, depth: DepthFrame | None, stamp, started_s: float) -> None:
+        stamp_s = stamp_to_ns(stamp) * 1e-9
+        self._skipped.add(stamp_s)
         try:
-            result = self._perception.process(rgb, depth)
+            result = self._perception.process(rgb, stamp_s, depth)
         except ValueError as error:  # e.g. depth and camera_info sizes disagree
             self._drops.warn(self.get_logger(), "bad_frame", str(error))
             return
-        if result.depth_missing:
+        for _ in range(result.depth_missing):
             self._drops.warn(self.get_logger(), "no_depth", "a person was found but no valid "
-                             "depth around the pelvis or neck; publishing an empty array")
+                             "depth around the pelvis or neck; that person is left out")
         header = Header(stamp=stamp, frame_id=self.settings["frame_id"])
         people = {p.track_id: (p.positions_m, p.confidence) for p in result.people}
         self._publisher.publish(skeleton_array_msg(header, people))
         self._processing.add(time.perf_counter() - started_s)
-        self._stamp_age.add(self._now_s() - stamp_to_ns(stamp) * 1e-9)
+        self._stamp_age.add(self._now_s() - stamp_s)
         self._rates.add(time.monotonic(), bool(result.people))
+        self._people_last_frame = len(result.people)
 
     def _report(self) -> DiagnosticReport:
         now_s = time.monotonic()
         frames = self._rates.frames_in_window(now_s)
         processing_p50, processing_p99 = self._processing.percentiles_ms()
         age_p50, age_p99 = self._stamp_age.percentiles_ms()
+        identities = self._perception.identities
+        counts = identities.counts
         values = {
+            "people_in_last_frame": self._people_last_frame,
+            "tracks_active": len(identities.tracks),
+            "tracks_started_total": counts.tracks_started,
+            "identity_jumps_total": counts.identity_jumps,
+            "tracks_reacquired_total": counts.reacquired_after_occlusion,
+            "tracks_expired_total": counts.tracks_expired,
+            "tracks_evicted_total": counts.tracks_evicted,
+            "bodies_over_max_tracks_total": counts.bodies_over_max_tracks,
+            "duplicate_bodies_total": self._perception.duplicates_total,
+            "stamp_jumps_back_total": counts.time_jumps,
+            "frames_skipped_total": self._skipped.total,
             "frame_rate_hz": self._rates.frame_rate_hz(now_s),
             "detection_rate": self._rates.detection_rate(now_s),
             "latency_p50_ms": processing_p50, "latency_p99_ms": processing_p99,
@@ -274,6 +316,7 @@ class PerceptionNode(Node):
     def destroy_node(self) -> None:
         if self._perception is not None:
             self._perception.estimator.close()
+            self._perception = None
         if self._source is not None:
             self._source.close()
         super().destroy_node()

@@ -1,8 +1,9 @@
-"""Frame rate and detection rate over a sliding time window, for /diagnostics.
+"""Frame rate, detection rate and skipped frames, for /diagnostics.
 
 Latency percentiles and drop counters are the nodes' shared bookkeeping
-(``nermo_ros.stats``); what is particular to perception is how many frames arrive
-and in how many of them a person was found. Times are seconds on one monotonic clock.
+(``nermo_ros.stats``); what is particular to perception is how many frames arrive, in how
+many of them a person was found, and how many the camera sent that were never processed.
+Times are seconds on one monotonic clock, except stamps (the camera's).
 """
 
 from __future__ import annotations
@@ -49,3 +50,33 @@ class FrameRateWindow:
         """Share of the window's frames with a person found (0 when there are none)."""
         self._trim(now_s)
         return self._found_in_window / len(self._frames) if self._frames else 0.0
+
+
+class SkippedFrameCounter:
+    """Frames the camera sent that were never processed, counted from gaps in the stamps.
+
+    The node takes the newest image and lets older ones go (a queue of one) rather than
+    falling behind; the frames that went are only visible as gaps. With ``camera_rate_hz`` 0
+    the camera period is taken as the smallest stamp step among the last ``window`` frames,
+    which undercounts while not even two frames in a row are processed: set the rate then.
+    """
+
+    def __init__(self, camera_rate_hz: float = 0.0, window: int = 100):
+        if camera_rate_hz < 0:
+            raise ValueError(f"camera_rate_hz={camera_rate_hz} must be >= 0 (0: estimate)")
+        self._period_s = 1.0 / camera_rate_hz if camera_rate_hz > 0 else None
+        self._steps_s: deque[float] = deque(maxlen=window)
+        self._last_s: float | None = None
+        self.total = 0
+
+    def add(self, stamp_s: float) -> int:
+        """Count the frames missing before this stamp; -> how many."""
+        last_s, self._last_s = self._last_s, stamp_s
+        if last_s is None or stamp_s <= last_s:
+            return 0  # the first frame, or the stamps went back: nothing to measure
+        step_s = stamp_s - last_s
+        self._steps_s.append(step_s)
+        period_s = self._period_s or min(self._steps_s)
+        skipped = max(0, int(round(step_s / period_s)) - 1)
+        self.total += skipped
+        return skipped
