@@ -29,7 +29,8 @@ cmake_args=(-DPython3_EXECUTABLE="$py" -DPYTHON_EXECUTABLE="$py" -DBUILD_TESTING
 # workspace interfaces/COLCON_IGNORE hides them and the distribution's packages are used. Each
 # is named as a base path of its own (the ignore marker sits in their parent), built once per
 # version of their files, copied (not linked: the venv outlives any build folder).
-interfaces_hash=$(find "$repo/interfaces" -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
+interfaces_hash=$(find "$repo/interfaces" -type f | LC_ALL=C sort | xargs cat | sha256sum \
+  | cut -c1-16)
 interfaces_stamp="$venv/.nermo-interfaces-$interfaces_hash"
 if [ ! -f "$interfaces_stamp" ]; then
   "$venv/bin/colcon" --log-base "$base/log" build --merge-install \

@@ -68,11 +68,11 @@ class Receiver:
 class Sender:
     """The predictor's side: the forecasting core and PlannerOutputs on a node of its own."""
 
-    def __init__(self, **overrides):
+    def __init__(self, name: str = "planner_output_sender", **overrides):
         self.settings = settings_from({"predictor": "constant_velocity",
                                        "horizons_s": HORIZONS_S, "track_timeout_s": 0.5})
         self.core = ForecastCore(ConstantVelocityPredictor(), self.settings)
-        self.node = rclpy.create_node("planner_output_sender")
+        self.node = rclpy.create_node(name)
         self.outputs = PlannerOutputs(self.node, {**self.settings.as_params(), **overrides})
 
     def frame(self, stamp_ns: int, people: dict) -> None:
@@ -226,3 +226,19 @@ def test_an_output_switched_off_has_no_publisher(walk):
     finally:
         outputs.destroy()
         node.destroy_node()
+
+
+def test_without_joint_frames_tf_holds_only_the_body_frames(walk, received):
+    clip, stamps_ns, receiver, sender, paths = walk
+    bodies_only = Sender("planner_output_bodies_only", publish_joint_tf=False, publish_hri_ids=False, publish_people=False,
+                         publish_forecast_paths=False)
+    try:
+        stamp_ns = stamps_ns[-1] + 10_000_000_000  # a stamp of its own, after the walk
+        wait_for(lambda: receiver.node.count_publishers("/tf") >= 2)
+        for k in range(2):  # two frames: the second one is forecast
+            bodies_only.frame(stamp_ns + k * 33_000_000, {"body_0": clip.positions_m[k]})
+        wait_for(lambda: transforms_at(receiver.received, stamp_ns + 33_000_000))
+        assert sorted(transforms_at(receiver.received, stamp_ns + 33_000_000)) == [
+            "body_body_0", "body_body_0_forecast_400ms"]
+    finally:
+        bodies_only.close()

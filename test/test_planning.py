@@ -37,15 +37,15 @@ def test_a_walker_faces_the_way_it_walks(walker):
 def test_a_walker_turned_by_an_angle_has_a_body_frame_turned_by_that_angle(walker, yaw_deg):
     yaw = np.radians(yaw_deg)
     upright = facing_yaw_rad(walker)
-    frames = body_frames("body_0", turned(walker, yaw), np.ones(NUM_JOINTS, bool))
+    (frames,) = body_frames(["body_0"], turned(walker, yaw)[None], np.ones((1, NUM_JOINTS), bool))
     assert np.angle(np.exp(1j * (frames.yaw_rad - upright - yaw))) == pytest.approx(0, abs=1e-9)
     # The joints in the body frame do not depend on how the person is turned.
-    still = body_frames("body_0", walker, np.ones(NUM_JOINTS, bool))
+    (still,) = body_frames(["body_0"], walker[None], np.ones((1, NUM_JOINTS), bool))
     np.testing.assert_allclose(frames.joint_offsets_m, still.joint_offsets_m, atol=1e-9)
 
 
 def test_the_body_frame_sits_at_the_mid_hip_with_joints_at_their_offsets(walker):
-    frames = body_frames("body_0", walker, np.ones(NUM_JOINTS, bool))
+    (frames,) = body_frames(["body_0"], walker[None], np.ones((1, NUM_JOINTS), bool))
     hips = walker[[JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]]]
     np.testing.assert_allclose(frames.origin_m, hips.mean(axis=0))
     assert frames.body_frame == "body_body_0"
@@ -62,7 +62,7 @@ def test_a_body_facing_plus_y_has_its_forward_axis_on_plus_y():
     positions[JOINT_INDEX["left_hip"]] = [-0.1, 0.0, 1.0]  # facing +y, the left is -x
     positions[JOINT_INDEX["right_hip"]] = [0.1, 0.0, 1.0]
     positions[JOINT_INDEX["head"]] = [0.0, 0.3, 1.7]  # a head 0.3 m ahead
-    frames = body_frames("b", positions, np.ones(NUM_JOINTS, bool))
+    (frames,) = body_frames(["b"], positions[None], np.ones((1, NUM_JOINTS), bool))
     assert frames.yaw_rad == pytest.approx(np.pi / 2)
     np.testing.assert_allclose(frames.joint_offsets_m[JOINT_INDEX["head"]], [0.3, 0.0, 0.7],
                                atol=1e-12)
@@ -73,7 +73,8 @@ def test_a_body_facing_plus_y_has_its_forward_axis_on_plus_y():
 def test_a_body_without_a_hip_has_no_frame_and_its_shoulders_give_the_facing(walker):
     known = np.ones(NUM_JOINTS, bool)
     known[JOINT_INDEX["left_hip"]] = False
-    assert body_frames("body_0", walker, known) is None
+    assert body_frames(["body_0", "body_1"], np.stack([walker, walker]),
+                       np.stack([known, np.ones(NUM_JOINTS, bool)]))[0] is None
     turned_walker = turned(walker, 1.0)
     assert facing_yaw_rad(turned_walker, known) == pytest.approx(
         facing_yaw_rad(turned_walker), abs=np.radians(15))
@@ -165,6 +166,7 @@ def test_planner_outputs_default_on_and_take_the_predictor_settings():
 
     settings = planner_output_settings(settings_from({"horizons_s": [0.2, 0.4, 1.0]}))
     assert settings.publish_hri_ids and settings.publish_people and settings.publish_body_tf
+    assert settings.publish_joint_tf and settings.publish_forecast_paths
     assert settings.tf_forecast_index == 1
     off = planner_output_settings({"horizons_s": [0.2, 1.0], "tf_forecast_horizon_s": 0.0})
     assert off.tf_forecast_index is None

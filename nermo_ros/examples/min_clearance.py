@@ -1,4 +1,4 @@
-"""A worked planner example: how close does a robot path come to the forecast people?
+r"""A worked planner example: how close does a robot path come to the forecast people?
 
 Subscribes to `/human_forecast`; for every forecast array it places the robot on its timed
 path at each forecast horizon and publishes, as std_msgs/Float32 on `min_clearance_m`, the
@@ -8,7 +8,8 @@ The keep-out radius is ``planning/radius.py``'s: twice the per-axis sigma for no
 calibrated per-joint radius once forecasts carry one. A planner would re-plan or slow down when
 the clearance drops below its margin.
 
-    ros2 run nermo_ros min_clearance_example --ros-args -p waypoints:="[0.0, 0.0, 0.0, 8.0, 4.0, 0.0]"
+    ros2 run nermo_ros min_clearance_example --ros-args \
+        -p waypoints:="[0.0, 0.0, 0.0, 8.0, 4.0, 0.0]" -p robot_radius_m:=0.4
     python -m nermo_ros.examples.min_clearance   # the pip-only set-up
 """
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from geometry_msgs.msg import (Point, Pose, PoseStamped, Quaternion, Transform,
-                               TransformStamped, Vector3)
+from geometry_msgs.msg import Point, PoseStamped, TransformStamped
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
@@ -114,19 +113,18 @@ class PlannerOutputs:
 
     # -- one output each ------------------------------------------------------------------
     def _publish_tf(self, header, in_frame, windows, rows, forecast) -> None:
-        transforms: list[TransformStamped] = []
-        for track_id in in_frame:
-            window = windows[track_id]
-            frames = body_frames(hri_body_id(track_id), window.positions_m[-1],
-                                 window.observed[-1])
-            transforms += _frame_transforms(header, frames)
-        if self._forecast_row is not None:
-            all_known = np.ones(forecast.positions.shape[2], dtype=bool) if rows else None
-            for row, track_id in enumerate(rows):
-                frames = body_frames(hri_body_id(track_id),
-                                     forecast.positions[row, self._forecast_row], all_known,
-                                     self._forecast_suffix)
-                transforms += _frame_transforms(header, frames)
+        people = [body_frames([hri_body_id(t) for t in in_frame],
+                              [windows[t].positions_m[-1] for t in in_frame],
+                              np.array([windows[t].observed[-1] for t in in_frame]))
+                  if in_frame else []]
+        if self._forecast_row is not None and rows:
+            positions = forecast.positions[:, self._forecast_row]
+            people.append(body_frames([hri_body_id(t) for t in rows], positions,
+                                      np.ones(positions.shape[:2], dtype=bool),
+                                      self._forecast_suffix))
+        joints = self.settings.publish_joint_tf
+        transforms = [transform for frames in people for person in frames
+                      for transform in _frame_transforms(header, person, joints)]
         if transforms:
             self._tf_pub.publish(self._TFMessage(transforms=transforms))
 
@@ -146,6 +144,11 @@ class PlannerOutputs:
     def _publish_paths(self, header, stamp_ns, rows, forecast, horizons_s, windows) -> None:
         for track_id in [t for t in self._path_pubs if t not in windows]:  # forgotten
             self._node.destroy_publisher(self._path_pubs.pop(track_id))
+        if not rows:
+            return
+        # Every path of the frame has its poses at the same times: one header per horizon.
+        pose_headers = [Header(stamp=ns_to_stamp(stamp_ns + round(h * 1e9)),
+                               frame_id=header.frame_id) for h in horizons_s]
         for row, track_id in enumerate(rows):
             publisher = self._path_pubs.get(track_id)
             if publisher is None:
@@ -154,36 +157,50 @@ class PlannerOutputs:
                     OUTPUT_QOS)
             path = forecast_path(stamp_ns, horizons_s, forecast.positions[row])
             publisher.publish(self._Path(header=header, poses=[
-                PoseStamped(header=Header(stamp=ns_to_stamp(int(pose_ns)),
-                                          frame_id=header.frame_id),
-                            pose=Pose(position=_point(position),
-                                      orientation=_quaternion(orientation)))
-                for pose_ns, position, orientation in zip(
-                    path.stamps_ns, path.positions_m, path.orientations_xyzw)]))
+                _pose(pose_header, position, orientation) for pose_header, position, orientation
+                in zip(pose_headers, path.positions_m.tolist(),
+                       path.orientations_xyzw.tolist())]))
 
 
+# Messages are filled in place: rclpy builds every nested member of a new message anyway, so
+# passing new members as arguments would build each of them twice.
 def _point(xyz: np.ndarray) -> Point:
-    x, y, z = xyz.tolist()
-    return Point(x=x, y=y, z=z)
+    point = Point()
+    point.x, point.y, point.z = xyz.tolist()
+    return point
 
 
-def _quaternion(xyzw: np.ndarray) -> Quaternion:
-    x, y, z, w = xyzw.tolist()
-    return Quaternion(x=x, y=y, z=z, w=w)
+def _pose(header: Header, xyz: list[float], xyzw: list[float]) -> PoseStamped:
+    pose = PoseStamped()
+    pose.header = header
+    position, orientation = pose.pose.position, pose.pose.orientation
+    position.x, position.y, position.z = xyz
+    orientation.x, orientation.y, orientation.z, orientation.w = xyzw
+    return pose
 
 
-def _frame_transforms(header: Header, frames: BodyFrames | None) -> list[TransformStamped]:
-    """The body frame in the header's frame, then each known joint in the body frame."""
+def _transform(header: Header, child_frame: str, xyz: list[float],
+               xyzw: list[float] | None = None) -> TransformStamped:
+    transform = TransformStamped()
+    transform.header = header
+    transform.child_frame_id = child_frame
+    translation = transform.transform.translation
+    translation.x, translation.y, translation.z = xyz
+    if xyzw is not None:  # else the identity rotation, the default
+        rotation = transform.transform.rotation
+        rotation.x, rotation.y, rotation.z, rotation.w = xyzw
+    return transform
+
+
+def _frame_transforms(header: Header, frames: BodyFrames | None,
+                      with_joints: bool) -> list[TransformStamped]:
+    """The body frame in the header's frame, then (``with_joints``) each known joint in it."""
     if frames is None:
         return []
-    x, y, z = frames.origin_m.tolist()
-    body = TransformStamped(header=header, child_frame_id=frames.body_frame,
-                            transform=Transform(translation=Vector3(x=x, y=y, z=z),
-                                                rotation=_quaternion(
-                                                    yaw_quaternion_xyzw(frames.yaw_rad))))
+    body = _transform(header, frames.body_frame, frames.origin_m.tolist(),
+                      yaw_quaternion_xyzw(frames.yaw_rad).tolist())
+    if not with_joints:
+        return [body]
     in_body = Header(stamp=header.stamp, frame_id=frames.body_frame)
-    joints = [TransformStamped(header=in_body, child_frame_id=name,
-                               transform=Transform(translation=Vector3(x=jx, y=jy, z=jz)))
-              for name, (jx, jy, jz) in zip(frames.joint_frames,
-                                            frames.joint_offsets_m.tolist())]
-    return [body, *joints]
+    return [body, *(_transform(in_body, name, xyz) for name, xyz in
+                    zip(frames.joint_frames, frames.joint_offsets_m.tolist()))]

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import compress
+from typing import Sequence
 
 import numpy as np
 
@@ -45,6 +48,7 @@ def body_frame_name(body_id: str, suffix: str = "") -> str:
     return f"{BODY_FRAME_PREFIX}{body_id}{suffix}"
 
 
+@lru_cache(maxsize=1024)
 def joint_frame_names(body_id: str, suffix: str = "") -> tuple[str, ...]:
     """``<joint>_<id><suffix>`` for every joint of the canonical skeleton, in its order."""
     return tuple(f"{name}_{body_id}{suffix}" for name in JOINT_NAMES)
@@ -81,8 +85,9 @@ def yaw_quaternion_xyzw(yaw_rad: np.ndarray) -> np.ndarray:
     return np.stack([zeros, zeros, np.sin(half), np.cos(half)], axis=-1)
 
 
-def in_body_axes(offsets_m: np.ndarray, yaw_rad: float) -> np.ndarray:
-    """(..., 3) vectors in the parent frame -> the same vectors in a frame turned by yaw."""
+def in_body_axes(offsets_m: np.ndarray, yaw_rad: np.ndarray | float) -> np.ndarray:
+    """(..., 3) vectors in the parent frame -> the same vectors in a frame turned by ``yaw_rad``
+    (a number, or one per vector)."""
     cos, sin = np.cos(yaw_rad), np.sin(yaw_rad)
     x, y = offsets_m[..., 0], offsets_m[..., 1]
     return np.stack([cos * x + sin * y, -sin * x + cos * y, offsets_m[..., 2]], axis=-1)
@@ -99,14 +104,16 @@ class BodyFrames:
     joint_offsets_m: np.ndarray  # (K, 3) those joints in the body frame
 
 
-def body_frames(body_id: str, positions_m: np.ndarray, known: np.ndarray,
-                suffix: str = "") -> BodyFrames | None:
-    """The frames of one (J, 3) skeleton with (J,) known joints; None without both hips."""
-    if not (known[_LEFT_HIP] and known[_RIGHT_HIP]):
-        return None
-    origin = mid_hip_m(positions_m).astype(np.float64)
-    yaw = float(facing_yaw_rad(positions_m, known))
-    names = joint_frame_names(body_id, suffix)
-    return BodyFrames(body_frame_name(body_id, suffix), origin, yaw,
-                      tuple(name for name, k in zip(names, known) if k),
-                      in_body_axes(positions_m[known] - origin, yaw))
+def body_frames(body_ids: Sequence[str], positions_m: np.ndarray, known: np.ndarray,
+                suffix: str = "") -> list[BodyFrames | None]:
+    """The frames of B (B, J, 3) skeletons with (B, J) known joints, computed together; None
+    for a skeleton without both hips."""
+    positions_m = np.asarray(positions_m, dtype=np.float64)
+    origins = mid_hip_m(positions_m)  # (B, 3)
+    yaws = facing_yaw_rad(positions_m, known)  # (B,)
+    offsets = in_body_axes(positions_m - origins[:, None], yaws[:, None])  # (B, J, 3)
+    has_hips = known[:, _LEFT_HIP] & known[:, _RIGHT_HIP]
+    return [BodyFrames(body_frame_name(body_id, suffix), origins[b], float(yaws[b]),
+                       tuple(compress(joint_frame_names(body_id, suffix), known[b])),
+                       offsets[b][known[b]]) if has_hips[b] else None
+            for b, body_id in enumerate(body_ids)]

@@ -17,12 +17,12 @@ PLANNER_OUTPUT_PARAMS = (
     ParamSpec("publish_hri_ids", True, "Publish the tracked body ids on /humans/bodies/tracked "
               "(hri_msgs/IdsList, REP-155) once per input frame"),
     ParamSpec("publish_body_tf", True, "Publish on /tf per person a frame body_<id> at the "
-              "mid-hip (x forward, z up; parent: the skeletons' frame) and the joint frames "
-              "<joint>_<id> (REP-155)"),
-    ParamSpec("tf_forecast_horizon_s", 0.4, "Also publish on /tf the body and joint frames "
-              "predicted this far ahead, named body_<id>_forecast_<ms>ms and "
-              "<joint>_<id>_forecast_<ms>ms; one of horizons_s, or 0 for none",
-              at_least(0.0)),
+              "mid-hip (x forward, z up; parent: the skeletons' frame), REP-155"),
+    ParamSpec("publish_joint_tf", True, "With publish_body_tf, also the joint frames "
+              "<joint>_<id> (children of body_<id>); about 0.4 ms per person and frame"),
+    ParamSpec("tf_forecast_horizon_s", 0.4, "With publish_body_tf, also the frames predicted "
+              "this far ahead, named body_<id>_forecast_<ms>ms (and <joint>_<id>_forecast_<ms>ms"
+              "); one of horizons_s, or 0 for none", at_least(0.0)),
     ParamSpec("publish_people", True, "Publish people_msgs/People on /people: mid-hip "
               "position, velocity and reliability per person (Nav2 social layers, social MPC)"),
     ParamSpec("publish_forecast_paths", True, "Publish per person the forecast mid-hip path "
@@ -37,6 +37,7 @@ class PlannerOutputSettings:
 
     publish_hri_ids: bool
     publish_body_tf: bool
+    publish_joint_tf: bool
     tf_forecast_horizon_s: float
     publish_people: bool
     publish_forecast_paths: bool
