@@ -27,7 +27,7 @@ from std_msgs.msg import Header
 from nermo_ros.nodes.msg_convert import ns_to_stamp, stamp_to_ns
 from nermo_ros.planning.frames import (BodyFrames, body_frames, forecast_suffix, hri_body_id,
                                        yaw_quaternion_xyzw)
-from nermo_ros.planning.paths import forecast_path
+from nermo_ros.planning.paths import forecast_path, horizon_stamps_ns
 from nermo_ros.planning.people import person_states
 from nermo_ros.planning.settings import PlannerOutputSettings, planner_output_settings
 from nermo_ros.predictors.base import ForecastBatch
@@ -113,18 +113,18 @@ class PlannerOutputs:
 
     # -- one output each ------------------------------------------------------------------
     def _publish_tf(self, header, in_frame, windows, rows, forecast) -> None:
-        people = [body_frames([hri_body_id(t) for t in in_frame],
-                              [windows[t].positions_m[-1] for t in in_frame],
-                              np.array([windows[t].observed[-1] for t in in_frame]))
-                  if in_frame else []]
+        observed = body_frames([hri_body_id(t) for t in in_frame],
+                               [windows[t].positions_m[-1] for t in in_frame],
+                               np.array([windows[t].observed[-1] for t in in_frame]))
+        predicted = []
         if self._forecast_row is not None and rows:
             positions = forecast.positions[:, self._forecast_row]
-            people.append(body_frames([hri_body_id(t) for t in rows], positions,
-                                      np.ones(positions.shape[:2], dtype=bool),
-                                      self._forecast_suffix))
+            predicted = body_frames([hri_body_id(t) for t in rows], positions,
+                                    np.ones(positions.shape[:2], dtype=bool),
+                                    self._forecast_suffix)
         joints = self.settings.publish_joint_tf
-        transforms = [transform for frames in people for person in frames
-                      for transform in _frame_transforms(header, person, joints)]
+        transforms = [transform for frames in (*observed, *predicted)
+                      for transform in _frame_transforms(header, frames, joints)]
         if transforms:
             self._tf_pub.publish(self._TFMessage(transforms=transforms))
 
@@ -147,8 +147,8 @@ class PlannerOutputs:
         if not rows:
             return
         # Every path of the frame has its poses at the same times: one header per horizon.
-        pose_headers = [Header(stamp=ns_to_stamp(stamp_ns + round(h * 1e9)),
-                               frame_id=header.frame_id) for h in horizons_s]
+        pose_headers = [Header(stamp=ns_to_stamp(pose_ns), frame_id=header.frame_id)
+                        for pose_ns in horizon_stamps_ns(stamp_ns, horizons_s).tolist()]
         for row, track_id in enumerate(rows):
             publisher = self._path_pubs.get(track_id)
             if publisher is None:

@@ -108,6 +108,8 @@ def body_frames(body_ids: Sequence[str], positions_m: np.ndarray, known: np.ndar
                 suffix: str = "") -> list[BodyFrames | None]:
     """The frames of B (B, J, 3) skeletons with (B, J) known joints, computed together; None
     for a skeleton without both hips."""
+    if not len(body_ids):
+        return []
     positions_m = np.asarray(positions_m, dtype=np.float64)
     origins = mid_hip_m(positions_m)  # (B, 3)
     yaws = facing_yaw_rad(positions_m, known)  # (B,)

@@ -21,10 +21,14 @@ class ForecastPath:
     orientations_xyzw: np.ndarray  # (H, 4) predicted facing, as quaternions
 
 
+def horizon_stamps_ns(stamp_ns: int, horizons_s: np.ndarray) -> np.ndarray:
+    """(H,) int64: the times the horizons of a frame stamped ``stamp_ns`` are at."""
+    return stamp_ns + np.round(np.asarray(horizons_s, dtype=np.float64) * 1e9).astype(np.int64)
+
+
 def forecast_path(stamp_ns: int, horizons_s: np.ndarray,
                   forecast_positions_m: np.ndarray) -> ForecastPath:
     """One person's (H, J, 3) forecast as poses at ``stamp_ns`` + each horizon."""
-    offsets_ns = np.round(np.asarray(horizons_s, dtype=np.float64) * 1e9).astype(np.int64)
     positions = forecast_positions_m.astype(np.float64)
-    return ForecastPath(stamp_ns + offsets_ns, mid_hip_m(positions),
+    return ForecastPath(horizon_stamps_ns(stamp_ns, horizons_s), mid_hip_m(positions),
                         yaw_quaternion_xyzw(facing_yaw_rad(positions)))
