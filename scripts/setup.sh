@@ -68,4 +68,27 @@ if [ ! -f "$engine_stamp" ]; then
   ) && mkdir -p "$cache_dir" && touch "$engine_stamp" \
     || log "warning: could not pre-compile the NeRMo step; the node will compile it at its first start"
 fi
+
+# --- Perception (own step): the PoseLandmarker bundle and the packages with real test videos ---
+# The bundle is built from the installed mediapipe's own pose models and cached by their hashes
+# ($NERMO_CACHE_DIR/pose or ~/.cache/nermo_ros/pose); the node builds it itself if this failed.
+# The video packages (requirements-media.txt, pinned) go in without dependencies: only their
+# video files are read.
+media_stamp="$venv/.nermo-media-$(sha256sum "$repo/requirements-media.txt" | cut -c1-16)"
+if [ ! -f "$media_stamp" ]; then
+  log "installing the packages that ship real videos of people (requirements-media.txt)"
+  "$py" -m pip install -q --disable-pip-version-check --no-deps -r "$repo/requirements-media.txt" \
+    && rm -f "$venv"/.nermo-media-* && touch "$media_stamp" \
+    || log "warning: could not install requirements-media.txt; the real-video tests will skip"
+fi
+pose_hash=$(cat "$repo/requirements.lock" "$repo/nermo_ros/perception/bundle.py" | sha256sum | cut -c1-16)
+pose_stamp="$cache_dir/pose-bundle-$pose_hash"
+if [ ! -f "$pose_stamp" ]; then
+  log "building the PoseLandmarker bundle from the installed mediapipe's pose models"
+  (
+    cd "$repo" && . "$repo/scripts/env.sh"
+    "$py" -m nermo_ros.commands.perception bundle >/dev/null
+  ) && mkdir -p "$cache_dir" && touch "$pose_stamp" \
+    || log "warning: could not build the pose bundle; the perception node will build it at its start"
+fi
 log "ready"

@@ -168,8 +168,8 @@ def test_the_perception_package_imports_without_rclpy():
     import subprocess
     import sys
 
-    modules = ["anchor", "bundle", "depth", "frame_source", "identity",
-               "image_convert", "pipeline", "pose", "stamp_matcher", "stats", "video"]
+    modules = ["anchor", "benchmark", "bundle", "depth", "frame_source", "identity",
+               "image_convert", "media", "pipeline", "pose", "stamp_matcher", "stats", "video"]
     code = ("import sys; " + "; ".join(f"import nermo_ros.perception.{m}" for m in modules)
             + "; print(sorted(m for m in sys.modules if m.startswith(('rclpy', 'sensor_msgs'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,0 +1,85 @@
+"""`nermo-ros perception bundle|bench`: build the pose bundle; benchmark perception on real video.
+
+``bundle`` builds (or finds) the PoseLandmarker bundle from the installed mediapipe's pose
+models; scripts/setup.sh runs it. ``bench`` reports, per video, frames with people, bodies
+per frame, tracks and identity jumps, perception latency, and (unless --no-forecasts)
+camera->forecast latency and NeRMo / constant-velocity / standing-still error; then the
+frame-rate budget with 1, 2 and 4 people in view. Also runnable as
+`python -m nermo_ros.commands.perception`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    bundle = sub.add_parser("bundle", help="build the PoseLandmarker bundle (cached)")
+    bundle.add_argument("--cache-dir", default=None,
+                        help="where to keep it (default $NERMO_CACHE_DIR/pose or "
+                             "~/.cache/nermo_ros/pose)")
+    bench = sub.add_parser("bench", help="perception on real videos and the frame-rate budget")
+    bench.add_argument("--videos", default="single,several",
+                       help="comma list of packaged videos (single, several) or video files")
+    bench.add_argument("--max-frames", type=int, default=None, help="per video (default: all)")
+    bench.add_argument("--no-forecasts", action="store_true",
+                       help="skip running the predictors over the perceived skeletons")
+    bench.add_argument("--budget-video", default="single",
+                       help="video replayed as a camera for the budget ('' to skip)")
+    bench.add_argument("--budget-people", default="1,2,4", help="people in view, from 1,2,4")
+    bench.add_argument("--rate-hz", type=float, default=30.0, help="camera rate of the budget")
+    bench.add_argument("--budget-seconds", type=float, default=3.0, help="camera time per case")
+    bench.add_argument("--num-poses", type=int, default=4, help="PoseLandmarker num_poses")
+    bench.add_argument("--json", default=None, help="also write the results to this file")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "bundle":
+        from pathlib import Path
+
+        from nermo_ros.perception.bundle import pose_bundle_path
+
+        print(pose_bundle_path(Path(args.cache_dir) if args.cache_dir else None))
+        return 0
+    return _bench(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from nermo_ros.perception import benchmark
+    from nermo_ros.perception.media import video_path
+    from nermo_ros.perception.pose import PoseConfig
+
+    pose_config = PoseConfig(num_poses=args.num_poses)
+    results: dict = {"videos": [], "budget": []}
+    for name in filter(None, args.videos.split(",")):
+        perceived = benchmark.perceive_video(video_path(name), pose_config,
+                                             max_frames=args.max_frames)
+        report = {"name": name, **benchmark.summary(perceived)}
+        if not args.no_forecasts:
+            report["forecasts"] = benchmark.forecast_report(perceived)
+        results["videos"].append(report)
+        print(json.dumps(report), flush=True)
+    if args.budget_video:
+        path = video_path(args.budget_video)
+        for people in (int(n) for n in args.budget_people.split(",") if n):
+            report = benchmark.frame_rate_budget(path, people, args.rate_hz,
+                                                 args.budget_seconds, pose_config=pose_config)
+            results["budget"].append(report)
+            print(json.dumps(report), flush=True)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results, out, indent=2)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nermo-ros perception", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
