@@ -172,8 +172,17 @@ def test_planner_outputs_default_on_and_take_the_predictor_settings():
     assert off.tf_forecast_index is None
 
 
-def test_a_forecast_frame_horizon_that_is_not_forecast_is_refused_naming_both():
-    with pytest.raises(ValueError, match=r"tf_forecast_horizon_s=0.5 .* horizons_s=\[0.2, 1.0\]"):
-        planner_output_settings({"horizons_s": [0.2, 1.0], "tf_forecast_horizon_s": 0.5})
+def test_forecast_frames_take_the_nearest_horizon_and_are_named_after_it():
+    settings = planner_output_settings({"horizons_s": [0.1, 0.5, 1.0],
+                                        "tf_forecast_horizon_s": 0.4})
+    assert settings.tf_forecast_index == 1
+    assert forecast_suffix(settings.horizons_s[settings.tf_forecast_index]) == "_forecast_500ms"
+
+
+def test_planner_output_settings_out_of_range_are_refused_naming_the_value():
     with pytest.raises(ValueError, match="tf_forecast_horizon_s=-1.0 must be >= 0.0"):
         planner_output_settings({"horizons_s": [0.2, 1.0], "tf_forecast_horizon_s": -1.0})
+    with pytest.raises(ValueError, match="must be a boolean"):
+        planner_output_settings({"horizons_s": [0.2, 1.0], "publish_people": "yes"})
+    with pytest.raises(ValueError, match="need horizons_s"):
+        planner_output_settings({"publish_people": True})
