@@ -153,6 +153,10 @@ def test_diagnostics_report_frame_rate_detection_rate_and_latency(harness_factor
     assert float(report["detection_rate"]) == pytest.approx(1.0)
     assert 0.0 < float(report["latency_p50_ms"]) <= float(report["latency_p99_ms"]) < 5000.0
     assert report["level"] == b"\x00"  # OK
+    # the same person in every frame: one track, no jumps, nobody left out, no frame skipped
+    assert (report["people_in_last_frame"], report["tracks_started_total"],
+            report["identity_jumps_total"], report["bodies_over_max_tracks_total"],
+            report["frames_skipped_total"]) == ("1", "1", "0", "0", "0")
 
 
 def test_a_video_file_is_published_at_its_frame_times(harness_factory, tmp_path):

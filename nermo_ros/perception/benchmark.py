@@ -30,6 +30,7 @@ from nermo_ros.stats import percentiles_ms
 FORECAST_PREDICTORS = ("nermo", "constant_velocity", "zero_velocity")
 START_TIME_S = 1_000.0  # stamps of a video's first frame; any positive time works
 LAYOUTS = {1: (1, 1), 2: (1, 2), 4: (2, 2)}  # people -> rows, columns of copies
+BUDGET_POSE_CONFIG = PoseConfig(min_detection_confidence=0.3)
 
 
 @dataclass
@@ -142,34 +143,65 @@ def tiled(frames: list[np.ndarray], index: int, people: int) -> np.ndarray:
                                            for r in range(rows)]))
 
 
-def read_frames(path: str | Path, max_frames: int, tile_height_px: int) -> list[np.ndarray]:
-    """Up to ``max_frames`` RGB frames scaled to ``tile_height_px`` rows."""
-    import cv2
-
+def read_frames(path: str | Path, max_frames: int) -> list[np.ndarray]:
+    """Up to ``max_frames`` RGB frames of a video."""
     frames = []
     with FrameSource.video(str(path), start_time_s=0.0) as source:
         for frame in source:
-            height, width = frame.rgb.shape[:2]
-            size = (int(round(width * tile_height_px / height)), tile_height_px)
-            frames.append(cv2.resize(frame.rgb, size, interpolation=cv2.INTER_AREA))
+            frames.append(frame.rgb)
             if len(frames) >= max_frames:
                 break
     return frames
 
 
+def person_region(frames: list[np.ndarray], margin: float = 0.15) -> tuple[slice, slice]:
+    """(rows, columns) of the part of the frames a person moves in, with a margin: every
+    joint MediaPipe reports in any of the frames, each image on its own."""
+    low, high = np.ones(2), np.zeros(2)
+    with PoseEstimator(PoseConfig(num_poses=1, video_mode=False)) as estimator:
+        for rgb in frames[::max(1, len(frames) // 10)]:
+            for body in estimator.estimate(rgb):
+                low = np.minimum(low, body.image_xy.min(axis=0))
+                high = np.maximum(high, body.image_xy.max(axis=0))
+    if (high <= low).any():
+        raise ValueError("nobody was found in the budget video; pick one with a person in it")
+    low, high = np.clip(low - margin * (high - low), 0, 1), np.clip(high + margin * (high - low),
+                                                                   0, 1)
+    height, width = frames[0].shape[:2]
+    return (slice(int(low[1] * height), int(np.ceil(high[1] * height))),
+            slice(int(low[0] * width), int(np.ceil(high[0] * width))))
+
+
+def budget_tiles(path: str | Path, max_frames: int, tile_height_px: int) -> list[np.ndarray]:
+    """The video's frames cut to the person's region, ``tile_height_px`` rows each: so that
+    copies side by side show people as large as the frame allows."""
+    import cv2
+
+    frames = read_frames(path, max_frames)
+    rows, cols = person_region(frames)
+    tiles = []
+    for rgb in frames:
+        part = rgb[rows, cols]
+        size = (int(round(part.shape[1] * tile_height_px / part.shape[0])), tile_height_px)
+        tiles.append(cv2.resize(part, size, interpolation=cv2.INTER_AREA))
+    return tiles
+
+
 def frame_rate_budget(path: str | Path, people: int, rate_hz: float = 30.0,
-                      duration_s: float = 3.0, tile_height_px: int = 720,
-                      pose_config: PoseConfig = PoseConfig()) -> dict:
+                      duration_s: float = 3.0, tile_height_px: int = 480,
+                      pose_config: PoseConfig = BUDGET_POSE_CONFIG) -> dict:
     """A camera at ``rate_hz`` for ``duration_s``; always the newest frame, the rest dropped.
 
     The camera runs on a virtual clock that advances by the measured processing time of each
     frame, so the result is what a live node would do on this CPU without sleeping for it.
     ``num_poses`` is set to ``people``: while the task follows that many it skips the person
-    detector, which is the configuration to run when the number of people is known.
+    detector, which is the configuration to run when the number of people is known. The
+    detection threshold is lowered (``BUDGET_POSE_CONFIG``) because at the default MediaPipe's
+    detector finds only some of four people that share a frame (each is a quarter of it).
     """
     if people not in LAYOUTS:
         raise ValueError(f"people={people}: the budget is measured for {sorted(LAYOUTS)}")
-    frames = read_frames(path, max_frames=int(rate_hz * duration_s), tile_height_px=tile_height_px)
+    frames = budget_tiles(path, int(rate_hz * duration_s), tile_height_px)
     period_s = 1.0 / rate_hz
     total = int(rate_hz * duration_s)
     processed, bodies, age_s, busy_s = 0, [], [], []
@@ -195,12 +227,14 @@ def frame_rate_budget(path: str | Path, people: int, rate_hz: float = 30.0,
     p50, p99 = percentiles_ms(busy_s)
     age_p50, age_p99 = percentiles_ms(age_s)
     return {
-        "people_in_view": people, "num_poses": people, "camera_rate_hz": rate_hz,
+        "people_in_view": people, "num_poses": people,
+        "min_detection_confidence": pose_config.min_detection_confidence,
+        "camera_rate_hz": rate_hz,
         "frames_sent": total,
         "frames_processed": processed, "frames_dropped": total - processed,
         "processed_rate_hz": round(processed / duration_s, 1),
         "bodies_found_mean": round(float(np.mean(bodies)), 2) if bodies else 0.0,
         "perception_ms_p50": round(p50, 1), "perception_ms_p99": round(p99, 1),
         "result_age_ms_p50": round(age_p50, 1), "result_age_ms_p99": round(age_p99, 1),
-        "fits_budget": bool(p99 <= 1e3 * period_s),
+        "keeps_up": processed == total,
     }
