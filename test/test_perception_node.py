@@ -16,7 +16,8 @@ from nermo_ros import skeleton  # noqa: E402
 from nermo_ros.msg import Skeleton3DArray  # noqa: E402
 from nermo_ros.nodes.diagnostics import status_values  # noqa: E402
 from nermo_ros.nodes.msg_convert import ns_to_stamp, skeleton_fields, stamp_to_ns  # noqa: E402
-from nermo_ros.parameters import load_parameter_file, specs_as_yaml  # noqa: E402
+from nermo_ros.parameters import (load_parameter_file, specs_as_markdown,  # noqa: E402
+                                  specs_as_yaml)
 from nermo_ros.nodes.perception_node import NODE_NAME, PARAMS, PerceptionNode  # noqa: E402
 from nermo_ros.perception.image_convert import image_fields  # noqa: E402
 from perception_media import VIDEO_RATE_HZ, astronaut_rgb, write_astronaut_video  # noqa: E402
@@ -196,6 +197,11 @@ def test_depth_and_camera_info_place_the_person_in_the_camera_frame(harness_fact
 def test_two_sources_at_once_are_refused():
     with pytest.raises(ValueError, match="choose one source"):
         PerceptionNode(overrides={"video_path": "a.mp4", "camera_device": 0})
+
+
+def test_the_docs_list_every_parameter_with_its_default_and_description():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "perception.md").read_text()
+    assert specs_as_markdown(PARAMS) in docs
 
 
 def test_the_config_file_sets_every_parameter_to_its_documented_default():
