@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from nermo_ros.parameters import (ParamSpec, at_least, between, check_values, coerce_value,
                                   increasing_positive, one_of)
+from nermo_ros.planning.settings import PLANNER_OUTPUT_PARAMS
 from nermo_ros.predictors.factory import PREDICTOR_NAMES
 from nermo_ros.tracking.tracker import TrackerSettings
 
@@ -94,6 +95,7 @@ PARAMS = (
               at_least(0.0, inclusive=False)),
     ParamSpec("warn_throttle_s", 5.0, "At most one warning per kind of bad input this often",
               at_least(0.0)),
+    *PLANNER_OUTPUT_PARAMS,
 )
 _SPECS = {spec.name: spec for spec in PARAMS}
 

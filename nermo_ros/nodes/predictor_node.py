@@ -26,6 +26,7 @@ from nermo_ros.nodes.diagnostics import DiagnosticsPublisher
 from nermo_ros.nodes.markers import skeleton_markers
 from nermo_ros.nodes.msg_convert import forecast_array_msg, people_arrays
 from nermo_ros.nodes.params import declare_parameters, parameter_overrides
+from nermo_ros.nodes.planner_outputs import PlannerOutputs
 from nermo_ros.nodes.predictor_status import FrameFlow, ReportedTotals, predictor_report
 from nermo_ros.predictors.factory import make_predictor_from_params, warm_up
 from nermo_ros.stats import DropCounter, LatencyWindow
@@ -72,6 +73,7 @@ class PredictorNode(LifecycleNode):
             predictor = self._injected_predictor or make_predictor_from_params(
                 settings.as_params())
             self.core = ForecastCore(predictor, settings)
+            self.planner_outputs = PlannerOutputs(self, settings)
             if settings.warm_up:
                 took_s = warm_up(predictor, self.core.horizons_s, settings.window_frames)
                 self.get_logger().info(f"{predictor.name} warmed up in {took_s:.2f} s")
@@ -81,7 +83,7 @@ class PredictorNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._make_io(settings)
         self.get_logger().info(
-            f"forecasting with {predictor.name} ({getattr(predictor, 'backend_description', '')})"
+            f"forecasting with {predictor.name} ({predictor.backend_description})"
             f" at {list(settings.horizons_s)} s; input {settings.skeletons_topic}")
         return TransitionCallbackReturn.SUCCESS
 
@@ -136,6 +138,9 @@ class PredictorNode(LifecycleNode):
         if getattr(self, "diagnostics", None) is not None:
             self.diagnostics.destroy()
             self.diagnostics = None
+        if getattr(self, "planner_outputs", None) is not None:
+            self.planner_outputs.destroy()
+            self.planner_outputs = None
 
     # -- per frame -------------------------------------------------------------------------
     def on_skeletons(self, msg: Skeleton3DArray, info: dict) -> None:
@@ -159,11 +164,12 @@ class PredictorNode(LifecycleNode):
         self._forecast_pub.publish(forecast_array_msg(
             msg.header, result.track_ids, result.forecast, core.horizons_s, core.predictor.name,
             core.predictor.model_id))
+        self.age.add((self.get_clock().now().nanoseconds - stamp) * 1e-9)
         if result.track_ids:
             self.predictor_latency.add(result.predictor_s)
-        self.processing.add(time.perf_counter() - started_s)
-        self.age.add((self.get_clock().now().nanoseconds - stamp) * 1e-9)
+        self.planner_outputs.publish(msg.header, result.track_ids, result.forecast, core)
         self._publish_markers(msg.header, stamp, result)
+        self.processing.add(time.perf_counter() - started_s)
 
     def _warn(self, event: Rejection) -> None:
         self.drops.warn(self.get_logger(), event.reason, event.detail)
