@@ -37,6 +37,7 @@ class EvaluationInput:
     frames: list[SkeletonFrame]
     notes: list[str]
     settings: PredictorSettings
+    bag_health: dict | None = None  # what reading recovered and lost (BagReadReport.health)
 
 
 def load_input(bag: str | Path, topic: str | None = None, config: str | Path | None = None,
@@ -50,7 +51,8 @@ def load_input(bag: str | Path, topic: str | None = None, config: str | Path | N
         raise ValueError(f"{bag}: no readable skeleton frames on {topic}; "
                          + " ".join(read_report.lines()))
     settings = settings_from({**node_params(config), **(overrides or {})})
-    return EvaluationInput(str(bag), topic, frames, _notes(frames, read_report), settings)
+    return EvaluationInput(str(bag), topic, frames, _notes(frames, read_report), settings,
+                           read_report.health())
 
 
 def _notes(frames: list[SkeletonFrame], read_report: BagReadReport) -> list[str]:
@@ -73,7 +75,7 @@ def score_run(data: EvaluationInput, records: list[ForecastRecord], latency_s: l
         notes.append(f"{truth.invalid} recorded skeletons failed validation and are not ground "
                      "truth (wrong layout, joint count or non-finite values)")
     return Evaluation(data.bag, data.topic, mode, predictor, score(records, truth, max_gap_s),
-                      latency_s, latency_kind, notes)
+                      latency_s, latency_kind, notes, bag_health=data.bag_health)
 
 
 def evaluate_recorded(data: EvaluationInput, forecasts_bag: str | Path,
