@@ -19,6 +19,8 @@ VERBS: dict[str, str] = {
     "export": "Export the adapt-and-predict step to ONNX (and a TensorRT engine where possible).",
     "bench": "Time the adapt-and-predict backends per number of people and adaptation steps.",
     "bag": "Record, convert, replay and evaluate rosbag2 files of skeletons and forecasts.",
+    "perception": "Build the pose bundle; benchmark perception on real videos (people, ids, "
+                  "latency, 30 Hz budget).",
 }
 
 

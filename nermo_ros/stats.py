@@ -68,13 +68,17 @@ class DropCounter:
         self._last_log_s[reason] = now_s
         return self._since_log.pop(reason)
 
-    def warn(self, logger, reason: str, detail: str) -> None:
-        """Count one drop and log ``detail`` if this reason's warning is due."""
+    def warn(self, logger, reason: str, detail: str, routine: bool = False) -> None:
+        """Count one drop and log ``detail`` if this reason's line is due. A ``routine`` event
+        (a track forgotten or restarted: bookkeeping, not bad input) is logged at info level."""
         due = self.record(reason)
-        if due:
-            logger.warning(f"dropped input ({reason}): {detail} "
-                           f"[{due} since last warning of this kind, "
-                           f"{self.totals[reason]} in total]")
+        if not due:
+            return
+        counts = f"[{due} since the last line of this kind, {self.totals[reason]} in total]"
+        if routine:
+            logger.info(f"{reason}: {detail} {counts}")
+        else:
+            logger.warning(f"dropped input ({reason}): {detail} {counts}")
 
     @property
     def total(self) -> int:

@@ -127,4 +127,4 @@ def test_drops_are_all_counted_but_warned_at_most_once_per_throttle_period():
     counter.warn(logger, "empty", "no joints")
     assert counter.totals == {"non_finite": 12, "empty": 1} and counter.total == 13
     assert len(logger.lines) == 4  # at 0 s, 5 s, 10 s for non_finite; once for empty
-    assert "[5 since last warning of this kind, 6 in total]" in logger.lines[1]
+    assert "[5 since the last line of this kind, 6 in total]" in logger.lines[1]

@@ -1,5 +1,6 @@
-"""`nermo-ros bench`: adapt-and-predict latency per backend x people x K, or the warm-start
-study (error against adaptation steps, cold vs warm start, on held-out CMU data)."""
+"""`nermo-ros bench`: adapt-and-predict latency per backend x people x K, the warm-start
+study (error against adaptation steps, cold vs warm start, on held-out CMU data), or the
+predictor node under a steady crowd over DDS (``--node-load``; a soak with ``--duration 600``)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=[1.0, 0.5], help="warm starts at z0 + blend * (z_prev - z0)")
     parser.add_argument("--study-per-trial", type=int, default=4,
                         help="streams taken from each held-out trial")
+    load = parser.add_argument_group("node load (--node-load)")
+    load.add_argument("--node-load", action="store_true",
+                      help="instead: run the predictor node as `nermo-ros run --no-perception` "
+                           "does, send it a crowd over DDS and report answered frames, camera "
+                           "-> forecast latency, its counts and its memory")
+    load.add_argument("--rate-hz", type=float, default=30.0, help="frames per second sent")
+    load.add_argument("--crowd", type=int, default=8, help="people in every frame")
+    load.add_argument("--duration", type=float, default=60.0, help="measured seconds")
+    load.add_argument("--warmup-s", type=float, default=10.0, help="unmeasured seconds first")
+    load.add_argument("--churn-s", type=float, default=0.0,
+                      help="each person leaves after this long and a new one comes (0: never)")
+    load.add_argument("--node-set", action="append", default=[], metavar="NAME=VALUE",
+                      help="a predictor parameter for the node (repeatable), e.g. backend=torch")
+    load.add_argument("--node-log", default="", help="write the node's output to this file")
 
 
 def available_targets() -> list[tuple[str, str]]:
@@ -70,6 +85,8 @@ def parse_targets(text: str) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.node_load:
+        return run_node_load(args)
     from nermo_ros.engine.models import load_model_or_random
 
     params, config, source = load_model_or_random(args.checkpoint, args.random_weights)
@@ -112,3 +129,31 @@ def run_latency(params, config, source: str, args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps({"machine": machine_description(), "model": source,
                                                "timings": [asdict(t) for t in timings]}, indent=1))
     return 0
+
+
+def run_node_load(args: argparse.Namespace) -> int:
+    from nermo_ros.engine.bench import machine_description
+    from nermo_ros.load.node_load import LoadSettings, crowd_from_clip, run_node_load as load
+
+    node_args = tuple(arg for item in args.node_set for arg in ("--set", f"predictor.{item}"))
+    settings = LoadSettings(rate_hz=args.rate_hz, people=args.crowd, duration_s=args.duration,
+                            warmup_s=args.warmup_s, churn_s=args.churn_s, node_args=node_args,
+                            log_path=args.node_log)
+    print(f"machine: {machine_description()}")
+    try:
+        result = load(settings, crowd_from_clip(args.crowd, args.churn_s))
+    except RuntimeError as error:  # the node did not come up: say why, no traceback
+        print(f"nermo-ros bench: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(result.lines()))
+    if args.json:
+        from pathlib import Path
+
+        from nermo_ros.load.node_load import summary_numbers
+
+        Path(args.json).write_text(json.dumps({"machine": machine_description(),
+                                               "settings": asdict(settings),
+                                               **summary_numbers(result),
+                                               "node_status": result.node_status,
+                                               "rss_mb": result.rss_mb}, indent=1))
+    return 0 if result.node_exit_code == 0 else 1

@@ -27,7 +27,8 @@ from nermo_ros.nodes.markers import skeleton_markers
 from nermo_ros.nodes.msg_convert import forecast_array_msg, people_arrays
 from nermo_ros.nodes.params import declare_parameters, parameter_overrides
 from nermo_ros.nodes.planner_outputs import PlannerOutputs
-from nermo_ros.nodes.predictor_status import FrameFlow, ReportedTotals, predictor_report
+from nermo_ros.nodes.predictor_status import (ROUTINE, FrameFlow, ReportedTotals,
+                                              predictor_report)
 from nermo_ros.predictors.factory import make_predictor_from_params, warm_up
 from nermo_ros.stats import DropCounter, LatencyWindow
 from nermo_ros.tracking.validation import Rejection, stamp_ns
@@ -172,7 +173,8 @@ class PredictorNode(LifecycleNode):
         self.processing.add(time.perf_counter() - started_s)
 
     def _warn(self, event: Rejection) -> None:
-        self.drops.warn(self.get_logger(), event.reason, event.detail)
+        self.drops.warn(self.get_logger(), event.reason, event.detail,
+                        routine=event.reason in ROUTINE)
 
     def _publish_markers(self, header, stamp: int, result) -> None:
         period_s = self.settings.markers_period_s
