@@ -43,10 +43,11 @@ if grep -lq "/opt/python/cp311" "$venv"/share/*/cmake/*Export.cmake 2>/dev/null;
 fi
 touch "$venv/COLCON_IGNORE"
 
-msg_hash=$(cat "$repo"/msg/*.msg "$repo/CMakeLists.txt" "$repo/package.xml" \
-  "$repo/scripts/colcon_build.sh" | sha256sum | cut -c1-16)
+msg_hash=$(cat "$repo"/msg/*.msg "$repo"/interfaces/*/msg/*.msg "$repo/CMakeLists.txt" \
+  "$repo/package.xml" "$repo/scripts/colcon_build.sh" | sha256sum | cut -c1-16)
 build_stamp="$repo/install/.nermo-built-$msg_hash"
-if [ ! -f "$build_stamp" ]; then
+# A venv made anew keeps no interface packages: build again then too.
+if [ ! -f "$build_stamp" ] || ! compgen -G "$venv/.nermo-interfaces-*" >/dev/null; then
   log "building the nermo_ros messages with colcon"
   NERMO_VENV="$venv" "$repo/scripts/colcon_build.sh" "$repo" --symlink-install \
     || { log "colcon build failed (log above)"; exit 1; }
