@@ -70,7 +70,8 @@ class Sender:
 
     def __init__(self, name: str = "planner_output_sender", **overrides):
         self.settings = settings_from({"predictor": "constant_velocity",
-                                       "horizons_s": HORIZONS_S, "track_timeout_s": 0.5})
+                                       "horizons_s": HORIZONS_S, "track_timeout_s": 0.5,
+                                       "publish_joint_tf": True})
         self.core = ForecastCore(ConstantVelocityPredictor(), self.settings)
         self.node = rclpy.create_node(name)
         self.outputs = PlannerOutputs(self.node, {**self.settings.as_params(), **overrides})

@@ -161,12 +161,12 @@ def test_a_malformed_robot_path_is_refused_with_how_to_write_it(waypoints, compl
         robot_path(waypoints)
 
 
-def test_planner_outputs_default_on_and_take_the_predictor_settings():
+def test_planner_outputs_default_on_but_joint_frames_and_take_the_predictor_settings():
     from nermo_ros.forecasting.settings import settings_from
 
     settings = planner_output_settings(settings_from({"horizons_s": [0.2, 0.4, 1.0]}))
     assert settings.publish_hri_ids and settings.publish_people and settings.publish_body_tf
-    assert settings.publish_joint_tf and settings.publish_forecast_paths
+    assert not settings.publish_joint_tf and settings.publish_forecast_paths
     assert settings.tf_forecast_index == 1
     off = planner_output_settings({"horizons_s": [0.2, 1.0], "tf_forecast_horizon_s": 0.0})
     assert off.tf_forecast_index is None

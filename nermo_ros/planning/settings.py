@@ -20,8 +20,9 @@ PLANNER_OUTPUT_PARAMS = (
               "(hri_msgs/IdsList, REP-155) once per input frame"),
     ParamSpec("publish_body_tf", True, "Publish on /tf per person a frame body_<id> at the "
               "mid-hip (x forward, z up; parent: the skeletons' frame), REP-155"),
-    ParamSpec("publish_joint_tf", True, "With publish_body_tf, also the joint frames "
-              "<joint>_<id> (children of body_<id>); about 0.4 ms per person and frame"),
+    ParamSpec("publish_joint_tf", False, "With publish_body_tf, also the joint frames "
+              "<joint>_<id> (children of body_<id>); off by default: 17 frames a person (34 "
+              "with the forecast) cost about 1 ms per person and frame on a 2-core CPU"),
     ParamSpec("tf_forecast_horizon_s", 0.4, "With publish_body_tf, also the frames predicted "
               "this far ahead (the nearest of horizons_s), named body_<id>_forecast_<ms>ms (and "
               "<joint>_<id>_forecast_<ms>ms) after the horizon used; 0 for none",
