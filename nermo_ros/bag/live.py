@@ -22,6 +22,7 @@ from nermo_ros.bag.messages import ForecastRecord, skeleton_array
 from nermo_ros.bag.report import Evaluation
 from nermo_ros.bag.timing import ReplaySettings
 from nermo_ros.bag import types as T
+from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
 
 
 def frames_as_messages(data: EvaluationInput, topic: str) -> list[RawMessage]:
@@ -76,7 +77,7 @@ def live_overrides(data: EvaluationInput, prefix: str) -> dict:
 
 
 def evaluate_live(data: EvaluationInput, rate: float = 1.0, settle_s: float = 2.0,
-                  discovery_timeout_s: float = 10.0
+                  discovery_timeout_s: float = 10.0, max_gap_s: float = SCORING_MAX_GAP_S
                   ) -> tuple[Evaluation, list[ForecastRecord]]:
     """Replay ``data`` through the predictor node at ``rate``; score what it publishes."""
     import rclpy
@@ -119,7 +120,7 @@ def evaluate_live(data: EvaluationInput, rate: float = 1.0, settle_s: float = 2.
         evaluation = score_run(data, collector.records, latency, "live",
                                predictor_node.predictor.name,
                                "end to end: frame published -> forecast received over DDS",
-                               extra_notes=notes)
+                               max_gap_s, extra_notes=notes)
         return evaluation, collector.records
     finally:
         for node in nodes:

@@ -104,8 +104,11 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-bag", default=None, metavar="PATH",
                    help="also write skeletons, forecasts and markers to this bag")
     p.add_argument("--storage", default="mcap", choices=("mcap", "sqlite3"), help=STORAGE_HELP)
-    p.add_argument("--max-gap-s", type=float, default=0.25,
-                   help="do not score across recording gaps longer than this")
+    from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
+
+    p.add_argument("--max-gap-s", type=float, default=SCORING_MAX_GAP_S,
+                   help=f"do not score across recording gaps longer than this (default "
+                        f"{SCORING_MAX_GAP_S})")
     p.add_argument("--rate", type=float, default=1.0, help="live mode replay speed")
 
 
@@ -166,7 +169,7 @@ def _evaluate(args) -> int:
         if args.mode in ("live", "both"):
             from nermo_ros.bag.live import evaluate_live
 
-            results.append(evaluate_live(data, rate=args.rate))
+            results.append(evaluate_live(data, rate=args.rate, max_gap_s=args.max_gap_s))
     for evaluation, _ in results:
         out = args.out if len(results) == 1 else f"{args.out}/{evaluation.mode}"
         print(evaluation.text())
