@@ -4,6 +4,10 @@ with the 38-joint figure of the public code; on 8 seeded samples per trial or ev
 
 With ``--cv-models``, each cross-validation fold's checkpoints forecast only that fold's
 validation trials, and the folds pool into one table.
+
+With ``--perception-noise [FILE]`` the observed frames carry a camera's measured noise and
+timing (``config/perception_noise.yaml``), one setting per camera rate, scored against the
+clean future; the canonical skeleton only, since the noise is measured on it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import sys
 
 LAYOUTS = ("cmu_protocol25", "nermo_body17")
 SAMPLINGS = ("protocol8", "all")
+NOISE_FILE = "config/perception_noise.yaml"
+NOISE_LAYOUT = "nermo_body17"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cv-allow-leak", action="store_true", help="score checkpoints that "
                         "were not trained on their fold (the figure is then contaminated and "
                         "marked so)")
+    parser.add_argument("--perception-noise", nargs="?", const=NOISE_FILE, default=None,
+                        metavar="FILE", help="inject the camera noise and timing of FILE "
+                        f"(default {NOISE_FILE}) into the observed frames, one setting per "
+                        "camera rate it lists, scored against the clean future; with "
+                        "complete observations as the reference unless --settings says more")
     parser.add_argument("--out", default="runs/evaluate",
                         help="folder for results.json and mpjpe.png")
 
@@ -76,14 +87,44 @@ def _trials(args, cross_validating: bool):
     return trials, cmu.load_skeleton(skeleton_path), source
 
 
-def _settings(names):
+def _settings(names, noise=None):
+    """The mask settings named (default: all of them, or only ``complete`` under noise),
+    then one perception-noise setting per camera rate of ``noise``."""
     from nermo_ros.evaluation import benchmark
 
     known = {s.name: s for s in benchmark.SETTINGS}
     unknown = [s for s in names or () if s not in known]
     if unknown:
         raise ValueError(f"unknown settings {unknown}; choose from {sorted(known)}")
-    return tuple(known[s] for s in names) if names else benchmark.SETTINGS
+    if names:
+        chosen = tuple(known[s] for s in names)
+    else:
+        chosen = benchmark.SETTINGS[:1] if noise is not None else benchmark.SETTINGS
+    if noise is None:
+        return chosen
+    from nermo_ros.evaluation.noisy_windows import noise_settings
+
+    return chosen + noise_settings(noise)
+
+
+def _noise(args):
+    """(the noise model or None, its record for results.json, the layouts to run)."""
+    layouts = LAYOUTS if args.layout == "all" else (args.layout,)
+    if args.perception_noise is None:
+        return None, None, layouts
+    from pathlib import Path
+
+    from nermo_ros.evaluation.perception_noise import load_noise
+    from nermo_ros.paths import find_package_data
+
+    path = Path(args.perception_noise)
+    if not path.is_file() and args.perception_noise == NOISE_FILE:
+        path = find_package_data(NOISE_FILE) or path
+    if args.layout not in ("all", NOISE_LAYOUT):
+        raise ValueError(f"--perception-noise is measured on the canonical skeleton; use "
+                         f"--layout {NOISE_LAYOUT} (got {args.layout})")
+    noise = load_noise(path)
+    return noise, {"file": str(path), "model": noise.to_yaml_dict()}, (NOISE_LAYOUT,)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,11 +139,13 @@ def run(args: argparse.Namespace) -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     cross_validating = bool(args.cv_models)
     try:
-        settings = _settings(args.settings)
+        noise, noise_record, layouts = _noise(args)
+        settings = _settings(args.settings, noise)
         trials, skeleton, source = _trials(args, cross_validating)
-        layouts = LAYOUTS if args.layout == "all" else (args.layout,)
         results = {"data": source, "samplings": list(args.sampling),
                    "trials": {a: [p.name for p in fs] for a, fs in trials.items()}}
+        if noise_record:
+            results["perception_noise"] = noise_record
         run_layout = _cross_validated if cross_validating else _plain
         panels = {}
         for layout in layouts:

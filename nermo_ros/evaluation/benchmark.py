@@ -32,6 +32,12 @@ class Setting:
     joint_missing: float = 0.0  # fraction of (frame, joint) entries hidden
     frames_missing: int = 0  # older frames hidden
 
+    def observer(self, samples: "Samples"):
+        """slice of windows -> their observed WindowBatch under this setting's masks."""
+        mask = observation_mask(len(samples), samples.frames_m.shape[1], self)
+        return lambda index: window_batch(
+            samples.windows_m(index)[:, :protocol.INPUT_FRAMES], mask[index])
+
 
 SETTINGS = (
     Setting("complete"),
@@ -44,11 +50,13 @@ SETTINGS = (
 @dataclass(frozen=True)
 class Samples:
     """35-frame windows (10 observed + 25 future, metres) of one layout, kept as the trials'
-    frames plus each window's first frame, and the action of each window."""
+    frames plus each window's first frame, and the action of each window. ``trial_first``:
+    the first frame of each window's trial (how far back a slower camera may look)."""
 
     frames_m: np.ndarray  # (N, J, 3) the trials' 25 Hz frames, concatenated
     starts: np.ndarray  # (S,) index into frames_m of each window's first frame
     actions: list[str]  # (S,)
+    trial_first: np.ndarray | None = None  # (S,) index into frames_m; None: the window's start
 
     @classmethod
     def from_windows(cls, windows_m: np.ndarray, actions: list[str]) -> "Samples":
@@ -59,6 +67,10 @@ class Samples:
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    def first_frames(self) -> np.ndarray:
+        """(S,) the earliest frame of each window's trial."""
+        return self.starts if self.trial_first is None else self.trial_first
 
     def windows_m(self, index=slice(None)) -> np.ndarray:
         """(s, 35, J, 3) the selected windows."""
@@ -79,18 +91,20 @@ def load_sequences(trials: dict[str, list[Path]], skeleton: cmu.CmuSkeleton,
 def cut_samples(trials: dict[str, list[Path]], sequences: dict[Path, np.ndarray],
                 sampling: str = "protocol8") -> Samples:
     """The samples of ``trials`` ({action: files}) under ``sampling`` (protocol.SAMPLINGS)."""
-    chunks, starts, actions, offset = [], [], [], 0
+    chunks, starts, actions, trial_first, offset = [], [], [], [], 0
     for action, files in trials.items():
         for path in files:
             sequence = sequences[path]
             first = protocol.window_starts(len(sequence), sampling)
             chunks.append(sequence)
             starts.append(first + offset)
+            trial_first.append(np.full(len(first), offset))
             actions += [action] * len(first)
             offset += len(sequence)
     if not chunks:
         raise ValueError("no trials to cut samples from; check the data folder and the folds")
-    return Samples(np.concatenate(chunks), np.concatenate(starts), actions)
+    return Samples(np.concatenate(chunks), np.concatenate(starts), actions,
+                   np.concatenate(trial_first))
 
 
 def load_samples(trials: dict[str, list[Path]], skeleton: cmu.CmuSkeleton, layout: str,
@@ -132,17 +146,19 @@ class Errors:
 
 def sample_errors(samples: Samples, methods: dict[str, Method], metrics: dict[str, Metric],
                   settings=SETTINGS, chunk: int = CHUNK_WINDOWS) -> Errors:
-    """Forecast ``chunk`` windows at a time with every method and keep only their errors."""
+    """Forecast ``chunk`` windows at a time with every method and keep only their errors.
+
+    A setting is anything with a ``name`` and ``observer(samples)``, which gives the observed
+    WindowBatch of a slice of windows (``Setting``: masks; ``noisy_windows.NoiseSetting``:
+    a camera's noise and timing); the future is always the clean one."""
     idx = list(protocol.EVAL_FRAME_INDEX)
-    num_joints = samples.frames_m.shape[1]
     parts = {m: {s.name: {n: [] for n in methods} for s in settings} for m in metrics}
     for setting in settings:
-        mask = observation_mask(len(samples), num_joints, setting)
+        observe = setting.observer(samples)
         for first in range(0, len(samples), chunk):
             sl = slice(first, first + chunk)
-            windows = samples.windows_m(sl)
-            future = windows[:, protocol.INPUT_FRAMES:]
-            batch = window_batch(windows[:, :protocol.INPUT_FRAMES], mask[sl])
+            future = samples.windows_m(sl)[:, protocol.INPUT_FRAMES:]
+            batch = observe(sl)
             for name, method in methods.items():
                 pred = method(batch)
                 for metric, fn in metrics.items():

@@ -40,13 +40,18 @@ def velocity_method(predictor) -> Method:
 
 
 def nermo_method(params: dict[str, torch.Tensor], cfg: ModelConfig, steps: int,
-                 device: str = "cpu") -> Method:
+                 device: str = "cpu", max_age_s: float | None = None) -> Method:
+    """``max_age_s``: frames older than this are not shown, as the predictor node does with
+    the history a checkpoint was trained on (None: every frame of the window)."""
     dev = torch.device(device)
     params = {k: v.detach().float().to(dev) for k, v in params.items()}
     batch_size = BATCH_WINDOWS[dev.type]
 
     def run(batch: WindowBatch) -> np.ndarray:
-        mask = batch.joint_mask & batch.frame_valid[..., None]
+        valid = batch.frame_valid
+        if max_age_s is not None:
+            valid = valid & (batch.times_s >= -max_age_s)
+        mask = batch.joint_mask & valid[..., None]
         prep = prepare_arrays(batch.times_s, batch.positions, mask, future_times_s(), cfg)
         out = []
         for i in range(0, len(mask), batch_size):
@@ -94,10 +99,15 @@ def baseline_methods() -> dict[str, Method]:
 
 def checkpoint_methods(ckpt: Checkpoint, steps=(1, 3, 10),
                        device: str = "cpu") -> dict[str, Method]:
-    """``dct_mlp`` for a DCT-MLP checkpoint, ``nermo_<k>step`` for each k for a NeRMo one."""
+    """``dct_mlp`` for a DCT-MLP checkpoint, ``nermo_<k>step`` for each k for a NeRMo one.
+    NeRMo sees the history the node gives it: frames up to the checkpoint's trained window
+    (plus the node's slack) old."""
     if ckpt.kind == "dct_mlp":
         return {"dct_mlp": dct_mlp_method(*load_dct_mlp(ckpt), device=device)}
-    return {f"nermo_{k}step": nermo_method(ckpt.params, ckpt.model_config, k, device)
+    from nermo_ros.predictors.nermo import WINDOW_SLACK_S
+
+    max_age_s = ckpt.obs_window_s + WINDOW_SLACK_S
+    return {f"nermo_{k}step": nermo_method(ckpt.params, ckpt.model_config, k, device, max_age_s)
             for k in steps}
 
 
