@@ -7,7 +7,8 @@ validation trials, and the folds pool into one table.
 
 With ``--perception-noise [FILE]`` the observed frames carry a camera's measured noise and
 timing (``config/perception_noise.yaml``), one setting per camera rate, scored against the
-clean future; the canonical skeleton only, since the noise is measured on it.
+clean future; the canonical skeleton only, since the noise is measured on it. Without
+``--cv-models`` it also prints the jitter response (``evaluation.noise_response``).
 """
 
 from __future__ import annotations
@@ -153,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
             for sampling in args.sampling:
                 summary = results[layout][sampling]
                 print(report.summary_text(layout, sampling, summary, note) + "\n")
+                if "jitter_response" in summary:
+                    print(_response_text(summary["jitter_response"], layout, sampling) + "\n")
                 panels.update({f"{layout}, {sampling}, {s}": per
                                for s, per in summary["mpjpe_mm"].items()})
     except (ValueError, FileNotFoundError) as error:
@@ -183,11 +186,25 @@ def _plain(args, trials, skeleton, layout, settings, device):
     metrics = benchmark.layout_metrics(layout)
     out = {"nermo_model_id": nermo.model_id if nermo else None,
            "dct_mlp_model_id": dct.model_id if dct else None}
+    noise = next((s.noise for s in settings if hasattr(s, "noise")), None)
     for sampling in args.sampling:
         samples = benchmark.cut_samples(trials, sequences, sampling)
         errors = benchmark.sample_errors(samples, chosen, metrics, settings)
         out[sampling] = benchmark.summary(errors)
+        if noise is not None:
+            from nermo_ros.evaluation.noise_response import jitter_response
+
+            out[sampling]["jitter_response"] = jitter_response(samples, chosen, noise)
     return out, ""
+
+
+def _response_text(response, layout, sampling):
+    from nermo_ros.evaluation.noise_response import response_text
+    from nermo_ros.evaluation.report import SAMPLING_LABELS
+
+    return response_text(response, f"### {layout}, {SAMPLING_LABELS[sampling]}: jitter "
+                         "response (25 Hz, measured jitter times 0, 1, 2; gain: forecast "
+                         "spread over injected jitter, 1 = standing still)")
 
 
 def _cross_validated(args, trials, skeleton, layout, settings, device):

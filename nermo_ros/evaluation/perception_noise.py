@@ -117,9 +117,9 @@ class PerceptionNoise:
                        jitter_std_m=tuple(tuple(factor * s for s in j) for j in self.jitter_std_m))
 
     def jitter_rms_3d_m(self) -> float:
-        """The jitter's 3D RMS length, averaged over joints."""
-        return sum(math.sqrt(sum(s * s for s in j)) for j in self.jitter_std_m) / len(
-            self.jitter_std_m)
+        """The jitter's 3D RMS length over all joints."""
+        return math.sqrt(sum(s * s for j in self.jitter_std_m for s in j)
+                         / len(self.jitter_std_m))
 
     def to_yaml_dict(self) -> dict:
         """Per-joint and per-bone values keyed by name, so the file reads on its own."""
