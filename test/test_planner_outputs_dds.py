@@ -26,6 +26,7 @@ from nermo_ros.nodes.planner_outputs import PlannerOutputs  # noqa: E402
 from nermo_ros.planning.frames import mid_hip_m  # noqa: E402
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor  # noqa: E402
 from nermo_ros.skeleton import JOINT_NAMES, NUM_JOINTS  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 DOMAIN_ID = 21 + os.getpid() % 10  # domains 21-30: its own, for parallel test runs
@@ -33,14 +34,6 @@ HORIZONS_S = [0.2, 0.4, 1.0]
 FRAME_ID = "camera_link"
 START_NS = 1_700_000_000_000_000_000
 BESIDE_M = np.array([0.0, 2.0, 0.0])  # body_1 walks the same walk 2 m to the walker's left
-
-
-def wait_for(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.01)
 
 
 class Receiver:

@@ -26,6 +26,7 @@ from nermo_ros.nodes.predictor_node import PredictorNode  # noqa: E402
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor  # noqa: E402
 from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS  # noqa: E402
 from predictor_fixtures import nermo_checkpoint  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 # This module's own DDS domain per test process, so parallel test runs do not cross-talk.
@@ -73,14 +74,6 @@ class Harness:
         self.executor.shutdown()
         self.predictor.destroy_node()
         self.node.destroy_node()
-
-
-def wait_for(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -441,3 +434,34 @@ def test_a_managed_node_publishes_only_once_configured_and_activated(harness):
     finally:
         harness.executor.remove_node(node)
         node.destroy_node()
+
+
+def test_a_best_effort_frame_too_large_to_arrive_is_still_accounted_for(harness):
+    """Frames sent = frames received + frames counted as skipped, even for a ~1.6 MB one."""
+    node = PredictorNode(overrides={"skeletons_topic": "large/skeletons",
+                                    "forecast_topic": "large/forecast", "max_stamp_age_s": 30.0,
+                                    "predictor": "constant_velocity", "warm_up": False})
+    publisher = harness.node.create_publisher(
+        Skeleton3DArray, "large/skeletons",
+        QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+    harness.executor.add_node(node)
+    try:
+        wait_for(lambda: publisher.get_subscription_count() >= 1)
+        base_ns = now_ns(harness)
+        huge = Skeleton3DArray(header=header_at(base_ns + 33_000_000), skeletons=[skeleton(
+            "huge", np.zeros(400_000, np.float32), np.ones(NUM_JOINTS, np.float32))])
+        for msg in (frame(base_ns, {"p": valid_pose()}), huge,
+                    frame(base_ns + 66_000_000, {"p": valid_pose()})):
+            publisher.publish(msg)
+            time.sleep(0.3)
+        wait_for(lambda: node.flow.frames_received + node.flow.frames_skipped >= 3)
+        time.sleep(0.3)
+        flow = node.flow
+    finally:
+        harness.executor.remove_node(node)
+        node.destroy_node()
+    assert flow.frames_received + flow.frames_skipped == 3
+    if flow.frames_received == 3:  # this transport carried it: refused as malformed instead
+        assert node.drops.totals["wrong_joint_count"] == 1
+    else:
+        assert flow.frames_skipped == 1
