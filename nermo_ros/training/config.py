@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from nermo_ros.data.cmu import RAW_FRAME_RATE_HZ
 from nermo_ros.model import ModelConfig
 
 
@@ -29,17 +30,46 @@ class WindowConfig:
     mirror: bool = False
     scale_jitter: float = 0.0
     speed_jitter: float = 0.0
+    # What a camera delivers (docs/model.md, "Perception noise"): observed frames at a rate
+    # drawn per window from frame_rates_hz (empty: every obs_step_raw raw frames), stamps
+    # straying by N(0, timestamp_jitter_s), and in perception_noise_share of the windows the
+    # measured skeleton noise of the perception_noise YAML (e.g. config/perception_noise.yaml;
+    # empty: none).
+    frame_rates_hz: tuple[float, ...] = ()
+    timestamp_jitter_s: float = 0.0
+    perception_noise: str = ""
+    perception_noise_share: float = 1.0
 
     def __post_init__(self):
         if not 0.0 <= self.scale_jitter < 1.0 or not 0.0 <= self.speed_jitter < 1.0:
             raise ValueError("window: scale_jitter and speed_jitter must lie in [0, 1)")
+        if any(r <= 0 for r in self.frame_rates_hz):
+            raise ValueError(f"window: frame_rates_hz {list(self.frame_rates_hz)} must be "
+                             "positive camera rates, e.g. [10, 15, 25, 30]")
+        if self.timestamp_jitter_s < 0:
+            raise ValueError(f"window: timestamp_jitter_s {self.timestamp_jitter_s} must be >= 0")
+        if not 0.0 <= self.perception_noise_share <= 1.0:
+            raise ValueError(f"window: perception_noise_share {self.perception_noise_share} "
+                             "must lie in [0, 1]")
+
+    @property
+    def camera_like(self) -> bool:
+        """Observed frames are drawn as a camera delivers them (rates, stamps, noise)."""
+        return bool(self.frame_rates_hz or self.timestamp_jitter_s or self.perception_noise)
+
+    @property
+    def obs_span_raw(self) -> float:
+        """Raw frames from the oldest to the newest observed frame, at the slowest rate."""
+        if not self.frame_rates_hz:
+            return (self.obs_frames - 1) * self.obs_step_raw
+        return (self.obs_frames - 1) * RAW_FRAME_RATE_HZ / min(self.frame_rates_hz)
 
     @property
     def span_raw(self) -> int:
         """Raw frames a window needs at the fastest playback speed (plus one to interpolate)."""
-        nominal = (self.obs_frames - 1) * self.obs_step_raw + self.future_frames * self.future_step_raw
-        if self.speed_jitter == 0:
-            return nominal + 1
+        nominal = self.obs_span_raw + self.future_frames * self.future_step_raw
+        if self.speed_jitter == 0 and not self.frame_rates_hz:
+            return int(nominal) + 1
         return math.ceil(nominal * (1.0 + self.speed_jitter)) + 2
 
 

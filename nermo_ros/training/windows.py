@@ -2,11 +2,17 @@
 
 All trials of a split are converted once (forward kinematics, layout) into one tensor of
 50 Hz frames; a batch is a gather of random windows that lie inside one trial.
+
+With ``window.frame_rates_hz``, ``timestamp_jitter_s`` or ``perception_noise`` set, the
+observed frames are drawn as a camera delivers them (``sample_camera_batch``): at a rate drawn
+per window, with jittered stamps, and through the measured perception noise
+(``evaluation.perception_noise``); the future stays clean.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +20,8 @@ import torch
 from torch import Tensor
 
 from nermo_ros.data import cmu
+from nermo_ros.evaluation.perception_noise import (PerceptionNoise, corrupt, draw_rates_hz,
+                                                   frame_times_s, load_noise)
 from nermo_ros.evaluation.protocol import mirror_map, trial_positions_m
 from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import WindowConfig
@@ -84,7 +92,7 @@ def _jitter(b: int, amount: float, gen: torch.Generator, device) -> Tensor:
 
 def _gather_frames(bank: SequenceBank, start: Tensor, offsets: Tensor, speed: Tensor) -> Tensor:
     """(B, N, J, 3): frames at ``start + speed * offsets`` raw frames, linearly interpolated."""
-    pos = start[:, None].float() + speed[:, None] * offsets[None].float()
+    pos = start[:, None].float() + speed[:, None] * offsets.float()  # offsets (N,) or (B, N)
     lo = pos.floor().long()
     frac = (pos - lo.float())[..., None, None]
     return (1.0 - frac) * bank.positions_m[lo] + frac * bank.positions_m[lo + 1]
@@ -102,6 +110,8 @@ def _mirror(x: Tensor, layout: str, gen: torch.Generator) -> Tensor:
 
 def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, batch_size: int,
                  gen: torch.Generator) -> Batch:
+    if spec.camera_like:
+        return sample_camera_batch(bank, spec, model, batch_size, gen)
     device = bank.positions_m.device
     pick = torch.randint(len(bank.starts), (batch_size,), device=device, generator=gen)
     start = bank.starts[pick]
@@ -129,3 +139,61 @@ def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, bat
     t = spec.obs_frames
     mask = random_masks(batch_size, t, model.num_joints, spec, gen, device)
     return Batch(obs_t.contiguous(), x[:, :t], mask, fut_t.contiguous(), x[:, t:])
+
+
+@lru_cache(maxsize=4)
+def load_window_noise(path: str) -> PerceptionNoise:
+    """The perception noise YAML a window config names (read once per process); a relative
+    path not found from here is looked up among the package's data (config/)."""
+    from nermo_ros.paths import find_package_data
+
+    found = Path(path)
+    if not found.is_file():
+        found = find_package_data(path) or found
+    return load_noise(found)
+
+
+def _augment(x: Tensor, spec: WindowConfig, model: ModelConfig, gen: torch.Generator) -> Tensor:
+    """Origin at the newest observed frame's root joint, then yaw, mirror and scale."""
+    if model.origin_joint >= 0:
+        x = x - x[:, spec.obs_frames - 1, model.origin_joint][:, None, None]
+    if spec.random_yaw:
+        x = _yaw_rotate(x, gen)
+    if spec.mirror:
+        x = _mirror(x, model.layout, gen)
+    if spec.scale_jitter > 0:
+        x = x * _jitter(x.shape[0], spec.scale_jitter, gen, x.device)[:, None, None, None]
+    return x
+
+
+def sample_camera_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig,
+                        batch_size: int, gen: torch.Generator) -> Batch:
+    """Windows whose observed frames come as a camera delivers them; the future stays clean
+    at ``future_step_raw``. Every window's newest observed frame sits ``obs_span_raw`` raw
+    frames after its start, so the slowest rate's oldest frame still lies in the trial."""
+    device = bank.positions_m.device
+    t, raw_hz = spec.obs_frames, cmu.RAW_FRAME_RATE_HZ
+    if spec.frame_rates_hz:
+        rates = draw_rates_hz(spec.frame_rates_hz, batch_size, gen, device)
+    else:
+        rates = torch.full((batch_size,), raw_hz / spec.obs_step_raw, device=device)
+    capture_s, stamps_s = frame_times_s(rates, t, spec.timestamp_jitter_s, gen)
+    newest = float(spec.obs_span_raw)
+    obs_off = torch.clamp(newest + capture_s * raw_hz, min=0.0)  # (B, T) raw frames
+    fut_off = newest + torch.arange(1, spec.future_frames + 1, device=device) * spec.future_step_raw
+    offsets = torch.cat([obs_off, fut_off.float().expand(batch_size, -1)], dim=1)
+    pick = torch.randint(len(bank.starts), (batch_size,), device=device, generator=gen)
+    speed = (_jitter(batch_size, spec.speed_jitter, gen, device) if spec.speed_jitter > 0
+             else torch.ones(batch_size, device=device))
+    x = _augment(_gather_frames(bank, bank.starts[pick], offsets, speed), spec, model, gen)
+    mask = random_masks(batch_size, t, model.num_joints, spec, gen, device)
+    obs_x = x[:, :t]
+    if spec.perception_noise:
+        seen = corrupt(obs_x, 1.0 / rates, load_window_noise(spec.perception_noise), gen)
+        noisy = torch.rand(batch_size, device=device, generator=gen) < spec.perception_noise_share
+        obs_x = torch.where(noisy[:, None, None, None], seen.positions_m, obs_x)
+        mask = mask * torch.where(noisy[:, None, None], seen.joint_mask, True).float()
+    fut_t = (fut_off - newest).float() / raw_hz / model.time_unit_s
+    return Batch((stamps_s / model.time_unit_s).float().contiguous(),
+                 obs_x / model.position_unit_m, mask,
+                 fut_t.expand(batch_size, -1).contiguous(), x[:, t:] / model.position_unit_m)
