@@ -67,3 +67,8 @@ def test_the_shipped_nermo_degrades_gracefully_and_never_extrapolates_jitter_lik
     assert np.all(gain < np.array(constant["gain"]))
     assert np.all(gain[:, -1] <= 2.0 * gain[:, 0])  # constant velocity: 8 times
     assert np.all(np.abs(gain[1] / gain[0] - 1.0) < 0.25)  # in proportion, no breakdown
+
+
+def test_a_noise_model_without_jitter_has_no_response_and_says_so():
+    with pytest.raises(ValueError, match="no jitter"):
+        jitter_response(still_people(10), BASELINES, PerceptionNoise.none())

@@ -123,6 +123,7 @@ def test_evaluate_with_a_noiseless_camera_at_25_hz_repeats_the_complete_table(tm
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert "cmu_protocol25" not in results  # the noise is measured on the canonical skeleton
     assert results["perception_noise"]["file"] == str(noise_file)
+    assert "jitter_response" not in results["nermo_body17"]["protocol8"]  # no jitter to scale
     tables = results["nermo_body17"]["protocol8"]["mpjpe_mm"]
     assert list(tables) == ["complete", "perception_noise_25hz", "perception_noise_10hz"]
     for method, rows in tables["complete"].items():

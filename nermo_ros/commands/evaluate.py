@@ -191,7 +191,7 @@ def _plain(args, trials, skeleton, layout, settings, device):
         samples = benchmark.cut_samples(trials, sequences, sampling)
         errors = benchmark.sample_errors(samples, chosen, metrics, settings)
         out[sampling] = benchmark.summary(errors)
-        if noise is not None:
+        if noise is not None and noise.jitter_rms_3d_m() > 0:
             from nermo_ros.evaluation.noise_response import jitter_response
 
             out[sampling]["jitter_response"] = jitter_response(samples, chosen, noise)

@@ -29,6 +29,9 @@ RESPONSE_RATE_HZ = 25.0  # the trained rate: only the noise changes
 def jitter_response(samples, methods: dict, noise: PerceptionNoise, scales=SCALES,
                     draws: int = DRAWS) -> dict:
     """{method: {"scales", "error_mm": [per scale: 6 horizons], "gain": [per scale > 0]}}."""
+    if noise.jitter_rms_3d_m() <= 0:
+        raise ValueError("the noise model has no jitter, so there is no response to measure; "
+                         "give a measured file (config/perception_noise.yaml)")
     idx = list(protocol.EVAL_FRAME_INDEX)
     future = samples.windows_m()[:, protocol.INPUT_FRAMES:][:, idx]  # (S, 6, J, 3)
     out = {name: {"scales": list(scales), "error_mm": [], "gain": []} for name in methods}
