@@ -316,9 +316,11 @@ def _save(path: Path, cfg: TrainConfig, weights: dict, step: int, opt, gen, step
     if opt is not None:
         state = {"optimizer": opt.state_dict(), "generator": [gen.get_state().cpu()],
                  "step_rng": step_rng.bit_generator.state, "step": step, "trained_s": trained_s}
-    period_s = cfg.window.obs_step_raw / cmu.RAW_FRAME_RATE_HZ
+    # The history the model was trained on: at the slowest camera rate when windows are drawn
+    # as a camera delivers them, so that the predictor keeps all of it.
+    obs_window_s = cfg.window.obs_span_raw / cmu.RAW_FRAME_RATE_HZ
     save_checkpoint(
         path, kind=cfg.kind, layout=cfg.layout, num_joints=cfg.model.num_joints, params=weights,
         train_config=cfg.to_dict(), model_config=cfg.model if cfg.kind == "nermo" else None,
         validation=validation, default_steps=cfg.meta.eval_steps,
-        obs_window_s=(cfg.window.obs_frames - 1) * period_s, step=step, training_state=state)
+        obs_window_s=obs_window_s, step=step, training_state=state)
