@@ -16,6 +16,7 @@ VERBS: dict[str, str] = {
     "run": "Start the perception and predictor nodes without `ros2 launch`.",
     "train": "Meta-train the NeRMo model (or the DCT-MLP baseline) from a YAML config.",
     "evaluate": "Benchmark NeRMo and baselines on held-out CMU mocap (MPJPE per horizon).",
+    "calibrate": "Calibrate the forecast radius on held-out mocap and report its coverage.",
     "export": "Export the adapt-and-predict step to ONNX (and a TensorRT engine where possible).",
     "bench": "Time the adapt-and-predict backends per number of people and adaptation steps.",
     "bag": "Record, convert, replay and evaluate rosbag2 files of skeletons and forecasts.",

@@ -148,8 +148,17 @@ def test_clearance_is_the_planar_gap_less_both_radii():
     assert late == pytest.approx(np.hypot(2.5, 4.0) - 1.0)
 
 
-def test_the_keep_out_radius_is_twice_the_per_axis_sigma():
-    np.testing.assert_allclose(keep_out_radius_m(np.array([[0.05, 0.2]])), [[0.1, 0.4]])
+def test_the_keep_out_radius_is_the_forecasts_own_radius_when_it_has_one():
+    sigma, radius = np.array([[0.05, 0.2]]), np.array([[0.3, 0.7]])
+    np.testing.assert_allclose(keep_out_radius_m(sigma, radius), radius)
+
+
+def test_without_a_radius_the_keep_out_radius_is_the_gaussian_90_percent_one():
+    # 2.50 sigma holds 90 % of an isotropic 3D Gaussian of per-axis sigma
+    np.testing.assert_allclose(keep_out_radius_m(np.array([[0.1, 0.2]])), [[0.25, 0.5]],
+                               atol=1e-3)
+    np.testing.assert_allclose(keep_out_radius_m(np.array([[0.1]]), np.zeros((0,))), [[0.25]],
+                               atol=1e-3)
 
 
 @pytest.mark.parametrize("waypoints, complaint", [

@@ -129,13 +129,17 @@ def test_a_real_clip_gets_one_forecast_array_per_frame_with_stamps_shapes_and_id
         forecast_errors_m.append(np.linalg.norm(walker.positions_m[0] - truth, axis=-1).mean())
         still_errors_m.append(np.linalg.norm(clip.positions_m[index] - truth, axis=-1).mean())
     assert np.mean(forecast_errors_m) < 0.7 * np.mean(still_errors_m)
-    # Markers: the observed walker in green plus one skeleton per horizon, for both people.
-    wait_for(lambda: any(len(m.markers) == 1 + 2 * (1 + len(HORIZONS_S))
-                         for m in harness.markers))
-    drawn = next(m for m in harness.markers if len(m.markers) == 1 + 2 * (1 + len(HORIZONS_S)))
+    # Markers: the observed walker in green, one skeleton per horizon and a sphere of the
+    # radius around each joint at the 1 s horizon, for both people.
+    expected = 1 + 2 * (1 + len(HORIZONS_S) + NUM_JOINTS)
+    wait_for(lambda: any(len(m.markers) == expected for m in harness.markers))
+    drawn = next(m for m in harness.markers if len(m.markers) == expected)
     assert drawn.markers[0].action == Marker.DELETEALL
-    assert {m.ns for m in drawn.markers[1:]} >= {"observed/body_0", "predicted/body_1/1.00s"}
-    assert all(len(m.points) == 32 for m in drawn.markers[1:])  # 16 bones, all joints seen
+    assert {m.ns for m in drawn.markers[1:]} >= {"observed/body_0", "predicted/body_1/1.00s",
+                                                 "radius/body_0/1.00s"}
+    bones = [m for m in drawn.markers[1:] if m.type == Marker.LINE_LIST]
+    assert len(bones) == 2 * (1 + len(HORIZONS_S))
+    assert all(len(m.points) == 32 for m in bones)  # 16 bones, all joints seen
     # /diagnostics: latency, windows and counts as numbers a person can read.
     wait_for(lambda: harness.diagnostics
              and int(harness.diagnostics[-1]["forecast_arrays_out_total"]) >= len(stamps_ns))

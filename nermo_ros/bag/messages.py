@@ -75,7 +75,9 @@ def forecast_array(stamp_ns: int, frame_id: str, records: list[ForecastRecord]):
                  time_offsets_s=np.asarray(r.time_offsets_s, dtype=np.float32),
                  positions=np.asarray(r.positions_m, dtype=np.float32).reshape(-1),
                  uncertainty_m=np.asarray(r.uncertainty_m, dtype=np.float32).reshape(-1),
-                 predictor=r.predictor, model_id=r.model_id)
+                 radius_m=np.asarray(() if r.radius_m is None else r.radius_m,
+                                     dtype=np.float32).reshape(-1),
+                 coverage=float(r.coverage), predictor=r.predictor, model_id=r.model_id)
         for r in records])
 
 
@@ -141,13 +143,16 @@ def forecast_records(msg) -> list[ForecastRecord]:
         h = offsets.size
         pos = np.asarray(f.positions, dtype=np.float32)
         unc = np.asarray(f.uncertainty_m, dtype=np.float32)
+        radius = np.asarray(f.radius_m, dtype=np.float32)
         if f.layout not in ("", LAYOUT_ID) or pos.size != h * NUM_JOINTS * 3 \
-                or unc.size != h * NUM_JOINTS:
+                or unc.size != h * NUM_JOINTS or radius.size not in (0, h * NUM_JOINTS):
             raise ValueError(f"forecast for {f.track_id!r} (layout {f.layout!r}) has {h} "
-                             f"offsets, {pos.size} positions and {unc.size} uncertainties; "
-                             f"expected {LAYOUT_ID} with {NUM_JOINTS} joints")
+                             f"offsets, {pos.size} positions, {unc.size} uncertainties and "
+                             f"{radius.size} radii; expected {LAYOUT_ID} with {NUM_JOINTS} "
+                             f"joints")
         records.append(ForecastRecord(f.track_id, stamp_to_ns(f.header.stamp), offsets,
                                       pos.reshape(h, NUM_JOINTS, 3),
-                                      unc.reshape(h, NUM_JOINTS), f.predictor, f.model_id))
+                                      unc.reshape(h, NUM_JOINTS), f.predictor, f.model_id,
+                                      radius_m=radius.reshape(h, NUM_JOINTS) if radius.size
+                                      else None, coverage=float(f.coverage)))
     return records
-

@@ -1,4 +1,5 @@
-"""Score forecasts against what each person actually did: MPJPE per horizon and per joint.
+"""Score forecasts against what each person actually did: MPJPE per horizon and per joint, and
+how often the truth fell inside the forecast's keep-out radius (coverage) with the mean radius.
 
 A forecast made from the frame at stamp t for offset h is compared with the person's recorded
 skeleton at t + h, linearly interpolated between the two recorded frames around that time.
@@ -94,6 +95,21 @@ class Scores:
     inputs: int  # valid recorded skeletons
     inputs_forecast: int  # of those, how many got a forecast
     forecasts: int
+    # Where the forecasts carry a radius: share of scored joint-horizons inside it, its mean
+    # and how many were scored, per horizon (NaN, NaN, 0 where none), and the coverage the
+    # forecasts state (their largest; 0: not calibrated, or no radius).
+    coverage_by_horizon: np.ndarray | None = None  # (H,)
+    mean_radius_by_horizon_m: np.ndarray | None = None  # (H,)
+    radius_scored_by_horizon: np.ndarray | None = None  # (H,)
+    coverage_stated: float = 0.0
+
+    @property
+    def coverage(self) -> float:
+        """Share inside the radius over every scored joint-horizon with a radius."""
+        if self.radius_scored_by_horizon is None or not self.radius_scored_by_horizon.sum():
+            return float("nan")
+        inside = np.nan_to_num(self.coverage_by_horizon) * self.radius_scored_by_horizon
+        return float(inside.sum() / self.radius_scored_by_horizon.sum())
 
     @property
     def share_forecast(self) -> float:
@@ -111,6 +127,7 @@ def score(records: list[ForecastRecord], truth: GroundTruth,
     horizons = np.unique(np.round(np.concatenate(
         [r.time_offsets_s for r in records] or [np.zeros(0)]), 6))
     errors = np.full((len(records), len(horizons), NUM_JOINTS), np.nan)
+    radii = np.full_like(errors, np.nan)
     for i, record in enumerate(records):
         seg = _segment_for(truth.tracks.get(record.track_id, []), record.stamp_ns)
         if seg is None:
@@ -119,13 +136,32 @@ def score(records: list[ForecastRecord], truth: GroundTruth,
         target_ns = record.stamp_ns + np.round(offsets * 1e9).astype(np.int64)
         actual, valid = interpolate(seg, target_ns, max_gap_s)
         err = np.linalg.norm(np.asarray(record.positions_m, dtype=np.float64) - actual, axis=-1)
-        errors[i, np.searchsorted(horizons, offsets)] = np.where(valid, err, np.nan)
+        columns = np.searchsorted(horizons, offsets)
+        errors[i, columns] = np.where(valid, err, np.nan)
+        if record.radius_m is not None:
+            radii[i, columns] = np.where(valid, record.radius_m, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an unscored cell is NaN by design
         by_h = np.nanmean(errors, axis=(0, 2))
         by_j = np.nanmean(errors, axis=(0, 1))
         by_hj = np.nanmean(errors, axis=0)
     made = {(r.track_id, r.stamp_ns) for r in records}
+    coverage, mean_radius, radius_scored = coverage_by_horizon(errors, radii)
+    stated = max((float(r.coverage) for r in records if r.radius_m is not None), default=0.0)
     return Scores(horizons, errors, by_h, by_j, by_hj,
                   np.isfinite(errors).any(axis=2).sum(axis=0), len(truth.inputs),
-                  len(truth.inputs & made), len(records))
+                  len(truth.inputs & made), len(records), coverage, mean_radius, radius_scored,
+                  stated)
+
+
+def coverage_by_horizon(errors_m: np.ndarray, radii_m: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(F, H, J) errors and radii (NaN: not scored / no radius) -> per horizon the share with
+    error <= radius, the mean radius and the count, over the cells where both exist."""
+    both = np.isfinite(errors_m) & np.isfinite(radii_m)
+    count = both.sum(axis=(0, 2))
+    inside = (both & (np.where(both, errors_m, 0.0) <= np.where(both, radii_m, 0.0))).sum(
+        axis=(0, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (inside / count, np.where(both, radii_m, 0.0).sum(axis=(0, 2)) / count,
+                count)

@@ -43,6 +43,7 @@ class Evaluation:
             "mpjpe_mm_by_joint": {n: _mm(e) for n, e in zip(JOINT_NAMES, s.mpjpe_by_joint_m)},
             "scored_forecasts_by_horizon": {f"{h:.3f}": int(n) for h, n in
                                             zip(s.horizons_s, s.scored_by_horizon)},
+            **coverage_summary(s),
             "skeletons_in": s.inputs, "skeletons_forecast": s.inputs_forecast,
             "share_forecast": round(s.share_forecast, 4), "forecasts": s.forecasts,
             "latency_ms_p50": _round(p50), "latency_ms_p99": _round(p99),
@@ -57,12 +58,36 @@ class Evaluation:
                  f"{d['skeletons_forecast']}/{d['skeletons_in']} skeletons "
                  f"({100 * d['share_forecast']:.1f}%)",
                  f"  latency p50 {d['latency_ms_p50']} ms, p99 {d['latency_ms_p99']} ms "
-                 f"({d['latency_kind']})", "  horizon_s  mpjpe_mm  scored"]
+                 f"({d['latency_kind']})"]
+        if d["radius_scored_total"]:
+            lines.append(f"  inside the radius: {_percent(d['coverage'])} of joint-horizons "
+                         f"(the forecasts state {d['coverage_stated']:.2f}; 0: not calibrated)")
+        lines.append("  horizon_s  mpjpe_mm  scored  coverage  radius_mm")
         for h, e in d["mpjpe_mm_by_horizon"].items():
             lines.append(f"  {h:>9}  {'n/a' if e is None else e:>8}  "
-                         f"{d['scored_forecasts_by_horizon'][h]:>6}")
+                         f"{d['scored_forecasts_by_horizon'][h]:>6}  "
+                         f"{_percent(d['coverage_by_horizon'][h]):>8}  "
+                         f"{'n/a' if (r := d['mean_radius_mm_by_horizon'][h]) is None else r:>9}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def coverage_summary(s: Scores) -> dict:
+    """The radius' coverage and mean size per horizon (None where nothing was scored)."""
+    horizons = [f"{h:.3f}" for h in s.horizons_s]
+    counts = s.radius_scored_by_horizon
+    return {
+        "coverage_stated": round(s.coverage_stated, 4), "coverage": _round(s.coverage, 4),
+        "coverage_by_horizon": {h: _round(c, 4) for h, c in zip(horizons, s.coverage_by_horizon)},
+        "mean_radius_mm_by_horizon": {h: _mm(r) for h, r in
+                                      zip(horizons, s.mean_radius_by_horizon_m)},
+        "radius_scored_by_horizon": {h: int(n) for h, n in zip(horizons, counts)},
+        "radius_scored_total": int(counts.sum()),
+    }
+
+
+def _percent(share) -> str:
+    return "n/a" if share is None else f"{100 * share:.1f}%"
 
 
 def _round(value: float, digits: int = 3):
@@ -74,7 +99,8 @@ def _mm(value_m: float):
 
 
 def write_outputs(evaluation: Evaluation, out_dir: str | Path) -> list[Path]:
-    """evaluation.json, mpjpe_by_horizon.csv, mpjpe_by_joint.csv and mpjpe.png in out_dir."""
+    """evaluation.json, mpjpe_by_horizon.csv (with the radius' coverage and mean size),
+    mpjpe_by_joint.csv and mpjpe.png in out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = evaluation.summary()
@@ -82,9 +108,13 @@ def write_outputs(evaluation: Evaluation, out_dir: str | Path) -> list[Path]:
              out / "mpjpe.png"]
     paths[0].write_text(json.dumps(summary, indent=2) + "\n")
     s = evaluation.scores
-    _write_csv(paths[1], ["horizon_s", "mpjpe_mm", "scored_forecasts"],
-               [[f"{h:.3f}", _mm(e), int(n)] for h, e, n in
-                zip(s.horizons_s, s.mpjpe_by_horizon_m, s.scored_by_horizon)])
+    _write_csv(paths[1], ["horizon_s", "mpjpe_mm", "scored_forecasts", "coverage",
+                          "mean_radius_mm", "radius_scored"],
+               [[f"{h:.3f}", _mm(e), int(n), _round(c, 4), _mm(r), int(k)]
+                for h, e, n, c, r, k in zip(s.horizons_s, s.mpjpe_by_horizon_m,
+                                            s.scored_by_horizon, s.coverage_by_horizon,
+                                            s.mean_radius_by_horizon_m,
+                                            s.radius_scored_by_horizon)])
     _write_csv(paths[2], ["joint", "mpjpe_mm"] + [f"mpjpe_mm_at_{h:.3f}s" for h in s.horizons_s],
                [[name, _mm(s.mpjpe_by_joint_m[j])]
                 + [_mm(e) for e in s.mpjpe_by_horizon_joint_m[:, j]]

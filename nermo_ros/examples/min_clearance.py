@@ -4,9 +4,10 @@ Subscribes to `/human_forecast`; for every forecast array it places the robot on
 path at each forecast horizon and publishes, as std_msgs/Float32 on `min_clearance_m`, the
 smallest gap in the ground plane between the robot's disc and any predicted joint's keep-out
 disc, over all people and horizons (``planning/clearance.py``); +inf when nobody is forecast.
-The keep-out radius is ``planning/radius.py``'s: twice the per-axis sigma for now, the
-calibrated per-joint radius once forecasts carry one. A planner would re-plan or slow down when
-the clearance drops below its margin.
+The keep-out radius is ``planning/radius.py``'s: the forecast's own ``radius_m``, which holds
+the stated ``coverage`` of future positions (calibrated on held-out mocap; a forecast saying
+coverage 0 carries the Gaussian reading of its sigma instead). A planner would re-plan or slow
+down when the clearance drops below its margin.
 
     ros2 run nermo_ros min_clearance_example --ros-args \
         -p waypoints:="[0.0, 0.0, 0.0, 8.0, 4.0, 0.0]" -p robot_radius_m:=0.4
@@ -69,7 +70,7 @@ class MinClearanceExample(Node):
                 continue
             clearance_m = min(clearance_m, person_clearance_m(
                 self.path, self.path_start_ns, person.stamp_ns, person.time_offsets_s,
-                person.positions_m, keep_out_radius_m(person.uncertainty_m),
+                person.positions_m, keep_out_radius_m(person.uncertainty_m, person.radius_m),
                 self.robot_radius_m))
         self._publisher.publish(Float32(data=clearance_m))
 

@@ -11,7 +11,9 @@ from typing import Any, Mapping
 
 from nermo_ros.parameters import (ParamSpec, at_least, between, check_values, coerce_value,
                                   increasing_positive, one_of)
+from nermo_ros.forecasting.calibration import LEVELS
 from nermo_ros.planning.settings import PLANNER_OUTPUT_PARAMS
+from nermo_ros.predictors.base import DEFAULT_COVERAGE
 from nermo_ros.predictors.factory import PREDICTOR_NAMES
 from nermo_ros.tracking.tracker import TrackerSettings
 
@@ -54,6 +56,12 @@ PARAMS = (
               "cores, about 30 % faster, forecasts within 2 mm) or fp32 (exact)", _gpu_precision),
     ParamSpec("num_adapt_steps", 1, "NeRMo gradient steps fitting each person per frame",
               at_least(0)),
+    ParamSpec("coverage", DEFAULT_COVERAGE, "Share of future joint positions the published "
+              "radius_m holds, by calibration on held-out mocap", between(float(LEVELS[0]),
+                                                                          float(LEVELS[-1]))),
+    ParamSpec("calibration", "", "NeRMo radius calibration file; empty: the checkpoint's "
+              "<name>.calibration.json (if missing, radius_m is uncalibrated, coverage 0 in "
+              "the messages, and /diagnostics warns)"),
     ParamSpec("horizons_s", (0.08, 0.16, 0.24, 0.32, 0.4, 0.56, 0.72, 0.88, 1.0),
               "Forecast offsets in seconds after each frame, increasing, all > 0",
               increasing_positive),
@@ -91,6 +99,12 @@ PARAMS = (
               "compilation does not delay the first real person"),
     ParamSpec("markers_period_s", 0.1, "Seconds between marker arrays; 0 disables markers",
               at_least(0.0)),
+    ParamSpec("markers_radius_horizon_s", 1.0, "Markers draw a sphere of radius radius_m "
+              "around each predicted joint at the horizon nearest to this; 0: at every "
+              "horizon", at_least(0.0)),
+    ParamSpec("coverage_window_frames", 300, "/diagnostics reports the share of future joint "
+              "positions inside radius_m over this many of the latest frames whose forecast "
+              "future has arrived; 0 disables", at_least(0)),
     ParamSpec("diagnostics_period_s", 1.0, "Seconds between /diagnostics reports",
               at_least(0.0, inclusive=False)),
     ParamSpec("warn_throttle_s", 5.0, "At most one warning per kind of bad input this often",

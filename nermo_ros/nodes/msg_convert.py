@@ -83,24 +83,32 @@ def forecast_array_msg(header, track_ids: Sequence[str], forecast: ForecastBatch
     if forecast is None or not len(track_ids):
         return msg
     offsets = float32_field(horizons_s)
+    radius = forecast.radius_m
     for row, track_id in enumerate(track_ids):
         msg.forecasts.append(HumanForecast(
             header=header, track_id=track_id, layout=LAYOUT_ID, time_offsets_s=offsets,
             positions=float32_field(forecast.positions[row].reshape(-1)),
             uncertainty_m=float32_field(forecast.uncertainty_m[row].reshape(-1)),
-            predictor=predictor, model_id=model_id))
+            radius_m=float32_field(radius[row].reshape(-1) if radius is not None else ()),
+            coverage=float(forecast.coverage), predictor=predictor, model_id=model_id))
     return msg
 
 
 def forecast_arrays(msg: HumanForecast) -> ForecastRecord:
-    """A HumanForecast as arrays (views of the message); ValueError if its lengths disagree."""
+    """A HumanForecast as arrays (views of the message); ValueError if its lengths disagree.
+    An empty radius_m gives ``radius_m`` None."""
     offsets = np.frombuffer(msg.time_offsets_s, dtype=np.float32)
     positions = np.frombuffer(msg.positions, dtype=np.float32)
     uncertainty = np.frombuffer(msg.uncertainty_m, dtype=np.float32)
+    radius = np.frombuffer(msg.radius_m, dtype=np.float32)
     horizons = offsets.size
-    if positions.size != horizons * NUM_JOINTS * 3 or uncertainty.size != horizons * NUM_JOINTS:
+    if (positions.size != horizons * NUM_JOINTS * 3 or uncertainty.size != horizons * NUM_JOINTS
+            or radius.size not in (0, horizons * NUM_JOINTS)):
         raise ValueError(f"forecast for {msg.track_id!r} has {horizons} offsets but "
-                         f"{positions.size} positions and {uncertainty.size} uncertainties")
+                         f"{positions.size} positions, {uncertainty.size} uncertainties and "
+                         f"{radius.size} radii")
     return ForecastRecord(msg.track_id, stamp_to_ns(msg.header.stamp), offsets,
                           positions.reshape(horizons, NUM_JOINTS, 3),
-                          uncertainty.reshape(horizons, NUM_JOINTS), msg.predictor, msg.model_id)
+                          uncertainty.reshape(horizons, NUM_JOINTS), msg.predictor, msg.model_id,
+                          radius_m=radius.reshape(horizons, NUM_JOINTS) if radius.size else None,
+                          coverage=float(msg.coverage))

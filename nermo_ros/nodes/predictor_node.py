@@ -19,6 +19,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
 
 from nermo_ros.forecasting.core import ForecastCore
+from nermo_ros.forecasting.live_coverage import LiveCoverage
 from nermo_ros.forecasting.settings import NODE_NAME, PARAMS, PredictorSettings, settings_from
 from nermo_ros.msg import HumanForecastArray, Skeleton3DArray
 from nermo_ros.nodes.bringup import spin_node_main
@@ -85,7 +86,8 @@ class PredictorNode(LifecycleNode):
         self._make_io(settings)
         self.get_logger().info(
             f"forecasting with {predictor.name} ({predictor.backend_description})"
-            f" at {list(settings.horizons_s)} s; input {settings.skeletons_topic}")
+            f" at {list(settings.horizons_s)} s; input {settings.skeletons_topic}; radius "
+            f"{getattr(predictor, 'radius_note', 'not described')}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
@@ -113,6 +115,8 @@ class PredictorNode(LifecycleNode):
         self.predictor_latency = LatencyWindow()
         self.flow = FrameFlow()
         self.reported = ReportedTotals()
+        self.live_coverage = (LiveCoverage(s.horizons_s, s.coverage_window_frames)
+                              if s.coverage_window_frames else None)
         self._next_markers_s = 0.0
         self._forecast_pub = self.create_lifecycle_publisher(HumanForecastArray,
                                                              s.forecast_topic, 10)
@@ -170,6 +174,9 @@ class PredictorNode(LifecycleNode):
             self.predictor_latency.add(result.predictor_s)
         self.planner_outputs.publish(msg.header, result.track_ids, result.forecast, core)
         self._publish_markers(msg.header, stamp, result)
+        if self.live_coverage is not None:
+            self.live_coverage.update(stamp, result.track_ids, result.forecast,
+                                      core.tracker.windows)
         self.processing.add(time.perf_counter() - started_s)
 
     def _warn(self, event: Rejection) -> None:
@@ -186,11 +193,14 @@ class PredictorNode(LifecycleNode):
         windows = self.core.tracker.windows
         observed = {track_id: (w.positions_m[-1], w.observed[-1])
                     for track_id, w in windows.items() if w.newest_ns == stamp}
-        predicted = {track_id: result.forecast.positions[row]
+        forecast = result.forecast
+        predicted = {track_id: forecast.positions[row]
                      for row, track_id in enumerate(result.track_ids)}
-        self._marker_pub.publish(skeleton_markers(header, observed, predicted,
-                                                  self.core.horizons_s,
-                                                  lifetime_s=max(2 * period_s, 0.5)))
+        radii = None if forecast is None or forecast.radius_m is None else {
+            track_id: forecast.radius_m[row] for row, track_id in enumerate(result.track_ids)}
+        self._marker_pub.publish(skeleton_markers(
+            header, observed, predicted, self.core.horizons_s, lifetime_s=max(2 * period_s, 0.5),
+            radii=radii, radius_horizon_s=self.settings.markers_radius_horizon_s))
 
     def report(self):
         return predictor_report(self)

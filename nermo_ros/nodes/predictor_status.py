@@ -1,5 +1,10 @@
 """What the predictor node says on `/diagnostics`: flow, latency, events, and when to WARN.
 
+Beside them, the coverage the radius states and, over the latest ``coverage_window_frames``
+frames whose future has arrived, the share of joint positions that fell inside it, per horizon
+(``forecasting/live_coverage.py``); live data need not be like the calibration data, so a low
+value is reported, not warned about.
+
 WARN while a declared fallback runs (with its reason), when inputs were dropped or frames
 skipped or lost since the last report, or when the age of forecasts (now minus their frame's
 stamp) exceeds ``latency_budget_s`` at p99. Frames that never reached the callback are
@@ -90,6 +95,7 @@ def predictor_report(node) -> DiagnosticReport:
         **{f"dropped_{reason}_total": n for reason, n in events.items()
            if reason not in ROUTINE and reason not in WITHHELD},
     }
+    values.update(coverage_values(predictor, node.live_coverage, core.horizons_s))
     values["dropped_total"] = sum(n for reason, n in events.items() if reason not in ROUTINE
                                   and reason not in WITHHELD)
     reported = node.reported
@@ -111,3 +117,20 @@ def predictor_report(node) -> DiagnosticReport:
     if problems:
         return DiagnosticReport(WARN, "; ".join(problems), values)
     return DiagnosticReport(OK, f"{len(core.tracker)} people tracked", values)
+
+
+def coverage_values(predictor, live, horizons_s) -> dict:
+    """What the radius is, the coverage it states (0: not calibrated) and the live coverage
+    per horizon."""
+    values = {"radius": getattr(predictor, "radius_note", ""),
+              "coverage_stated": getattr(predictor, "radius_coverage", 0.0)}
+    if live is None:
+        return values
+    summary = live.summary()
+    values.update(coverage_live=summary.coverage, coverage_live_frames=summary.frames,
+                  coverage_live_scored=summary.scored)
+    for h, share, radius in zip(horizons_s, summary.coverage_by_horizon,
+                                summary.mean_radius_by_horizon_m):
+        values[f"coverage_live_{1000 * h:.0f}ms"] = float(share)
+        values[f"radius_live_mean_m_{1000 * h:.0f}ms"] = float(radius)
+    return values

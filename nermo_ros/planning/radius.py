@@ -1,20 +1,29 @@
 """How far around each predicted joint a planner should stay clear.
 
-Until forecasts carry a calibrated per-joint radius with a stated coverage, the radius is twice
-the published per-axis 1-sigma. For an isotropic Gaussian error that disc holds about 86 % of
-the predicted positions in the ground plane (1 - exp(-2)) and a sphere of it about 74 % in 3D;
-how well the sigma itself is calibrated depends on the predictor (see predictors/).
-Everything that turns a forecast into a keep-out distance calls ``keep_out_radius_m``, so the
-calibrated radius replaces this rule in one place.
+Forecasts carry ``radius_m``: per horizon and joint, the distance within which the person's
+joint will be for the share ``coverage`` of forecasts, calibrated on data the model never
+trained on (``forecasting/calibration.py``). That is the keep-out radius. A forecast without
+one (a recording made before forecasts carried it) gets the radius an isotropic Gaussian error
+of its per-axis sigma would need for ``FALLBACK_COVERAGE`` (2.50 sigma at 0.9), which nothing
+calibrated. Everything that turns a forecast into a keep-out distance calls
+``keep_out_radius_m``, so the rule lives in one place.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SIGMAS_PER_RADIUS = 2.0
+from nermo_ros.forecasting.calibration import gaussian_radius_factor
+from nermo_ros.predictors.base import DEFAULT_COVERAGE
+
+FALLBACK_COVERAGE = DEFAULT_COVERAGE
 
 
-def keep_out_radius_m(uncertainty_m: np.ndarray) -> np.ndarray:
-    """(..., H, J) per-axis 1-sigma in metres -> the radius to keep clear of, same shape."""
-    return SIGMAS_PER_RADIUS * np.asarray(uncertainty_m, dtype=np.float64)
+def keep_out_radius_m(uncertainty_m: np.ndarray, radius_m: np.ndarray | None = None
+                      ) -> np.ndarray:
+    """(..., H, J) the forecast's radius when it has one, else the Gaussian reading of its
+    per-axis 1-sigma ``uncertainty_m``; metres, same shape."""
+    if radius_m is not None and np.size(radius_m):
+        return np.asarray(radius_m, dtype=np.float64)
+    factor = gaussian_radius_factor(FALLBACK_COVERAGE)
+    return factor * np.asarray(uncertainty_m, dtype=np.float64)

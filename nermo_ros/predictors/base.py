@@ -34,12 +34,26 @@ class WindowBatch:
     track_ids: Sequence[str]
 
 
+DEFAULT_COVERAGE = 0.9  # share of future positions the published radius holds
+
+
 @dataclass(frozen=True)
 class ForecastBatch:
-    """positions: (B, H, J, 3) metres; uncertainty_m: (B, H, J) 1-sigma metres."""
+    """positions: (B, H, J, 3) metres; uncertainty_m: (B, H, J) per-axis 1-sigma metres;
+    radius_m: (B, H, J) keep-out radius holding ``coverage`` of future positions, by
+    calibration on held-out data (None: the predictor gives none); coverage: 0 when the radius
+    is not calibrated (then it is the Gaussian reading of the sigma)."""
 
     positions: np.ndarray
     uncertainty_m: np.ndarray
+    radius_m: np.ndarray | None = None
+    coverage: float = 0.0
+
+    def rows(self, keep: Sequence[int]) -> "ForecastBatch":
+        """The forecasts of the people at ``keep`` (indices into the batch)."""
+        return ForecastBatch(self.positions[keep], self.uncertainty_m[keep],
+                             None if self.radius_m is None else self.radius_m[keep],
+                             self.coverage)
 
 
 class Predictor(Protocol):
@@ -49,6 +63,9 @@ class Predictor(Protocol):
     # "" when what was asked for is what runs; else why something else runs (e.g. a GPU
     # backend on a machine without a GPU). The node reports a non-empty one as a warning.
     fallback_reason: str
+    # The share of future positions its radius_m is calibrated to hold; 0: not calibrated.
+    radius_coverage: float
+    radius_note: str  # what the radius is (calibrated by which file, or why not); /diagnostics
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
         """Forecast each person at ``horizons_s`` (H,) seconds after their newest frame."""

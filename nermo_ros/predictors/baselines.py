@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nermo_ros.predictors.base import ForecastBatch, WindowBatch
+from nermo_ros.forecasting.calibration import gaussian_radius_factor
+from nermo_ros.predictors.base import DEFAULT_COVERAGE, ForecastBatch, WindowBatch
 
 RMS_3D_PER_AXIS_SIGMA = float(np.sqrt(3.0))  # RMS length of an isotropic 3D Gaussian / sigma
 
@@ -90,9 +91,9 @@ def unforeseen_drift_m(lead_s: np.ndarray, speed_mps: np.ndarray,
 
 
 def _fill_unseen(fit: JointFit, positions: np.ndarray, sigma: np.ndarray,
-                 settings: BaselineSettings) -> ForecastBatch:
+                 settings: BaselineSettings, radius_factor: float) -> ForecastBatch:
     """Per-axis sigma from the RMS 3D error ``sigma``; joints never seen go to the mean of
-    the seen ones, with unobserved_sigma_m."""
+    the seen ones, with unobserved_sigma_m. The radius is ``radius_factor`` sigmas."""
     seen = fit.seen[:, None, :, None]
     weights = fit.seen[:, None, :, None].astype(float)
     body_centre = (positions * weights).sum(axis=2, keepdims=True) / np.maximum(
@@ -101,7 +102,8 @@ def _fill_unseen(fit: JointFit, positions: np.ndarray, sigma: np.ndarray,
     per_axis = sigma / RMS_3D_PER_AXIS_SIGMA
     sigma = np.where(fit.seen[:, None, :], per_axis, settings.unobserved_sigma_m)
     return ForecastBatch(positions=positions.astype(np.float32),
-                         uncertainty_m=sigma.astype(np.float32))
+                         uncertainty_m=sigma.astype(np.float32),
+                         radius_m=(radius_factor * sigma).astype(np.float32), coverage=0.0)
 
 
 class ZeroVelocityPredictor:
@@ -111,9 +113,14 @@ class ZeroVelocityPredictor:
     model_id = ""
     backend_description = name  # numpy, nothing compiled, nothing to fall back from
     fallback_reason = ""
+    radius_coverage = 0.0  # the radius is the Gaussian reading of the sigma, not calibrated
+    radius_note = "not calibrated: radius_m is the Gaussian reading of the sigma"
 
-    def __init__(self, settings: BaselineSettings | None = None):
+    def __init__(self, settings: BaselineSettings | None = None,
+                 coverage: float = DEFAULT_COVERAGE):
         self.settings = settings or BaselineSettings()
+        self.coverage = coverage
+        self.radius_factor = gaussian_radius_factor(coverage)
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
         fit = fit_joint_lines(batch, self.settings)
@@ -124,7 +131,7 @@ class ZeroVelocityPredictor:
         speed = np.linalg.norm(fit.velocity_mps, axis=-1)
         sigma = np.sqrt(fit.noise_m[:, None] ** 2 + speed_sq[:, None] * lead_s ** 2
                         + unforeseen_drift_m(lead_s, speed, self.settings) ** 2)
-        return _fill_unseen(fit, positions, sigma, self.settings)
+        return _fill_unseen(fit, positions, sigma, self.settings, self.radius_factor)
 
     def reset_track(self, track_id: str) -> None:
         """Stateless: nothing to forget."""
@@ -137,9 +144,14 @@ class ConstantVelocityPredictor:
     model_id = ""
     backend_description = name  # numpy, nothing compiled, nothing to fall back from
     fallback_reason = ""
+    radius_coverage = 0.0  # the radius is the Gaussian reading of the sigma, not calibrated
+    radius_note = "not calibrated: radius_m is the Gaussian reading of the sigma"
 
-    def __init__(self, settings: BaselineSettings | None = None):
+    def __init__(self, settings: BaselineSettings | None = None,
+                 coverage: float = DEFAULT_COVERAGE):
         self.settings = settings or BaselineSettings()
+        self.coverage = coverage
+        self.radius_factor = gaussian_radius_factor(coverage)
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
         fit = fit_joint_lines(batch, self.settings)
@@ -152,7 +164,7 @@ class ConstantVelocityPredictor:
         speed = np.linalg.norm(fit.velocity_mps, axis=-1)
         sigma = np.sqrt(fit.noise_m[:, None] ** 2 + (velocity_sigma * lead_s) ** 2
                         + unforeseen_drift_m(unseen_s, speed, self.settings) ** 2)
-        return _fill_unseen(fit, positions, sigma, self.settings)
+        return _fill_unseen(fit, positions, sigma, self.settings, self.radius_factor)
 
     def reset_track(self, track_id: str) -> None:
         """Stateless: nothing to forget."""

@@ -17,17 +17,17 @@ PREDICTOR_NAMES = ("nermo", "constant_velocity", "zero_velocity")
 def make_predictor(name: str, **settings: Any) -> Predictor:
     """``settings`` go to the NeRMo predictor (checkpoint, backend, adaptation steps...).
 
-    The baselines take none of them and ignore them, so one node configuration can switch
-    predictors by name alone.
+    The baselines take only ``coverage`` and ignore the rest, so one node configuration can
+    switch predictors by name alone.
     """
     if name == "zero_velocity":
         from nermo_ros.predictors.baselines import ZeroVelocityPredictor
 
-        return ZeroVelocityPredictor()
+        return ZeroVelocityPredictor(**accepted_settings(ZeroVelocityPredictor, settings))
     if name == "constant_velocity":
         from nermo_ros.predictors.baselines import ConstantVelocityPredictor
 
-        return ConstantVelocityPredictor()
+        return ConstantVelocityPredictor(**accepted_settings(ConstantVelocityPredictor, settings))
     if name == "nermo":
         try:
             from nermo_ros.predictors.nermo import NermoPredictor
@@ -46,7 +46,8 @@ def accepted_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
     """The settings ``cls`` takes as keyword arguments (all of them if it takes **kwargs).
 
     The node passes every setting a learned predictor may need (checkpoint, backend,
-    gpu_precision, num_adapt_steps, window_frames, horizons_s); a predictor takes those it uses.
+    gpu_precision, num_adapt_steps, window_frames, horizons_s, coverage, calibration); a
+    predictor takes those it uses.
     """
     parameters = inspect.signature(cls).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
@@ -88,6 +89,9 @@ def make_predictor_from_params(params: dict[str, Any]) -> Predictor:
                 "num_adapt_steps": params["num_adapt_steps"],
                 "window_frames": params["window_frames"],
                 "horizons_s": tuple(params["horizons_s"])}
+    for name in ("coverage", "calibration"):  # else the predictor's own default
+        if name in params:
+            settings[name] = params[name]
     if "gpu_precision" in params:  # else the predictor's own default
         settings["gpu_precision"] = params["gpu_precision"]
     return make_predictor(params["predictor"], **settings)

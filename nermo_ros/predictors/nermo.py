@@ -15,9 +15,16 @@ The models learned limb motion relative to the root (root-relative mocap), so th
 forecast relative to the root joint and the root's own travel by constant velocity
 (``root_motion.py``); the two add, and so do their variances.
 
-Uncertainty is the validation error the checkpoint carries (per horizon and joint, measured
-on held-out mocap), as a per-axis 1-sigma: MPJPE / sqrt(8 / pi) is the sigma of an isotropic
-3D Gaussian with that mean error. Joints never seen in the window get ``unobserved_sigma_m``.
+Uncertainty comes two ways. ``uncertainty_m`` (kept for compatibility) is the validation
+error the checkpoint carries (per horizon and joint, measured on held-out mocap), as a per-axis
+1-sigma: MPJPE / sqrt(8 / pi) is the sigma of an isotropic 3D Gaussian with that mean error; it
+is the same for every forecast. ``radius_m`` depends on the forecast: the calibration shipped
+beside the checkpoint (``forecasting/calibration.py``) turns the adaptation residual, speed,
+erratic motion and missing joints of this window, and the root's travel, into a radius that
+holds ``coverage`` of future positions. Without a calibration file the radius is the Gaussian
+reading of the sigma, the message's coverage is 0 and ``radius_note`` (on /diagnostics) says
+so. Joints never
+seen in the window get ``unobserved_sigma_m`` and its Gaussian radius.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import math
 import numbers
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -35,8 +43,13 @@ from nermo_ros.engine.program import nermo_program
 from nermo_ros.engine.select import (DEFAULT_GPU_PRECISION, check_backend, check_gpu_precision,
                                      choose)
 from nermo_ros.engine.spec import DEFAULT_BUCKETS
+from nermo_ros.forecasting.calibration import (Calibration, check_coverage, for_steps,
+                                               gaussian_radius_factor, load_calibrations,
+                                               sidecar_path)
+from nermo_ros.forecasting.difficulty import FEATURE_NAMES as FEATURES
+from nermo_ros.forecasting.difficulty import difficulty_features
 from nermo_ros.meta import prepare_window, restore
-from nermo_ros.predictors.base import ForecastBatch, WindowBatch
+from nermo_ros.predictors.base import DEFAULT_COVERAGE, ForecastBatch, WindowBatch
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor
 from nermo_ros.predictors.root_motion import split_root
 from nermo_ros.skeleton import LAYOUT_ID
@@ -44,12 +57,53 @@ from nermo_ros.skeleton import LAYOUT_ID
 # (obs_t, obs_x, obs_mask, z_init, query_t) float32 arrays -> (pred, z, recon), model units.
 AdaptFn = Callable[..., tuple]
 MEAN_NORM_PER_SIGMA = math.sqrt(8.0 / math.pi)
+RMS_3D_PER_AXIS_SIGMA = math.sqrt(3.0)
 # Frames a little older than the trained history still count (timestamp jitter).
 WINDOW_SLACK_S = 0.03
 # Share of the previous frame's fit kept in the next frame's starting z (warm-start study).
 DEFAULT_WARM_START_BLEND = 0.25
 # Frames per window for checkpoints that do not state their training window.
 DEFAULT_HISTORY_FRAMES = 20
+
+
+@dataclass(frozen=True)
+class NermoForecast:
+    """A forecast before its radius: what ``predict`` publishes and calibration fits on."""
+
+    positions: np.ndarray  # (B, H, J, 3) metres: the pose about the root plus the root's travel
+    uncertainty_m: np.ndarray  # (B, H, J) per-axis 1-sigma from the validation error
+    seen: np.ndarray  # (B, J) joints observed in the window
+    features: np.ndarray  # (B, J, K) difficulty.FEATURE_NAMES
+    travel_m: np.ndarray  # (B, H, 3) the root's forecast travel (zero where not added)
+    travel_rms_m: np.ndarray  # (B, H) its RMS error estimate (zero where not added)
+
+
+def load_sidecar(checkpoint: Path, model_id: str, steps: int,
+                 given: str | Path) -> tuple[Calibration | None, str]:
+    """The calibration for this model and number of adaptation steps, and a note for people
+    (/diagnostics) saying what the radius is.
+
+    ``given`` names a file, which must exist; empty: the checkpoint's sidecar, if it exists.
+    A file made for another model is refused (ValueError); a missing file, or one without
+    these steps, is a declared fallback to the uncalibrated radius.
+    """
+    path = Path(given) if given else sidecar_path(checkpoint)
+    if not path.is_file():
+        if given:
+            raise FileNotFoundError(f"calibration file {path} does not exist; make one with "
+                                    f"`nermo-ros calibrate` or leave calibration empty")
+        return None, (f"not calibrated: no calibration for model {model_id} (looked for "
+                      f"{path}), so radius_m is the Gaussian reading of the sigma and the "
+                      f"forecasts say coverage 0; run `nermo-ros calibrate` to make one")
+    calibrations = load_calibrations(path, model_id)
+    chosen = for_steps(calibrations, steps)
+    if chosen is None:
+        made = sorted(c.num_adapt_steps for c in calibrations)
+        return None, (f"not calibrated: {path} calibrates {made} adaptation steps, not "
+                      f"{steps}, so radius_m is the Gaussian reading of the sigma and the "
+                      f"forecasts say coverage 0; set num_adapt_steps to one of {made} or run "
+                      f"`nermo-ros calibrate --steps {steps}`")
+    return chosen, f"calibrated by {path} ({steps} adaptation steps)"
 
 
 def check_adapt_steps(steps: int) -> None:
@@ -67,7 +121,8 @@ class NermoPredictor:
                  warm_start_blend: float = DEFAULT_WARM_START_BLEND,
                  gpu_precision: str = DEFAULT_GPU_PRECISION,
                  horizons_s: Sequence[float] | None = None, fallback_to_cpu: bool = True,
-                 batch_buckets: tuple[int, ...] = DEFAULT_BUCKETS):
+                 batch_buckets: tuple[int, ...] = DEFAULT_BUCKETS,
+                 coverage: float = DEFAULT_COVERAGE, calibration: str | Path | None = ""):
         """Everything that can be refused is refused here, not at the first forecast.
 
         ValueError: an unknown ``backend`` or ``gpu_precision``, a negative
@@ -78,14 +133,19 @@ class NermoPredictor:
         times is built now (a first start exports ONNX graphs or builds TensorRT engines), so
         a backend that cannot build fails at start; other horizon counts are built when first
         asked for. ``adapt_fn`` replaces the engine (tests of the predictor's own logic).
+        ``coverage``: the share of future positions ``radius_m`` holds. ``calibration``: the
+        calibration file (empty: the checkpoint's sidecar, see ``load_sidecar``; None: none, as
+        for making one); one made for another model is refused.
         """
         check_backend(backend)
+        check_coverage(coverage)
         check_gpu_precision(gpu_precision)
         if num_adapt_steps is not None:
             check_adapt_steps(num_adapt_steps)
         if not 0.0 <= warm_start_blend <= 1.0:
             raise ValueError(f"warm_start_blend must be in [0, 1], got {warm_start_blend}")
-        self.ckpt: Checkpoint = load_checkpoint(checkpoint or SHIPPED_DEFAULT, expect_layout=layout)
+        checkpoint = Path(checkpoint or SHIPPED_DEFAULT)
+        self.ckpt: Checkpoint = load_checkpoint(checkpoint, expect_layout=layout)
         self.config = self.ckpt.model_config
         self.model_id = self.ckpt.model_id
         self.steps = self.ckpt.default_steps if num_adapt_steps is None else int(num_adapt_steps)
@@ -99,7 +159,14 @@ class NermoPredictor:
         self.backend_description = (
             f"injected adapt step, K={self.steps}" if self.choice is None else
             f"{self.choice.backend} on {self.choice.device}, K={self.steps}, not built yet")
+        self.coverage = float(coverage)
+        self.gaussian_factor = gaussian_radius_factor(self.coverage)  # radius / per-axis sigma
         self.fallback_reason = "" if self.choice is None else self.choice.fallback_reason
+        self.calibration, self.radius_note = (
+            (None, "not calibrated (calibration switched off): radius_m is the Gaussian reading "
+                   "of the sigma")
+            if calibration is None else
+            load_sidecar(checkpoint, self.model_id, self.steps, calibration))
         self.unobserved_sigma_m = unobserved_sigma_m
         self.z0 = self.ckpt.params["z0"].detach().float().numpy()
         self.z_by_track: dict[str, np.ndarray] = {}
@@ -114,6 +181,11 @@ class NermoPredictor:
         self._check_validation()
         if horizons_s is not None:  # every window enters the step as history_frames frames
             self.adapt_fn(self.history_frames, len(horizons_s))
+
+    @property
+    def radius_coverage(self) -> float:
+        """The coverage its radius is calibrated to hold; 0: not calibrated."""
+        return self.coverage if self.calibration is not None else 0.0
 
     def _check_validation(self) -> None:
         v = self.ckpt.validation
@@ -139,20 +211,31 @@ class NermoPredictor:
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
         horizons_s = np.asarray(horizons_s, dtype=np.float64)
-        b, j = len(batch.track_ids), self.config.num_joints
+        parts = self.forecast(batch, horizons_s)
+        radius, coverage = self.radius_m(parts, horizons_s)
+        return ForecastBatch(parts.positions.astype(np.float32),
+                             parts.uncertainty_m.astype(np.float32), radius, coverage)
+
+    def forecast(self, batch: WindowBatch, horizons_s: np.ndarray) -> NermoForecast:
+        """Adapt, forecast and describe the forecast's difficulty; no radius yet."""
+        horizons_s = np.asarray(horizons_s, dtype=np.float64)
+        b, j, h = len(batch.track_ids), self.config.num_joints, len(horizons_s)
         if batch.positions.shape[2:] != (j, 3):
             raise ValueError(f"NeRMo checkpoint {self.model_id} expects {j} joints "
                              f"({self.config.layout}), got positions {batch.positions.shape}")
         if b == 0:
-            return ForecastBatch(np.zeros((0, len(horizons_s), j, 3), np.float32),
-                                 np.zeros((0, len(horizons_s), j), np.float32))
+            return NermoForecast(np.zeros((0, h, j, 3)), np.zeros((0, h, j)),
+                                 np.zeros((0, j), bool), np.zeros((0, j, len(FEATURES))),
+                                 np.zeros((0, h, 3)), np.zeros((0, h)))
         split = split_root(batch, self.config.origin_joint) if self.separate_root else None
-        prep = prepare_window(self._recent(split.local if split else batch), horizons_s, self.config)
+        window = self._recent(split.local if split else batch)
+        prep = prepare_window(window, horizons_s, self.config)
         z_init = np.stack([self.z0 + self.warm_start_blend * (self.z_by_track[t] - self.z0)
                            if t in self.z_by_track else self.z0 for t in batch.track_ids])
-        adapt = self.adapt_fn(prep.obs_t.shape[1], len(horizons_s))
-        pred, z, _ = adapt(prep.obs_t.numpy(), prep.obs_x.numpy(), prep.obs_mask.numpy(),
-                           z_init.astype(np.float32), prep.query_t.numpy())
+        adapt = self.adapt_fn(prep.obs_t.shape[1], h)
+        obs_x = prep.obs_x.numpy()
+        pred, z, recon = adapt(prep.obs_t.numpy(), obs_x, prep.obs_mask.numpy(),
+                               z_init.astype(np.float32), prep.query_t.numpy())
         z = np.asarray(z, dtype=np.float32)
         finite = np.isfinite(z).all(axis=1)
         for track, z_track, ok in zip(batch.track_ids, z, finite):
@@ -161,15 +244,33 @@ class NermoPredictor:
             else:  # never warm-start from a diverged fit
                 self.z_by_track.pop(track, None)
         positions = restore(np.asarray(pred), prep.origin_m, self.config)
+        residual_m = (np.linalg.norm(np.asarray(recon) - obs_x, axis=-1)
+                      * self.config.position_unit_m)
+        features = difficulty_features(window, residual_m)
         seen = prep.obs_mask.numpy().any(axis=1)  # (B, J)
         sigma = self.uncertainty_m(horizons_s, seen)
+        travel_m, travel_rms_m = np.zeros((b, h, 3)), np.zeros((b, h))
         if split is not None:  # add the root's own travel, and its uncertainty
-            travel = self.root_motion.predict(split.root, horizons_s)
-            moved = split.has_root[:, None, None]
-            positions = positions + np.where(moved[..., None], travel.positions[:, :, :1], 0.0)
-            seen_moved = moved & seen[:, None, :]  # never-seen joints keep the unobserved sigma
-            sigma = np.where(seen_moved, np.hypot(sigma, travel.uncertainty_m[:, :, :1]), sigma)
-        return ForecastBatch(positions.astype(np.float32), sigma.astype(np.float32))
+            root = self.root_motion.predict(split.root, horizons_s)
+            moved = split.has_root[:, None]
+            travel_m = np.where(moved[..., None], root.positions[:, :, 0], 0.0)
+            travel_sigma = np.where(moved, root.uncertainty_m[:, :, 0], 0.0)
+            travel_rms_m = RMS_3D_PER_AXIS_SIGMA * travel_sigma
+            positions = positions + travel_m[:, :, None, :]
+            seen_moved = moved[..., None] & seen[:, None, :]  # never-seen joints keep theirs
+            sigma = np.where(seen_moved, np.hypot(sigma, travel_sigma[..., None]), sigma)
+        return NermoForecast(positions, sigma, seen, features, travel_m, travel_rms_m)
+
+    def radius_m(self, parts: NermoForecast, horizons_s: np.ndarray) -> tuple[np.ndarray, float]:
+        """(B, H, J) keep-out radius and the coverage it is calibrated for (0: not calibrated,
+        the Gaussian reading of the per-axis sigma)."""
+        unobserved_m = self.gaussian_factor * self.unobserved_sigma_m
+        if self.calibration is None:
+            return (self.gaussian_factor * parts.uncertainty_m).astype(np.float32), 0.0
+        prepared = self.calibration.prepared(horizons_s, self.coverage)
+        radius = prepared.radius_m(prepared.scale_m(parts.features, parts.travel_rms_m))
+        radius = np.where(parts.seen[:, None, :], radius, unobserved_m)
+        return radius.astype(np.float32), self.coverage
 
     def _recent(self, batch: WindowBatch) -> WindowBatch:
         """The newest ``history_frames`` frames (front-padded if fewer), older ones masked."""

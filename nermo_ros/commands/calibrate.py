@@ -1,0 +1,109 @@
+"""`nermo-ros calibrate`: fit the radius calibration of a NeRMo checkpoint on the held-out CMU
+trials, report its coverage on trials it was not fitted on, and write the calibration beside
+the checkpoint (``<checkpoint>.calibration.json``), one per number of adaptation steps.
+
+The study itself is ``nermo_ros.evaluation.coverage``; this verb loads, runs and writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+# The horizons the table shows: the predictor node's default horizons_s.
+TABLE_HORIZONS_S = (0.08, 0.16, 0.24, 0.32, 0.4, 0.56, 0.72, 0.88, 1.0)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="", help="CMU mocap folder (default: $NERMO_CMU_DIR "
+                        "or the shared data folder); its held-out split is used")
+    parser.add_argument("--checkpoint", default="", help="NeRMo checkpoint (default: the "
+                        "shipped models/nermo_body17.pt)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[1, 3],
+                        help="adaptation steps to calibrate (the node's default is 1, offline "
+                        "use takes the checkpoint's default, 3)")
+    parser.add_argument("--coverage", type=float, default=0.9,
+                        help="the coverage the report checks (the calibration holds 0.5-0.99)")
+    parser.add_argument("--out", default="runs/calibrate", help="folder for coverage.json and "
+                        "coverage.md")
+    parser.add_argument("--no-sidecar", action="store_true", help="report only; do not write "
+                        "the calibration beside the checkpoint")
+
+
+def run(args) -> int:
+    from nermo_ros.checkpoint import SHIPPED_DEFAULT, load_checkpoint
+    from nermo_ros.data import cmu
+    from nermo_ros.evaluation import coverage as study
+    from nermo_ros.forecasting.calibration import save_calibrations, sidecar_path
+    from nermo_ros.predictors.nermo import NermoPredictor
+
+    root = Path(args.data) if args.data else cmu.default_data_dir()
+    checkpoint = Path(args.checkpoint) if args.checkpoint else SHIPPED_DEFAULT
+    ckpt = load_checkpoint(checkpoint)
+    trials_by_action = cmu.heldout_split(cmu.list_trials(root))[1]
+    skeleton = cmu.load_skeleton(cmu.find_skeleton_json(root))
+    files = [p for fs in trials_by_action.values() for p in fs]
+    trained_on = ckpt.train_config.get("data", {}) or {}
+    if trained_on.get("split") == "all":
+        print(f"refusing: {checkpoint} trained on every trial (data.split: all), so no trial is "
+              "held out to calibrate on", file=sys.stderr)
+        return 2
+    trials = [study.load_trial(p, skeleton) for p in files]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report, calibrations = {}, []
+    for steps in args.steps:
+        started = time.perf_counter()
+        predictor = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=steps,
+                                   calibration=None)
+        forecasts = study.concatenate([study.forecast_trials(predictor, trials, mask)
+                                       for mask in study.MASKS])
+        tables = study.coverage_tables(forecasts, args.coverage)
+        info = {"num_adapt_steps": steps, "trials": sorted(p.name for p in files),
+                "masks": study.MASKS, "forecasts": int(len(forecasts.trial)),
+                "frame_period_s": float(study.protocol.FRAME_PERIOD_S),
+                "history_frames": predictor.history_frames,
+                "method": "normalised split conformal; see nermo_ros/evaluation/coverage.py"}
+        calibrations.append(study.calibrate(forecasts, ckpt.model_id, info))
+        report[f"steps_{steps}"] = tables
+        print(markdown(tables, steps))
+        print(f"({steps} steps: {len(forecasts.trial)} forecasts in "
+              f"{time.perf_counter() - started:.0f} s)")
+    (out / "coverage.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "coverage.md").write_text("\n\n".join(markdown(t, int(k.split("_")[1]))
+                                                 for k, t in report.items()) + "\n")
+    if not args.no_sidecar:
+        path = sidecar_path(checkpoint)
+        save_calibrations(path, ckpt.model_id, calibrations)
+        print(f"wrote {path}")
+    return 0
+
+
+def markdown(tables: dict, steps: int) -> str:
+    """Per horizon, for each protocol: the calibrated radius against the static table."""
+    horizons = [round(h, 3) for h in tables["horizons_s"]]
+    blocks = [f"NeRMo, {steps} adaptation step(s), nominal coverage {tables['coverage']:.2f}, "
+              f"{tables['forecasts']} forecasts of {len(tables['trials'])} held-out trials"]
+    for name in ("leave_one_trial_out", "halves"):
+        table = tables[name]
+        pooled = table["pooled"]
+        blocks += ["", f"{name.replace('_', ' ')}: each trial scored with the calibration of "
+                   + ("the other seven" if name == "leave_one_trial_out" else
+                      f"the other half ({' | '.join(', '.join(g) for g in table['groups'])})"),
+                   "",
+                   "| horizon | coverage | mean radius | static: coverage | static: mean radius "
+                   "| static at the same coverage: mean radius |",
+                   "|---|---|---|---|---|---|"]
+        c, s, m = pooled["calibrated"], pooled["static"], pooled["static_at_calibrated_coverage"]
+        for h in TABLE_HORIZONS_S:
+            k = horizons.index(round(h, 3))
+            blocks.append(f"| {1000 * h:.0f} ms | {100 * c['coverage'][k]:.1f} % | "
+                          f"{1000 * c['mean_radius_m'][k]:.0f} mm | {100 * s['coverage'][k]:.1f} % "
+                          f"| {1000 * s['mean_radius_m'][k]:.0f} mm | "
+                          f"{1000 * m['mean_radius_m'][k]:.0f} mm |")
+        blocks += ["", f"Calibrated coverage at all 25 horizons (40 ms steps): "
+                   f"{100 * min(c['coverage']):.1f} % to {100 * max(c['coverage']):.1f} %."]
+    return "\n".join(blocks)
