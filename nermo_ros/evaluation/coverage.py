@@ -8,7 +8,10 @@ the node: the pose about the root by NeRMo, the root's travel by constant veloci
 Forecasts: the real ``NermoPredictor``, frame after frame, each stretch of ``CHUNK_FRAMES``
 frames one track (so every forecast but a stretch's first warm-starts from the previous frame,
 as in the node), at the 25 future frames (0.04 to 1.0 s). Every window is forecast three times:
-complete, and with 20 % and 40 % of the (frame, joint) entries hidden at random (``MASKS``).
+complete, and with 20 % and 40 % of the (frame, joint) entries hidden at random (``MASKS``);
+with a noise model, a fourth time through the measured camera noise (``PERCEPTION_NOISE``:
+MediaPipe's jitter, glitches, left-right swaps and drops). Calibrated on all of them, the
+radius widens where the features show camera noise and stays tight on clean mocap.
 
 Cross-calibration: every trial is scored with a calibration fitted on the other trials only,
 never on itself: one trial at a time (``leave_one_trial_out``, the main figure), and in two
@@ -39,6 +42,8 @@ from nermo_ros.skeleton import LAYOUT_ID
 CHUNK_FRAMES = 150  # frames per track: 6 s at 25 Hz
 MASKS = {"complete": 0.0, "missing_joints_20": 0.2, "missing_joints_40": 0.4}
 MASK_SEED = 20261129
+# The measured camera noise (config/perception_noise.yaml) as a fourth setting.
+PERCEPTION_NOISE = "perception_noise"
 ROOT = 0  # the canonical pelvis, the model's origin joint
 
 
@@ -81,12 +86,38 @@ def horizons_s() -> np.ndarray:
     return np.arange(1, protocol.OUTPUT_FRAMES + 1) * protocol.FRAME_PERIOD_S
 
 
-def forecast_trials(predictor, trials: list[Trial], mask_name: str) -> Forecasts:
-    """Run ``predictor`` (``NermoPredictor``) over every trial's frames, all stretches at once."""
+def observed_trials(trials: list[Trial], setting: str, noise=None
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per trial, what the predictor sees: (T, J, 3) positions and (T, J) joints seen. A mask
+    setting hides that share of (frame, joint) entries at random; ``PERCEPTION_NOISE`` runs the
+    whole trial through the measured camera noise (``perception_noise.corrupt``: jitter,
+    glitches, left-right swaps, dropped joints and frames, in time order)."""
+    if setting == PERCEPTION_NOISE:
+        import torch
+
+        from nermo_ros.evaluation.perception_noise import corrupt
+
+        gen = torch.Generator().manual_seed(MASK_SEED)
+        out = []
+        for trial in trials:
+            seen = corrupt(torch.from_numpy(trial.positions_m[None]),
+                           torch.tensor([protocol.FRAME_PERIOD_S], dtype=torch.float64), noise,
+                           gen)
+            mask = seen.joint_mask.numpy()[0] & seen.frame_valid.numpy()[0][:, None]
+            out.append((seen.positions_m.numpy()[0], mask))
+        return out
+    rng = np.random.default_rng(MASK_SEED + list(MASKS).index(setting))
+    return [(t.positions_m, rng.random(t.positions_m.shape[:2]) >= MASKS[setting])
+            for t in trials]
+
+
+def forecast_trials(predictor, trials: list[Trial], mask_name: str, noise=None) -> Forecasts:
+    """Run ``predictor`` (``NermoPredictor``) over every trial's frames, all stretches at once,
+    as ``mask_name`` (a MASKS key or PERCEPTION_NOISE, with ``noise``) shows them; the truth
+    is always the clean trial."""
     t_in, t_out = protocol.INPUT_FRAMES, protocol.OUTPUT_FRAMES
     grid = horizons_s()
-    rng = np.random.default_rng(MASK_SEED + list(MASKS).index(mask_name))
-    observed = [rng.random(t.positions_m.shape[:2]) >= MASKS[mask_name] for t in trials]
+    observed = observed_trials(trials, mask_name, noise)
     # (trial, first forecast frame, last + 1) of every stretch
     stretches = [(k, first, min(first + CHUNK_FRAMES, len(t.positions_m) - t_out))
                  for k, t in enumerate(trials)
@@ -98,8 +129,8 @@ def forecast_trials(predictor, trials: list[Trial], mask_name: str) -> Forecasts
                 if first + step < end]
         if not live:
             break
-        window = np.stack([trials[k].positions_m[f - t_in + 1:f + 1] for _, k, f in live])
-        mask = np.stack([observed[k][f - t_in + 1:f + 1] for _, k, f in live])
+        window = np.stack([observed[k][0][f - t_in + 1:f + 1] for _, k, f in live])
+        mask = np.stack([observed[k][1][f - t_in + 1:f + 1] for _, k, f in live])
         batch = WindowBatch(np.broadcast_to(times, mask.shape[:2]).copy(),
                             np.where(mask[..., None], window, np.nan), mask, mask.any(axis=2),
                             [f"{mask_name}/{s}" for s, _, _ in live])
@@ -220,12 +251,13 @@ def matched_static(error_m: np.ndarray, static: np.ndarray, seen: np.ndarray,
 
 
 def coverage_tables(f: Forecasts, coverage: float) -> dict:
-    """The study's numbers per protocol: per horizon pooled over test groups, then by mask and
-    action; the calibrated radius, the static table calibrated the same way, the static table
+    """The study's numbers per protocol: per horizon pooled over test groups and settings,
+    then by setting and by action; the calibrated radius, the static table calibrated the same way, the static table
     rescaled to the calibrated coverage, and the Gaussian reading of the sigma."""
     gaussian = gaussian_radius_factor(coverage) * f.sigma_m
     tables = {"coverage": coverage, "horizons_s": horizons_s().tolist(),
-              "forecasts": int(len(f.trial)), "trials": sorted(set(f.trial.tolist()))}
+              "forecasts": int(len(f.trial)), "trials": sorted(set(f.trial.tolist())),
+              "settings": list(dict.fromkeys(f.mask.tolist()))}
     for protocol_name in PROTOCOLS:
         cross = cross_calibrated(f, coverage, protocol_name)
 
@@ -242,7 +274,8 @@ def coverage_tables(f: Forecasts, coverage: float) -> dict:
 
         tables[protocol_name] = {
             "groups": cross["groups"], "pooled": rows(np.ones(len(f.trial), bool)),
-            "by_mask": {m: rows(f.mask == m) for m in MASKS if (f.mask == m).any()},
+            "by_mask": {m: rows(f.mask == m) for m in (*MASKS, PERCEPTION_NOISE)
+                        if (f.mask == m).any()},
             "by_action": {a: rows(f.action == a) for a in sorted(set(f.action.tolist()))}}
     return tables
 
