@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nermo_ros.forecasting.calibration import (LEVELS, Calibration, ScaleModel,
-                                               gaussian_radius_factor, save_calibrations,
-                                               sidecar_path)
+                                               gaussian_radius_factor)
+from nermo_ros.forecasting.calibration_file import save_calibrations, sidecar_path
 from nermo_ros.forecasting.difficulty import FEATURE_NAMES
 from nermo_ros.predictors.base import WindowBatch
 from nermo_ros.predictors.nermo import NermoPredictor

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from nermo_ros.forecasting.calibration import (LEVELS, conformal_quantile, fit_calibration,
-                                               fit_scale_model, gaussian_radius_factor,
-                                               load_calibrations, save_calibrations,
-                                               sidecar_path)
+                                               fit_scale_model, gaussian_radius_factor)
+from nermo_ros.forecasting.calibration_file import (load_calibrations, save_calibrations,
+                                                    sidecar_path)
 
 CHI3_90 = 2.5002777  # sqrt of the 90 % quantile of chi-square with 3 degrees of freedom
 

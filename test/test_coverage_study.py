@@ -4,7 +4,8 @@ weighted, and the static table rescaled to a given coverage."""
 import numpy as np
 import pytest
 
-from nermo_ros.evaluation.coverage import Forecasts, folds, matched_static, score, trial_weights
+from nermo_ros.evaluation.coverage import folds, matched_static, score, trial_weights
+from nermo_ros.evaluation.coverage_forecasts import Forecasts
 
 
 def forecasts(trials: list[str]) -> Forecasts:

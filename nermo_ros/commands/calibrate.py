@@ -40,7 +40,8 @@ def run(args) -> int:
     from nermo_ros.checkpoint import SHIPPED_DEFAULT, load_checkpoint
     from nermo_ros.data import cmu
     from nermo_ros.evaluation import coverage as study
-    from nermo_ros.forecasting.calibration import save_calibrations, sidecar_path
+    from nermo_ros.evaluation import coverage_forecasts as runs
+    from nermo_ros.forecasting.calibration_file import save_calibrations, sidecar_path
     from nermo_ros.predictors.nermo import NermoPredictor
 
     root = Path(args.data) if args.data else cmu.default_data_dir()
@@ -54,7 +55,7 @@ def run(args) -> int:
         print(f"refusing: {checkpoint} trained on every trial (data.split: all), so no trial is "
               "held out to calibrate on", file=sys.stderr)
         return 2
-    trials = [study.load_trial(p, skeleton) for p in files]
+    trials = [runs.load_trial(p, skeleton) for p in files]
     noise = None
     if args.noise:
         from nermo_ros.evaluation.perception_noise import load_noise
@@ -67,14 +68,14 @@ def run(args) -> int:
         started = time.perf_counter()
         predictor = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=steps,
                                    calibration=None)
-        settings = list(study.MASKS) + ([study.PERCEPTION_NOISE] if noise is not None else [])
-        forecasts = study.concatenate([study.forecast_trials(predictor, trials, setting, noise)
+        settings = list(runs.MASKS) + ([runs.PERCEPTION_NOISE] if noise is not None else [])
+        forecasts = runs.concatenate([runs.forecast_trials(predictor, trials, setting, noise)
                                        for setting in settings])
         tables = study.coverage_tables(forecasts, args.coverage)
         info = {"num_adapt_steps": steps, "trials": sorted(p.name for p in files),
                 "settings": settings, "noise": args.noise,
                 "forecasts": int(len(forecasts.trial)),
-                "frame_period_s": float(study.protocol.FRAME_PERIOD_S),
+                "frame_period_s": float(runs.protocol.FRAME_PERIOD_S),
                 "history_frames": predictor.history_frames,
                 "method": "normalised split conformal; see nermo_ros/evaluation/coverage.py"}
         calibrations.append(study.calibrate(forecasts, ckpt.model_id, info))

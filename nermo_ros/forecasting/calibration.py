@@ -19,23 +19,17 @@ joints, not per person. Quantiles are stored for coverages 0.50 to 0.99 in steps
 interpolated; before the first, the first horizon's are used; beyond the last, the radius grows
 linearly with the horizon from the last one's (an extrapolation the docs state).
 
-The calibrations of a checkpoint live beside it (``sidecar_path``), one per number of
-adaptation steps (the fit, and so the errors, change with it), keyed by the checkpoint's model
-id: a file made for another model is refused, never used.
+The calibrations of a checkpoint live in a file beside it (``calibration_file.py``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
-FORMAT = "nermo_ros.calibration/1"
 LEVELS = np.round(np.arange(0.50, 0.995, 0.01), 2)  # coverages with a stored score quantile
 LOG_ERROR_FLOOR_M = 0.001  # errors below a millimetre are fitted as a millimetre
 
@@ -263,48 +257,3 @@ def fit_calibration(horizons_s: np.ndarray, scores: np.ndarray, scored: np.ndarr
                          for h in range(scores.shape[1])], axis=1)
     return Calibration(np.asarray(horizons_s, np.float64), LEVELS.copy(), quantile, scale_model,
                        travel_gain, model_id, info)
-
-
-def sidecar_path(checkpoint: str | Path) -> Path:
-    """models/nermo_body17.pt -> models/nermo_body17.calibration.json."""
-    checkpoint = Path(checkpoint)
-    return checkpoint.with_name(checkpoint.stem + ".calibration.json")
-
-
-def save_calibrations(path: str | Path, model_id: str,
-                      calibrations: list[Calibration]) -> None:
-    """One file of a model's calibrations (one per number of adaptation steps)."""
-    document = {"format": FORMAT, "model_id": model_id,
-                "calibrations": [c.to_dict() for c in calibrations]}
-    Path(path).write_text(json.dumps(document, indent=1) + "\n")
-
-
-@lru_cache(maxsize=8)
-def _read(path: str, modified_ns: int) -> tuple[str, tuple[Calibration, ...]]:
-    try:
-        document = json.loads(Path(path).read_text())
-        if document.get("format") != FORMAT:
-            raise ValueError(f"format {document.get('format')!r} is not {FORMAT!r}")
-        return document["model_id"], tuple(Calibration.from_dict(c)
-                                           for c in document["calibrations"])
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ValueError(f"{path} is not a readable calibration ({type(error).__name__}: "
-                         f"{error}); recalibrate with `nermo-ros calibrate` or delete it"
-                         ) from error
-
-
-def load_calibrations(path: str | Path, model_id: str) -> tuple[Calibration, ...]:
-    """The calibrations in ``path``, refused (ValueError) unless made for ``model_id``."""
-    path = Path(path)
-    file_model, calibrations = _read(str(path), path.stat().st_mtime_ns)
-    if file_model != model_id:
-        raise ValueError(f"{path} calibrates model {file_model!r}, not the checkpoint's model "
-                         f"{model_id!r}: its radii would not hold their coverage; run "
-                         f"`nermo-ros calibrate --checkpoint <the checkpoint>` to make one for "
-                         f"this model, or delete the file to publish an uncalibrated radius")
-    return calibrations
-
-
-def for_steps(calibrations: tuple[Calibration, ...], num_adapt_steps: int) -> Calibration | None:
-    """The calibration made with this many adaptation steps, if any."""
-    return next((c for c in calibrations if c.num_adapt_steps == num_adapt_steps), None)

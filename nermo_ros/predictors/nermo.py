@@ -43,9 +43,9 @@ from nermo_ros.engine.program import nermo_program
 from nermo_ros.engine.select import (DEFAULT_GPU_PRECISION, check_backend, check_gpu_precision,
                                      choose)
 from nermo_ros.engine.spec import DEFAULT_BUCKETS
-from nermo_ros.forecasting.calibration import (Calibration, check_coverage, for_steps,
-                                               gaussian_radius_factor, load_calibrations,
-                                               sidecar_path)
+from nermo_ros.forecasting.calibration import (Calibration, check_coverage,
+                                               gaussian_radius_factor)
+from nermo_ros.forecasting.calibration_file import for_steps, load_calibrations, sidecar_path
 from nermo_ros.forecasting.difficulty import FEATURE_NAMES as FEATURES
 from nermo_ros.forecasting.difficulty import difficulty_features
 from nermo_ros.meta import prepare_window, restore
