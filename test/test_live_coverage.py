@@ -63,3 +63,28 @@ def test_nothing_is_scored_before_any_future_has_arrived():
     walk(live, frames=2)
     summary = live.summary()
     assert summary.frames == 0 and summary.scored == 0 and np.isnan(summary.coverage)
+
+
+def test_people_are_scored_together_per_frame_and_a_forgotten_one_stops_counting():
+    live = LiveCoverage(HORIZONS_S, max_frames=100)
+    windows = {"still": TrackWindow(30, 1.0), "walker": TrackWindow(30, 1.0)}
+    seen = np.ones(NUM_JOINTS, bool)
+    radius = np.full((2, len(HORIZONS_S), NUM_JOINTS), 0.15, np.float32)
+    for frame in range(30):
+        stamp_ns = frame * FRAME_NS
+        poses = np.zeros((2, NUM_JOINTS, 3), np.float32)
+        poses[1, :, 0] = stamp_ns * 1e-9  # 1 m/s
+        for pose, window in zip(poses, windows.values()):
+            window.append(stamp_ns, pose, seen)
+        standing = np.broadcast_to(poses[:, None], (2, len(HORIZONS_S), NUM_JOINTS, 3))
+        live.update(stamp_ns, list(windows), ForecastBatch(standing, radius / 2.5, radius, 0.9),
+                    windows)
+    np.testing.assert_array_equal(live.summary().coverage_by_horizon, [1.0, 0.5])
+    del windows["walker"]  # the tracker forgot the walker
+    scored = live.summary().scored
+    for frame in range(30, 40):
+        windows["still"].append(frame * FRAME_NS, np.zeros((NUM_JOINTS, 3), np.float32), seen)
+        live.update(frame * FRAME_NS, [], None, windows)
+    # the still person's last forecasts complete; the walker's never do
+    assert live.summary().scored == scored + 5 * 2 * NUM_JOINTS
+    assert live.summary().coverage_by_horizon[0] == 1.0

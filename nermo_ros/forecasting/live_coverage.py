@@ -1,12 +1,13 @@
 """Live coverage: how often people really end up inside the published radius.
 
-Each forecast waits, per track, until its horizons arrive. When a track's new frame at stamp t
-comes after its previous frame at t_prev, every pending horizon whose time falls in
-(t_prev, t] is scored against the person's position there, linearly interpolated between the
-two frames (for joints seen in both, and only across gaps of at most ``max_gap_s``, as in
+Each forecast waits until its horizons arrive. When a person's new frame at stamp t comes after
+their previous frame at t_prev, every waiting horizon of theirs whose time falls in
+(t_prev, t] is scored against where they were then, linearly interpolated between the two
+frames (for joints seen in both, and only across gaps of at most ``max_gap_s``, as in
 ``truth.py``). A frame counts as scored once the newest stamp has passed its last horizon; the
-summary covers the latest ``max_frames`` scored frames. Per frame the work is a few array
-operations per person, however many forecasts wait.
+summary covers the latest ``max_frames`` scored frames. The waiting forecasts of everyone sit
+in one set of arrays, so a frame costs the same few array operations however many people and
+forecasts wait.
 """
 
 from __future__ import annotations
@@ -29,28 +30,68 @@ class LiveCoverageSummary:
     mean_radius_by_horizon_m: np.ndarray  # (H,)
 
 
-class _Pending:
-    """One track's forecasts still waiting for horizons; grows when full (rarely)."""
+class _Waiting:
+    """Forecasts waiting for their horizons, one slot each; grows when full (rarely)."""
 
-    def __init__(self, horizons: int, joints: int, capacity: int = 32):
+    NAMES = ("person", "stamps_ns", "active", "positions_m", "radius_m", "counts")
+
+    def __init__(self, horizons: int, joints: int, capacity: int = 64):
+        self.person = np.zeros(capacity, np.int64)  # index into the people's last frames
         self.stamps_ns = np.zeros(capacity, np.int64)
         self.active = np.zeros(capacity, bool)
         self.positions_m = np.zeros((capacity, horizons, joints, 3), np.float32)
         self.radius_m = np.zeros((capacity, horizons, joints), np.float32)
+        self.counts = np.zeros((capacity, 3, horizons))  # inside, scored, radius sum
 
-    def add(self, stamp_ns: int, positions_m: np.ndarray, radius_m: np.ndarray) -> None:
+    def free_slots(self, count: int) -> np.ndarray:
         free = np.flatnonzero(~self.active)
-        if not free.size:
-            self._grow()
+        while free.size < count:
+            for name in self.NAMES:
+                array = getattr(self, name)
+                setattr(self, name, np.concatenate([array, np.zeros_like(array)]))
             free = np.flatnonzero(~self.active)
-        slot = free[0]
-        self.stamps_ns[slot], self.active[slot] = stamp_ns, True
-        self.positions_m[slot], self.radius_m[slot] = positions_m, radius_m
+        return free[:count]
 
-    def _grow(self) -> None:
-        for name in ("stamps_ns", "active", "positions_m", "radius_m"):
-            array = getattr(self, name)
-            setattr(self, name, np.concatenate([array, np.zeros_like(array)]))
+
+class _LastFrames:
+    """Per person: their two newest frames, as of this frame (``fresh``: they were in it)."""
+
+    def __init__(self, joints: int, capacity: int = 16):
+        self.index: dict[str, int] = {}
+        self._resize(joints, capacity)
+
+    def _resize(self, joints: int, capacity: int) -> None:
+        self.previous_ns = np.zeros(capacity, np.int64)
+        self.newest_ns = np.zeros(capacity, np.int64)
+        self.fresh = np.zeros(capacity, bool)
+        self.previous_m = np.zeros((capacity, joints, 3), np.float32)
+        self.newest_m = np.zeros((capacity, joints, 3), np.float32)
+        self.seen = np.zeros((capacity, joints), bool)  # in both frames
+
+    def slot(self, track_id: str) -> int:
+        if track_id not in self.index:
+            used = set(self.index.values())
+            free = next(i for i in range(len(self.fresh) + 1) if i not in used)
+            if free == len(self.fresh):
+                old = (self.previous_ns, self.newest_ns, self.fresh, self.previous_m,
+                       self.newest_m, self.seen)
+                self._resize(self.seen.shape[1], 2 * len(self.fresh))
+                for new, kept in zip((self.previous_ns, self.newest_ns, self.fresh,
+                                      self.previous_m, self.newest_m, self.seen), old):
+                    new[:len(kept)] = kept
+            self.index[track_id] = free
+        return self.index[track_id]
+
+    def read(self, stamp_ns: int, windows) -> None:
+        self.fresh[:] = False
+        for track_id, person in self.index.items():
+            window = windows.get(track_id)
+            if window is None or window.num_frames < 2 or window.newest_ns != stamp_ns:
+                continue
+            self.fresh[person] = True
+            self.previous_ns[person], self.newest_ns[person] = window.stamps_ns[-2:]
+            self.previous_m[person], self.newest_m[person] = window.positions_m[-2:]
+            self.seen[person] = window.observed[-2] & window.observed[-1]
 
 
 class LiveCoverage:
@@ -59,61 +100,87 @@ class LiveCoverage:
     def __init__(self, horizons_s, max_frames: int, max_gap_s: float = SCORING_MAX_GAP_S):
         self.horizons_ns = np.round(np.asarray(horizons_s, np.float64) * 1e9).astype(np.int64)
         self.max_gap_ns = int(round(max_gap_s * 1e9))
-        self.pending: dict[str, _Pending] = {}
+        self.waiting: _Waiting | None = None  # made with the first forecast's joint count
+        self.last: _LastFrames | None = None
         self.open: OrderedDict[int, np.ndarray] = OrderedDict()  # stamp -> (3, H) counts
         self.done: deque[np.ndarray] = deque(maxlen=max(max_frames, 1))
         self.newest_ns = 0
 
     def update(self, stamp_ns: int, track_ids, forecast: ForecastBatch | None,
                windows) -> None:
-        """After a frame: score arrived horizons of the tracks seen at ``stamp_ns`` (``windows``:
+        """After a frame: score the horizons that arrived for the people in it (``windows``:
         track id -> TrackWindow), close finished frames, then queue this frame's forecasts.
         Stamps going backwards (a bag loop) drop what was waiting."""
-        if stamp_ns < self.newest_ns:
-            self.pending.clear()
+        if stamp_ns < self.newest_ns and self.waiting is not None:
+            self.waiting.active[:] = False
             self.open.clear()
         self.newest_ns = stamp_ns
-        for track_id, pending in self.pending.items():
-            window = windows.get(track_id)
-            if window is not None and window.num_frames >= 2 and window.newest_ns == stamp_ns:
-                self._score(pending, window)
+        if self.waiting is not None:
+            self._forget(windows)
+            self.last.read(stamp_ns, windows)
+            self._score()
+            self._flush(stamp_ns)
         last_ns = stamp_ns - int(self.horizons_ns[-1])
         while self.open and next(iter(self.open)) <= last_ns:
             counts = self.open.popitem(last=False)[1]
             if counts[1].any():  # a frame nobody could be scored in says nothing
                 self.done.append(counts)
-        for track_id in [t for t in self.pending if t not in windows]:
-            del self.pending[track_id]  # forgotten by the tracker
         if forecast is None or forecast.radius_m is None or not len(track_ids):
             return
-        self.open.setdefault(stamp_ns, np.zeros((3, len(self.horizons_ns))))
-        shape = forecast.radius_m.shape[1:]
-        for row, track_id in enumerate(track_ids):
-            pending = self.pending.get(track_id)
-            if pending is None:
-                pending = self.pending[track_id] = _Pending(*shape)
-            pending.add(stamp_ns, forecast.positions[row], forecast.radius_m[row])
+        self._queue(stamp_ns, track_ids, forecast)
 
-    def _score(self, pending: _Pending, window) -> None:
-        newest_ns, previous_ns = int(window.stamps_ns[-1]), int(window.stamps_ns[-2])
-        pending.active &= pending.stamps_ns < newest_ns  # made later: the track started over
-        targets = pending.stamps_ns[:, None] + self.horizons_ns[None]  # (P, H)
-        arrived = pending.active[:, None] & (targets > previous_ns) & (targets <= newest_ns)
+    def _queue(self, stamp_ns: int, track_ids, forecast: ForecastBatch) -> None:
+        if self.waiting is None:
+            self.waiting = _Waiting(*forecast.radius_m.shape[1:])
+            self.last = _LastFrames(forecast.radius_m.shape[2])
+        w = self.waiting
+        slots = w.free_slots(len(track_ids))
+        w.person[slots] = [self.last.slot(track_id) for track_id in track_ids]
+        w.stamps_ns[slots], w.active[slots], w.counts[slots] = stamp_ns, True, 0.0
+        w.positions_m[slots], w.radius_m[slots] = forecast.positions, forecast.radius_m
+        self.open.setdefault(stamp_ns, np.zeros((3, len(self.horizons_ns))))
+
+    def _forget(self, windows) -> None:
+        """People the tracker forgot: their waiting forecasts go."""
+        gone = [(track_id, person) for track_id, person in self.last.index.items()
+                if track_id not in windows]
+        for track_id, person in gone:
+            self.waiting.active &= self.waiting.person != person
+            del self.last.index[track_id]
+
+    def _score(self) -> None:
+        w, last = self.waiting, self.last
+        person = w.person
+        previous_ns, newest_ns = last.previous_ns[person], last.newest_ns[person]
+        live = (w.active & last.fresh[person] & (w.stamps_ns < newest_ns)
+                & (newest_ns - previous_ns <= self.max_gap_ns))
+        targets = w.stamps_ns[:, None] + self.horizons_ns[None]  # (slots, H)
+        arrived = (live[:, None] & (targets > previous_ns[:, None])
+                   & (targets <= newest_ns[:, None]))
         slots, horizons = np.nonzero(arrived)
-        if slots.size and newest_ns - previous_ns <= self.max_gap_ns:
-            weight = ((targets[slots, horizons] - previous_ns)
-                      / (newest_ns - previous_ns))[:, None, None]
-            truth = (1 - weight) * window.positions_m[-2] + weight * window.positions_m[-1]
-            seen = window.observed[-2] & window.observed[-1]  # (J,)
-            error = np.linalg.norm(pending.positions_m[slots, horizons] - truth, axis=-1)
-            inside = ((error <= pending.radius_m[slots, horizons]) & seen).sum(axis=1)
-            radius = (pending.radius_m[slots, horizons] * seen).sum(axis=1)
-            count = int(seen.sum())
-            for slot, k, n_inside, r_sum in zip(slots, horizons, inside, radius):
-                counts = self.open.get(int(pending.stamps_ns[slot]))
-                if counts is not None:
-                    counts[:, k] += (n_inside, count, r_sum)
-        pending.active &= pending.stamps_ns + self.horizons_ns[-1] > newest_ns
+        if not slots.size:
+            return
+        who = person[slots]
+        weight = ((targets[slots, horizons] - last.previous_ns[who])
+                  / (last.newest_ns[who] - last.previous_ns[who]))[:, None, None]
+        truth = (1 - weight) * last.previous_m[who] + weight * last.newest_m[who]
+        seen = last.seen[who]  # (M, J)
+        radius = w.radius_m[slots, horizons]
+        error = np.linalg.norm(w.positions_m[slots, horizons] - truth, axis=-1)
+        # each (slot, horizon) arrives once, so plain fancy-index adds are exact
+        w.counts[slots, 0, horizons] += ((error <= radius) & seen).sum(axis=1)
+        w.counts[slots, 1, horizons] += seen.sum(axis=1)
+        w.counts[slots, 2, horizons] += (radius * seen).sum(axis=1)
+
+    def _flush(self, now_ns: int) -> None:
+        """Hand the counts of forecasts whose last horizon has passed to their frames."""
+        w = self.waiting
+        finished = w.active & (w.stamps_ns + self.horizons_ns[-1] <= now_ns)
+        for slot in np.flatnonzero(finished):  # about one per person and frame
+            counts = self.open.get(int(w.stamps_ns[slot]))
+            if counts is not None:
+                counts += w.counts[slot]
+        w.active &= ~finished
 
     def summary(self) -> LiveCoverageSummary:
         total = np.sum(self.done, axis=0) if self.done else np.zeros((3, len(self.horizons_ns)))
