@@ -90,3 +90,40 @@ def test_diagnostics_report_the_live_coverage_of_a_walker_forecast_to_stand_stil
     assert values["coverage_live_frames"] == "20"  # the latest 20 of the 34 frames scored
     assert values["coverage_live_scored"] == str(20 * 2 * NUM_JOINTS)
     assert values["radius_live_mean_m_200ms"] == "0.150"
+
+
+def test_the_shipped_model_publishes_its_calibrated_radius_and_says_so_on_diagnostics():
+    rclpy.init(domain_id=DOMAIN_ID)
+    node = PredictorNode(overrides={
+        "backend": "torch", "horizons_s": HORIZONS_S, "input_reliability": "reliable",
+        "input_queue_depth": 100, "max_stamp_age_s": 0.0, "max_stamp_ahead_s": 0.0,
+        "warm_up": False})
+    test = rclpy.create_node("calibrated_radius_test")
+    reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+    publisher = test.create_publisher(Skeleton3DArray, "skeletons", reliable)
+    forecasts = []
+    test.create_subscription(HumanForecastArray, "human_forecast", forecasts.append, reliable)
+    executor = SingleThreadedExecutor()
+    for each in (node, test):
+        executor.add_node(each)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: publisher.get_subscription_count() >= 1)
+        status = node.report().values
+        pose = load_clip().positions_m[0]
+        for frame in range(3):
+            header = Header(stamp=ns_to_stamp(START_NS + frame * FRAME_NS), frame_id="map")
+            publisher.publish(skeleton_array_msg(header, {"p": (pose, np.ones(NUM_JOINTS,
+                                                                               np.float32))}))
+        wait_for(lambda: len(forecasts) == 3, timeout_s=30.0)
+    finally:
+        executor.shutdown()
+        for each in (node, test):
+            each.destroy_node()
+        rclpy.shutdown()
+    assert status["coverage_stated"] == 0.9 and "calibrated by" in status["radius"]
+    (forecast,) = forecasts[-1].forecasts
+    assert forecast.coverage == pytest.approx(0.9)
+    radius = np.asarray(forecast.radius_m).reshape(len(HORIZONS_S), NUM_JOINTS)
+    assert (radius > 0).all() and (radius[1] > radius[0]).all()  # wider further ahead
