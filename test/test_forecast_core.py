@@ -92,7 +92,8 @@ class DivergingPredictor(ConstantVelocityPredictor):
         forecast = super().predict(batch, horizons_s)
         positions = forecast.positions.copy()
         positions[0] = np.nan
-        return ForecastBatch(positions, forecast.uncertainty_m)
+        return ForecastBatch(positions, forecast.uncertainty_m, forecast.radius_m,
+                             forecast.coverage)
 
     def reset_track(self, track_id):
         self.resets.append(track_id)
@@ -105,6 +106,7 @@ def test_a_non_finite_forecast_is_withheld_counted_and_its_state_dropped():
     result = core.process(33 * MS, [standing("a"), standing("b", 2.0)])
     assert result.track_ids == ["b"] and result.forecast.positions.shape[0] == 1
     assert np.isfinite(result.forecast.positions).all()
+    assert result.forecast.radius_m.shape[0] == 1  # the others keep their radius
     assert core.counts[Reason.FORECAST_NON_FINITE] == 1 and predictor.resets == ["a"]
 
 

@@ -53,5 +53,5 @@ def test_perception_and_predictor_answer_every_video_frame_with_a_forecast(tmp_p
         answer = forecasts[stamp_to_ns(msg.header.stamp)]
         assert [f.track_id for f in answer.forecasts] == [s.track_id for s in msg.skeletons]
         for forecast in map(forecast_arrays, answer.forecasts):
-            assert forecast.positions_m.shape == (len(predictor.horizons_s), 17, 3)
+            assert forecast.positions_m.shape == (len(predictor.core.horizons_s), 17, 3)
     assert predictor.drops.total == 0

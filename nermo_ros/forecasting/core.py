@@ -169,7 +169,7 @@ class ForecastCore:
                 self.predictor.reset_track(ready[row])
                 self.refuse(Rejection(reason, detail), result)
         if len(keep) < len(ready):
-            forecast = ForecastBatch(forecast.positions[keep], forecast.uncertainty_m[keep])
+            forecast = forecast.rows(keep)
         result.track_ids = [ready[row] for row in keep]
         result.forecast = forecast
         return True
