@@ -22,6 +22,8 @@ VERBS: dict[str, str] = {
     "bag": "Record, convert, replay and evaluate rosbag2 files of skeletons and forecasts.",
     "perception": "Build the pose bundle; benchmark perception on real videos (people, ids, "
                   "latency, 30 Hz budget).",
+    "perception_noise": "Measure MediaPipe's skeleton noise on the packaged real videos and "
+                        "write the noise model (config/perception_noise.yaml).",
 }
 
 
