@@ -106,13 +106,11 @@ def _fill_unseen(fit: JointFit, positions: np.ndarray, sigma: np.ndarray,
                          radius_m=(radius_factor * sigma).astype(np.float32), coverage=0.0)
 
 
-class ZeroVelocityPredictor:
-    """Everyone stays where they were last seen."""
+class _Baseline:
+    """What both baselines share: numpy only, stateless, an uncalibrated Gaussian radius."""
 
-    name = "zero_velocity"
     model_id = ""
-    backend_description = name  # numpy, nothing compiled, nothing to fall back from
-    fallback_reason = ""
+    fallback_reason = ""  # numpy, nothing compiled, nothing to fall back from
     radius_coverage = 0.0  # the radius is the Gaussian reading of the sigma, not calibrated
     radius_note = "not calibrated: radius_m is the Gaussian reading of the sigma"
 
@@ -121,6 +119,19 @@ class ZeroVelocityPredictor:
         self.settings = settings or BaselineSettings()
         self.coverage = coverage
         self.radius_factor = gaussian_radius_factor(coverage)
+
+    @property
+    def backend_description(self) -> str:
+        return self.name
+
+    def reset_track(self, track_id: str) -> None:
+        """Stateless: nothing to forget."""
+
+
+class ZeroVelocityPredictor(_Baseline):
+    """Everyone stays where they were last seen."""
+
+    name = "zero_velocity"
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
         fit = fit_joint_lines(batch, self.settings)
@@ -133,25 +144,11 @@ class ZeroVelocityPredictor:
                         + unforeseen_drift_m(lead_s, speed, self.settings) ** 2)
         return _fill_unseen(fit, positions, sigma, self.settings, self.radius_factor)
 
-    def reset_track(self, track_id: str) -> None:
-        """Stateless: nothing to forget."""
 
-
-class ConstantVelocityPredictor:
+class ConstantVelocityPredictor(_Baseline):
     """Every joint keeps the velocity of a line fitted to its recent sightings."""
 
     name = "constant_velocity"
-    model_id = ""
-    backend_description = name  # numpy, nothing compiled, nothing to fall back from
-    fallback_reason = ""
-    radius_coverage = 0.0  # the radius is the Gaussian reading of the sigma, not calibrated
-    radius_note = "not calibrated: radius_m is the Gaussian reading of the sigma"
-
-    def __init__(self, settings: BaselineSettings | None = None,
-                 coverage: float = DEFAULT_COVERAGE):
-        self.settings = settings or BaselineSettings()
-        self.coverage = coverage
-        self.radius_factor = gaussian_radius_factor(coverage)
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
         fit = fit_joint_lines(batch, self.settings)
@@ -165,9 +162,6 @@ class ConstantVelocityPredictor:
         sigma = np.sqrt(fit.noise_m[:, None] ** 2 + (velocity_sigma * lead_s) ** 2
                         + unforeseen_drift_m(unseen_s, speed, self.settings) ** 2)
         return _fill_unseen(fit, positions, sigma, self.settings, self.radius_factor)
-
-    def reset_track(self, track_id: str) -> None:
-        """Stateless: nothing to forget."""
 
 
 def last_sightings(batch: WindowBatch) -> tuple[np.ndarray, np.ndarray]:

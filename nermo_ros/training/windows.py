@@ -124,15 +124,7 @@ def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, bat
         x = _gather_frames(bank, start, offsets, speed)  # (B, T + Q, J, 3) metres
     else:
         x = bank.positions_m[start[:, None] + offsets[None]]
-    if model.origin_joint >= 0:
-        x = x - x[:, spec.obs_frames - 1, model.origin_joint][:, None, None]
-    if spec.random_yaw:
-        x = _yaw_rotate(x, gen)
-    if spec.mirror:
-        x = _mirror(x, model.layout, gen)
-    if spec.scale_jitter > 0:
-        x = x * _jitter(batch_size, spec.scale_jitter, gen, device)[:, None, None, None]
-    x = x / model.position_unit_m
+    x = _augment(x, spec, model, gen) / model.position_unit_m
     period_s = 1.0 / cmu.RAW_FRAME_RATE_HZ
     obs_t = ((obs_off - newest).float() * period_s / model.time_unit_s).expand(batch_size, -1)
     fut_t = ((fut_off - newest).float() * period_s / model.time_unit_s).expand(batch_size, -1)
