@@ -131,7 +131,9 @@ def test_nermo_ros_run_stops_on_a_signal_without_a_traceback(signal_name):
     domain_id = 26 + os.getpid() % 4  # domains 26-29
     process = subprocess.Popen(
         [sys.executable, "-m", "nermo_ros.cli", "run", "--no-perception",
-         "--set", "predictor.predictor=constant_velocity"],
+         "--set", "predictor.predictor=constant_velocity",
+         # diagnostics every millisecond: the signal often lands under a publishing callback
+         "--set", "predictor.diagnostics_period_s=0.001"],
         env=dict(os.environ, ROS_DOMAIN_ID=str(domain_id)),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60

@@ -102,13 +102,18 @@ def spin_until(nodes: list, should_stop: Callable[[], bool], poll_s: float = 0.0
 
 
 def _spin_quietly(executor) -> None:
-    """Spin until shut down; Ctrl-C or SIGTERM shutting the context down is the normal end."""
+    """Spin until shut down; Ctrl-C or SIGTERM shutting the context down is the normal end,
+    also when it lands under a callback that was publishing (rcl then refuses the publish)."""
     from rclpy.executors import ExternalShutdownException
+    from rclpy.subscription import RCLError  # rclpy's public name for rcl's error type
 
     try:
         executor.spin()
     except ExternalShutdownException:
         pass
+    except RCLError:
+        if executor.context.ok():
+            raise
 
 
 def spin_node_main(make_node: Callable[[], Any], args=None) -> None:
