@@ -4,7 +4,6 @@ mocap."""
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +15,8 @@ from nermo_ros.dct_mlp import dct_matrix
 from nermo_ros.history import fill_missing
 from nermo_ros.evaluation.metrics import mpjpe_per_frame
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor, ZeroVelocityPredictor
+from cmu_slices import CMU_DIR, tiny_slice
 
-CMU_DIR = Path(os.environ.get("NERMO_CMU_DIR",
-                              Path(__file__).resolve().parents[1].parent / "shared/data/cmu_mocap"))
 
 
 def test_protocol_scores_80_to_1000_ms_as_future_frames_2_to_25_at_25_hz():
@@ -186,23 +184,12 @@ def test_fill_missing_matches_a_slot_by_slot_scan_and_ignores_hidden_nan():
     assert torch.equal(fill_missing(hidden, mask), expected)
 
 
-def _tiny_slice(dest: Path, lines: int = 300) -> Path:
-    """The first ``lines`` frames of one trial per action (a temporary copy, never committed)."""
-    for action in ("basketball", "walking"):
-        src = CMU_DIR / "train" / action / f"{action}_1.txt.gz"
-        (dest / action).mkdir(parents=True)
-        with gzip.open(src, "rt") as f:
-            head = [next(f) for _ in range(lines)]
-        (dest / action / f"{action}_1.txt").write_text("".join(head))
-    return dest
-
-
 @pytest.mark.shared_data
 @pytest.mark.skipif(not (CMU_DIR / "train").is_dir(), reason="CMU mocap data not present")
 def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys):
     from nermo_ros.cli import main
 
-    data = _tiny_slice(tmp_path / "data")
+    data = tiny_slice(tmp_path / "data")
     out = tmp_path / "out"
     rc = main(["evaluate", "--data", str(data), "--skeleton", str(CMU_DIR / "skeleton.json"),
                "--settings", "complete", "missing_joints_40", "--steps", "1",

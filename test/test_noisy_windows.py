@@ -3,7 +3,6 @@ noise goes into the observed frames only, the future stays clean; `evaluate
 --perception-noise` end to end."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +13,9 @@ from nermo_ros.evaluation import benchmark, methods, protocol
 from nermo_ros.evaluation.noisy_windows import NoiseSetting, noise_settings, noisy_batch
 from nermo_ros.evaluation.perception_noise import PerceptionNoise, save_noise
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor, ZeroVelocityPredictor
+from cmu_slices import CMU_DIR, tiny_slice
 
 J = skeleton.NUM_JOINTS
-CMU_DIR = Path(os.environ.get("NERMO_CMU_DIR",
-                              Path(__file__).resolve().parents[1].parent / "shared/data/cmu_mocap"))
 
 
 def walking_trials(frames: int = 200, speed_mps: float = 1.0) -> benchmark.Samples:
@@ -97,24 +95,12 @@ def test_nermo_sees_only_the_history_the_node_gives_it():
     np.testing.assert_allclose(nermo(batch), nermo(changed), atol=1e-5)
 
 
-def _tiny_slice(dest: Path, lines: int = 300) -> Path:
-    import gzip
-
-    for action in ("walking",):
-        src = CMU_DIR / "train" / action / f"{action}_1.txt.gz"
-        (dest / action).mkdir(parents=True)
-        with gzip.open(src, "rt") as f:
-            head = [next(f) for _ in range(lines)]
-        (dest / action / f"{action}_1.txt").write_text("".join(head))
-    return dest
-
-
 @pytest.mark.shared_data
 @pytest.mark.skipif(not (CMU_DIR / "train").is_dir(), reason="CMU mocap data not present")
 def test_evaluate_with_a_noiseless_camera_at_25_hz_repeats_the_complete_table(tmp_path):
     from nermo_ros.cli import main
 
-    data = _tiny_slice(tmp_path / "data")
+    data = tiny_slice(tmp_path / "data", actions=("walking",))
     noise_file = tmp_path / "noise.yaml"
     save_noise(noise_file, PerceptionNoise.none(frame_rates_hz=(25.0, 10.0)))
     common = ["evaluate", "--data", str(data), "--skeleton", str(CMU_DIR / "skeleton.json"),

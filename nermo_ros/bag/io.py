@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterator
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.rosbag2.storage_mcap import McapWriter
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from nermo_ros.bag import mcap_format as F
 from nermo_ros.bag import types as T
@@ -214,8 +215,8 @@ def _expected_count(path: Path, topics: set[str] | None) -> int | None:
         info = YAML(typ="safe").load((path / "metadata.yaml").read_text())
         counts = {t["topic_metadata"]["name"]: int(t["message_count"])
                   for t in info["rosbag2_bagfile_information"]["topics_with_message_count"]}
-    except Exception:  # absent (a single file, a recorder that crashed) or damaged: unknown
-        return None
+    except (OSError, YAMLError, KeyError, TypeError, ValueError):  # absent (a single file, a
+        return None  # recorder that crashed) or damaged: the count is unknown
     return sum(n for t, n in counts.items() if topics is None or t in topics)
 
 
