@@ -2,6 +2,7 @@
 the radius it published, once their future arrived."""
 
 import os
+from contextlib import contextmanager
 import threading
 
 import numpy as np
@@ -48,57 +49,13 @@ class StandStill:
         pass
 
 
-def test_diagnostics_report_the_live_coverage_of_a_walker_forecast_to_stand_still():
+@contextmanager
+def node_under_test(node_factory, name: str):
+    """The predictor node and a test node spinning together; yields (node, test node,
+    skeleton publisher, received forecasts). ROS is initialised and shut down around it."""
     rclpy.init(domain_id=DOMAIN_ID)
-    node = PredictorNode(overrides={
-        "horizons_s": HORIZONS_S, "input_reliability": "reliable", "input_queue_depth": 100,
-        "max_stamp_age_s": 0.0, "max_stamp_ahead_s": 0.0, "diagnostics_period_s": 0.1,
-        "coverage_window_frames": 20, "warm_up": False}, predictor=StandStill())
-    test = rclpy.create_node("coverage_test")
-    reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-    publisher = test.create_publisher(Skeleton3DArray, "skeletons", reliable)
-    forecasts, reports = [], []
-    test.create_subscription(HumanForecastArray, "human_forecast", forecasts.append, reliable)
-    test.create_subscription(DiagnosticArray, "/diagnostics", lambda msg: reports.extend(
-        status_values(s) for s in msg.status if s.name.startswith("predictor")), 10)
-    executor = SingleThreadedExecutor()
-    for each in (node, test):
-        executor.add_node(each)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: publisher.get_subscription_count() >= 1)
-        pose = load_clip().positions_m[0]
-        confident = np.ones(NUM_JOINTS, np.float32)
-        frames = 40
-        for frame in range(frames):  # gliding along x at 1 m/s
-            moved = pose + np.array([frame * FRAME_NS * 1e-9, 0.0, 0.0])
-            header = Header(stamp=ns_to_stamp(START_NS + frame * FRAME_NS), frame_id="map")
-            publisher.publish(skeleton_array_msg(header, {"walker": (moved, confident)}))
-        wait_for(lambda: len(forecasts) == frames)
-        count = len(reports)
-        wait_for(lambda: len(reports) > count)
-        values = reports[-1]
-    finally:
-        executor.shutdown()
-        for each in (node, test):
-            each.destroy_node()
-        rclpy.shutdown()
-    # 0.1 m walked by 0.1 s is inside 0.15 m; 0.2 m by 0.2 s is not
-    assert values["coverage_live_100ms"] == "1.000" and values["coverage_live_200ms"] == "0.000"
-    assert values["coverage_live"] == "0.500" and values["coverage_stated"] == "0.900"
-    assert values["coverage_live_frames"] == "20"  # the latest 20 of the 34 frames scored
-    assert values["coverage_live_scored"] == str(20 * 2 * NUM_JOINTS)
-    assert values["radius_live_mean_m_200ms"] == "0.150"
-
-
-def test_the_shipped_model_publishes_its_calibrated_radius_and_says_so_on_diagnostics():
-    rclpy.init(domain_id=DOMAIN_ID)
-    node = PredictorNode(overrides={
-        "backend": "torch", "horizons_s": HORIZONS_S, "input_reliability": "reliable",
-        "input_queue_depth": 100, "max_stamp_age_s": 0.0, "max_stamp_ahead_s": 0.0,
-        "warm_up": False})
-    test = rclpy.create_node("calibrated_radius_test")
+    node = node_factory()
+    test = rclpy.create_node(name)
     reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
     publisher = test.create_publisher(Skeleton3DArray, "skeletons", reliable)
     forecasts = []
@@ -110,6 +67,53 @@ def test_the_shipped_model_publishes_its_calibrated_radius_and_says_so_on_diagno
     thread.start()
     try:
         wait_for(lambda: publisher.get_subscription_count() >= 1)
+        yield node, test, publisher, forecasts
+    finally:
+        executor.shutdown()
+        for each in (node, test):
+            each.destroy_node()
+        rclpy.shutdown()
+
+
+def test_diagnostics_report_the_live_coverage_of_a_walker_forecast_to_stand_still():
+    def make_node():
+        return PredictorNode(overrides={
+            "horizons_s": HORIZONS_S, "input_reliability": "reliable", "input_queue_depth": 100,
+            "max_stamp_age_s": 0.0, "max_stamp_ahead_s": 0.0, "diagnostics_period_s": 0.1,
+            "coverage_window_frames": 20, "warm_up": False}, predictor=StandStill())
+
+    with node_under_test(make_node, "coverage_test") as (node, test, publisher, forecasts):
+        reports = []
+        test.create_subscription(DiagnosticArray, "/diagnostics", lambda msg: reports.extend(
+            status_values(s) for s in msg.status if s.name.startswith("predictor")), 10)
+        pose = load_clip().positions_m[0]
+        confident = np.ones(NUM_JOINTS, np.float32)
+        frames = 40
+        for frame in range(frames):  # gliding along x at 1 m/s
+            moved = pose + np.array([frame * FRAME_NS * 1e-9, 0.0, 0.0])
+            header = Header(stamp=ns_to_stamp(START_NS + frame * FRAME_NS), frame_id="map")
+            publisher.publish(skeleton_array_msg(header, {"walker": (moved, confident)}))
+        wait_for(lambda: len(forecasts) == frames)
+        count = len(reports)
+        wait_for(lambda: len(reports) > count)
+        values = reports[-1]
+    # 0.1 m walked by 0.1 s is inside 0.15 m; 0.2 m by 0.2 s is not
+    assert values["coverage_live_100ms"] == "1.000" and values["coverage_live_200ms"] == "0.000"
+    assert values["coverage_live"] == "0.500" and values["coverage_stated"] == "0.900"
+    assert values["coverage_live_frames"] == "20"  # the latest 20 of the 34 frames scored
+    assert values["coverage_live_scored"] == str(20 * 2 * NUM_JOINTS)
+    assert values["radius_live_mean_m_200ms"] == "0.150"
+
+
+def test_the_shipped_model_publishes_its_calibrated_radius_and_says_so_on_diagnostics():
+    def make_node():
+        return PredictorNode(overrides={
+            "backend": "torch", "horizons_s": HORIZONS_S, "input_reliability": "reliable",
+            "input_queue_depth": 100, "max_stamp_age_s": 0.0, "max_stamp_ahead_s": 0.0,
+            "warm_up": False})
+
+    with node_under_test(make_node, "calibrated_radius_test") as (node, _, publisher,
+                                                                   forecasts):
         status = node.report().values
         pose = load_clip().positions_m[0]
         for frame in range(3):
@@ -117,11 +121,6 @@ def test_the_shipped_model_publishes_its_calibrated_radius_and_says_so_on_diagno
             publisher.publish(skeleton_array_msg(header, {"p": (pose, np.ones(NUM_JOINTS,
                                                                                np.float32))}))
         wait_for(lambda: len(forecasts) == 3, timeout_s=30.0)
-    finally:
-        executor.shutdown()
-        for each in (node, test):
-            each.destroy_node()
-        rclpy.shutdown()
     assert status["coverage_stated"] == 0.9 and "calibrated by" in status["radius"]
     (forecast,) = forecasts[-1].forecasts
     assert forecast.coverage == pytest.approx(0.9)
