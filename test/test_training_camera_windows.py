@@ -80,6 +80,9 @@ def test_half_of_the_windows_carry_the_perception_noise():
     off = (half.obs_x[..., 0] - expected[..., None]).abs().amax(dim=(1, 2))
     assert 0.4 < float((off > 1e-3).float().mean()) < 0.6
     assert torch.allclose(clean.fut_t, half.fut_t)
+    # The reconstruction target is the window before the noise: the walk itself.
+    truth_off = (half.obs_target[..., 0] - expected[..., None]).abs().amax(dim=(1, 2))
+    assert float(truth_off.max()) < 1e-3
 
 
 def test_the_window_config_reaches_back_far_enough_for_the_slowest_camera():

@@ -133,12 +133,13 @@ def make_dct_mlp(cfg: TrainConfig) -> DctMlp:
 
 def nermo_loss(params: dict[str, Tensor], batch: Batch, cfg: TrainConfig, steps: int) -> Tensor:
     """Outer loss: future MPJPE after ``steps`` inner steps, plus the window's reconstruction
-    against the complete ground truth (including the entries the inner loop did not see)."""
+    against the complete, noise-free ground truth (including the entries the inner loop did
+    not see)."""
     b = batch.obs_x.shape[0]
     z0 = params["z0"].expand(b, -1)
     pred, _, recon = adapt_and_predict(params, batch.obs_t, batch.obs_x, batch.obs_mask, z0,
                                        batch.fut_t, steps=steps, config=cfg.model)
-    return mpjpe_loss(pred, batch.fut_x) + cfg.meta.recon_weight * mpjpe_loss(recon, batch.obs_x)
+    return mpjpe_loss(pred, batch.fut_x) + cfg.meta.recon_weight * mpjpe_loss(recon, batch.obs_target)
 
 
 def dct_loss(net: DctMlp, batch: Batch) -> Tensor:

@@ -60,6 +60,13 @@ class Batch:
     obs_mask: Tensor  # (B, T, J) float
     fut_t: Tensor  # (B, Q)
     fut_x: Tensor  # (B, Q, J, 3)
+    # (B, T, J, 3) the observed frames as they truly were: obs_x before perception noise (the
+    # reconstruction target, so that training never rewards reproducing noise); None: obs_x.
+    obs_truth: Tensor | None = None
+
+    @property
+    def obs_target(self) -> Tensor:
+        return self.obs_x if self.obs_truth is None else self.obs_truth
 
 
 def _yaw_rotate(x: Tensor, gen: torch.Generator) -> Tensor:
@@ -188,4 +195,5 @@ def sample_camera_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConf
     fut_t = (fut_off - newest).float() / raw_hz / model.time_unit_s
     return Batch((stamps_s / model.time_unit_s).float().contiguous(),
                  obs_x / model.position_unit_m, mask,
-                 fut_t.expand(batch_size, -1).contiguous(), x[:, t:] / model.position_unit_m)
+                 fut_t.expand(batch_size, -1).contiguous(), x[:, t:] / model.position_unit_m,
+                 x[:, :t] / model.position_unit_m)
