@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "coverage.md")
     parser.add_argument("--no-sidecar", action="store_true", help="report only; do not write "
                         "the calibration beside the checkpoint")
+    parser.add_argument("--for", dest="for_checkpoint", default="", metavar="CHECKPOINT",
+                        help="write the calibration for this checkpoint instead: a model of "
+                        "the same recipe trained on every trial, which leaves no trial to "
+                        "calibrate on; --checkpoint is then its twin trained without the "
+                        "held-out trials, and the coverage report is the twin's")
 
 
 def run(args) -> int:
@@ -55,6 +60,14 @@ def run(args) -> int:
         print(f"refusing: {checkpoint} trained on every trial (data.split: all), so no trial is "
               "held out to calibrate on", file=sys.stderr)
         return 2
+    target, target_id = checkpoint, ckpt.model_id
+    if args.for_checkpoint:
+        target = Path(args.for_checkpoint)
+        problem = twin_problem(ckpt.train_config, load_checkpoint(target).train_config)
+        if problem:
+            print(f"refusing: {checkpoint} cannot calibrate {target}: {problem}", file=sys.stderr)
+            return 2
+        target_id = load_checkpoint(target).model_id
     trials = [runs.load_trial(p, skeleton) for p in files]
     noise = None
     if args.noise:
@@ -78,7 +91,9 @@ def run(args) -> int:
                 "frame_period_s": float(runs.protocol.FRAME_PERIOD_S),
                 "history_frames": predictor.history_frames,
                 "method": "normalised split conformal; see nermo_ros/evaluation/coverage.py"}
-        calibrations.append(study.calibrate(forecasts, ckpt.model_id, info))
+        if target_id != ckpt.model_id:
+            info["fitted_on_model"] = ckpt.model_id  # the twin that never saw these trials
+        calibrations.append(study.calibrate(forecasts, target_id, info))
         report[f"steps_{steps}"] = tables
         print(markdown(tables, steps))
         print(f"({steps} steps: {len(forecasts.trial)} forecasts in "
@@ -87,10 +102,23 @@ def run(args) -> int:
     (out / "coverage.md").write_text("\n\n".join(markdown(t, int(k.split("_")[1]))
                                                  for k, t in report.items()) + "\n")
     if not args.no_sidecar:
-        path = sidecar_path(checkpoint)
-        save_calibrations(path, ckpt.model_id, calibrations)
+        path = sidecar_path(target)
+        save_calibrations(path, target_id, calibrations)
         print(f"wrote {path}")
     return 0
+
+
+def twin_problem(fitted: dict, shipping: dict) -> str:
+    """Why ``fitted``'s calibration would not stand for ``shipping`` (empty: it does): the
+    shipping model must be the same recipe (model, windows, optimisation, meta-learning)
+    trained on every trial, and the fitted one must not have trained on the held-out trials."""
+    if (shipping.get("data") or {}).get("split") != "all":
+        return "--for is for a model trained on every trial (data.split: all)"
+    if (fitted.get("data") or {}).get("split", "heldout") != "heldout":
+        return "--checkpoint must be trained without the held-out trials (data.split: heldout)"
+    differing = sorted(k for k in ("kind", "layout", "model", "window", "optim", "meta")
+                       if fitted.get(k) != shipping.get(k))
+    return f"not the same recipe: {', '.join(differing)} differ" if differing else ""
 
 
 def markdown(tables: dict, steps: int) -> str:
