@@ -66,7 +66,7 @@ def test_the_shipped_nermo_degrades_gracefully_and_never_extrapolates_jitter_lik
     gain = np.array(nermo["gain"])  # (1x, 2x) by horizon
     assert np.all(gain < np.array(constant["gain"]))
     assert np.all(gain[:, -1] <= 2.0 * gain[:, 0])  # constant velocity: 8 times
-    assert np.all(np.abs(gain[1] / gain[0] - 1.0) < 0.25)  # in proportion, no breakdown
+    assert np.all(gain[1] < 1.25 * gain[0])  # twice the jitter: no breakdown (damping more is fine)
 
 
 def test_a_noise_model_without_jitter_has_no_response_and_says_so():

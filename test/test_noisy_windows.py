@@ -85,9 +85,9 @@ def test_nermo_sees_only_the_history_the_node_gives_it():
     ckpt = load_checkpoint(MODELS_DIR / "nermo_body17.pt")
     nermo = methods.checkpoint_methods(ckpt, steps=(1,))["nermo_1step"]
     samples = walking_trials(frames=60)
-    batch = noisy_batch(samples, PerceptionNoise.none(), 10.0, seed=0)
+    batch = noisy_batch(samples, PerceptionNoise.none(), 5.0, seed=0)  # 10 frames: 1.8 s
     old = batch.times_s < -(ckpt.obs_window_s + 0.03)
-    assert old[-1].sum() == 6
+    assert old[-1].sum() == 10 - 1 - int((ckpt.obs_window_s + 0.03) * 5.0 + 1e-9)
     scrambled = batch.positions.copy()
     scrambled[old] += 3.0  # what NeRMo must not see
     changed = type(batch)(batch.times_s, scrambled, batch.joint_mask, batch.frame_valid,
@@ -116,3 +116,22 @@ def test_evaluate_with_a_noiseless_camera_at_25_hz_repeats_the_complete_table(tm
         np.testing.assert_allclose(tables["perception_noise_25hz"][method]["average"],
                                    rows["average"], atol=1e-3)
     assert main(common + ["--layout", "cmu_protocol25", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_a_camera_faster_than_training_keeps_the_trained_history_span():
+    from nermo_ros.predictors.nermo import spaced_frames, trained_frame_period_s
+
+    camera = {"window": {"obs_frames": 10, "frame_rates_hz": [10, 15, 25, 30]}}
+    assert trained_frame_period_s(camera) == pytest.approx(1 / 30)
+    assert trained_frame_period_s({"window": {"obs_step_raw": 2}}) == pytest.approx(0.04)
+    times = (np.arange(30) - 29) / 60.0  # 30 frames of a 60 Hz camera, newest last
+    valid = np.ones((1, 30), bool)
+    pick = spaced_frames(times[None], valid, 10, 0.75 / 30)
+    assert pick[0].tolist() == list(range(11, 30, 2))  # every other frame: 0.3 s, not 0.15 s
+    at_30_hz = (np.arange(10) - 9) / 30.0  # as fast as training: every frame, unchanged
+    assert spaced_frames(at_30_hz[None], valid[:, :10], 10, 0.75 / 30)[0].tolist() == list(range(10))
+    missing = valid[:, :10].copy()
+    missing[0, 7] = False  # a missing frame keeps its slot, as in training
+    assert spaced_frames(at_30_hz[None], missing, 10, 0.75 / 30)[0].tolist() == list(range(10))
+    short = spaced_frames(times[None, -4:], valid[:, :4], 10, 0.75 / 30)[0].tolist()
+    assert short == [-1] * 8 + [1, 3]  # fewer frames: padding at the old end

@@ -38,6 +38,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from nermo_ros.checkpoint import SHIPPED_DEFAULT, Checkpoint, load_checkpoint
+from nermo_ros.data.cmu import RAW_FRAME_RATE_HZ
 from nermo_ros.engine.factory import engine_for_choice
 from nermo_ros.engine.program import nermo_program
 from nermo_ros.engine.select import (DEFAULT_GPU_PRECISION, check_backend, check_gpu_precision,
@@ -64,6 +65,11 @@ WINDOW_SLACK_S = 0.03
 DEFAULT_WARM_START_BLEND = 0.25
 # Frames per window for checkpoints that do not state their training window.
 DEFAULT_HISTORY_FRAMES = 20
+# A window denser than the model's fastest training rate would squeeze its history into a
+# fraction of the time it learned to read (10 frames of a 60 Hz camera span 0.15 s): frames
+# closer than this share of the fastest trained frame period to the newer frame kept are
+# passed over, so the history keeps its trained span (a 60 Hz camera: every other frame).
+TRAINED_SPACING_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,7 @@ class NermoPredictor:
         self.max_age_s = self.ckpt.obs_window_s + WINDOW_SLACK_S
         self.history_frames = int(self.ckpt.train_config.get("window", {}).get(
             "obs_frames", DEFAULT_HISTORY_FRAMES))
+        self.min_spacing_s = TRAINED_SPACING_SHARE * trained_frame_period_s(self.ckpt.train_config)
         self.warm_start_blend = float(warm_start_blend)
         # Root-relative training data (origin joint set): the root's travel is forecast apart.
         self.separate_root = self.config.origin_joint >= 0
@@ -273,18 +280,18 @@ class NermoPredictor:
         return radius.astype(np.float32), self.coverage
 
     def _recent(self, batch: WindowBatch) -> WindowBatch:
-        """The newest ``history_frames`` frames (front-padded if fewer), older ones masked."""
-        t = batch.times_s.shape[1]
-        keep = min(t, self.history_frames)
-        times, positions = batch.times_s[:, t - keep:], batch.positions[:, t - keep:]
-        mask, valid = batch.joint_mask[:, t - keep:], batch.frame_valid[:, t - keep:]
-        if keep < self.history_frames:  # a short node window: pad at the old end
-            pad = self.history_frames - keep
-            times = np.pad(times, ((0, 0), (pad, 0)))
-            positions = np.pad(positions, ((0, 0), (pad, 0), (0, 0), (0, 0)))
-            mask = np.pad(mask, ((0, 0), (pad, 0), (0, 0)))
-            valid = np.pad(valid, ((0, 0), (pad, 0)))
-        valid = np.asarray(valid, dtype=bool) & (times >= -self.max_age_s)
+        """The newest ``history_frames`` frames no denser than the trained rate
+        (``spaced_frames``; front-padded if fewer), frames older than the trained span masked."""
+        pick = spaced_frames(batch.times_s, np.asarray(batch.frame_valid, dtype=bool),
+                             self.history_frames, self.min_spacing_s)  # (B, T') -1: padding
+        pad = pick < 0
+        rows = np.arange(len(pick))[:, None]
+        index = np.maximum(pick, 0)
+        times = np.where(pad, 0.0, batch.times_s[rows, index])
+        positions = np.where(pad[..., None, None], 0.0, batch.positions[rows, index])
+        mask = np.where(pad[..., None], False, np.asarray(batch.joint_mask, dtype=bool)[rows, index])
+        valid = ~pad & np.asarray(batch.frame_valid, dtype=bool)[rows, index]
+        valid = valid & (times >= -self.max_age_s)
         return WindowBatch(times, positions, mask, valid, batch.track_ids)
 
     def uncertainty_m(self, horizons_s: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -305,3 +312,36 @@ class NermoPredictor:
     def reset_track(self, track_id: str) -> None:
         """Forget the track's modulation: its next window starts from z0."""
         self.z_by_track.pop(track_id, None)
+
+
+def trained_frame_period_s(train_config: dict) -> float:
+    """The shortest time between observed frames in the model's training windows: its fastest
+    camera rate, else every ``obs_step_raw`` frames of the 50 Hz mocap."""
+    window = train_config.get("window", {}) or {}
+    rates = window.get("frame_rates_hz") or ()
+    if rates:
+        return 1.0 / max(rates)
+    return float(window.get("obs_step_raw", 2)) / RAW_FRAME_RATE_HZ
+
+
+def spaced_frames(times_s: np.ndarray, frame_valid: np.ndarray, frames: int,
+                  min_spacing_s: float) -> np.ndarray:
+    """(B, frames) indices into each window's frames, oldest first, -1 where padding: walking
+    back from the newest frame, every frame is kept unless it is a valid frame closer than
+    ``min_spacing_s`` to the newer valid frame kept last (missing frames keep their slot, as
+    in training)."""
+    b, t = times_s.shape
+    out = np.full((b, frames), -1, dtype=np.int64)
+    for person in range(b):
+        kept, newest_kept = [], None
+        for i in range(t - 1, -1, -1):
+            if len(kept) == frames:
+                break
+            if frame_valid[person, i]:
+                if newest_kept is not None and newest_kept - times_s[person, i] < min_spacing_s - 1e-9:
+                    continue
+                newest_kept = times_s[person, i]
+            kept.append(i)
+        out[person, frames - len(kept):] = kept[::-1]
+    return out
+
