@@ -260,6 +260,16 @@ def test_cross_validation_scores_each_folds_model_on_its_trials_and_refuses_a_le
     assert sorted(n for f in cv["protocol8"]["per_fold"] for n in f["validation"]) == [
         "basketball_1.txt", "basketball_2.txt", "walking_1.txt", "walking_2.txt"]
     assert "nermo_1step" in cv["protocol8"]["mpjpe_mm"]["complete"]
+    # only the held-out split (the lowest-numbered trial of each action), by its own fold
+    assert main(common + ["--cv-models", str(tmp_path / "fold{k}" / "final.pt"),
+                          "--cv-heldout-only", "--out", str(tmp_path / "held")]) == 0
+    held = json.loads((tmp_path / "held" / "results.json").read_text())["nermo_body17"]
+    assert held["protocol8"]["samples"] == 16
+    assert sorted(n for f in held["protocol8"]["per_fold"] for n in f["validation"]) == [
+        "basketball_1.txt", "walking_1.txt"]
+    by_trial = {n: f for f in cv["protocol8"]["per_fold"] for n in f["validation"]}
+    for f in held["protocol8"]["per_fold"]:  # each held-out trial scored by the fold it is in
+        assert all(by_trial[n]["fold"] == f["fold"] for n in f["validation"])
     # the shipped model trained on the held-out split: refused, or scored and marked
     shipped = str(Path(__file__).resolve().parents[1] / "models/nermo_body17.pt")
     assert main(common + ["--cv-models", shipped, "--out", str(tmp_path / "leak")]) == 2

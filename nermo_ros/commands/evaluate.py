@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cv-allow-leak", action="store_true", help="score checkpoints that "
                         "were not trained on their fold (the figure is then contaminated and "
                         "marked so)")
+    parser.add_argument("--cv-heldout-only", action="store_true", help="score only the "
+                        "held-out split's trials, each by its own fold's model: the same windows "
+                        "as a plain `evaluate` of a model trained without them, to compare")
     parser.add_argument("--perception-noise", nargs="?", const=NOISE_FILE, default=None,
                         metavar="FILE", help="inject the camera noise and timing of FILE "
                         f"(default {NOISE_FILE}) into the observed frames, one setting per "
@@ -241,10 +244,19 @@ def _cross_validated(args, trials, skeleton, layout, settings, device):
     metrics = benchmark.layout_metrics(layout)
     out = {"cross_validation": {"folds": args.folds, "fold_seed": args.fold_seed,
                                 "checkpoints": checkpoints, "contaminated": bool(leaks)}}
+    scored = all_folds
+    if args.cv_heldout_only:
+        from nermo_ros.data import cmu
+
+        heldout = cmu.heldout_split(trials)[1]
+        scored = [f for f in (folds.only_validating(f, heldout) for f in all_folds)
+                  if any(f.validation.values())]
+        out["cross_validation"]["scored"] = "held-out split only"
     for sampling in args.sampling:
         out[sampling] = cross_validation.cross_validate(
-            all_folds, sequences, lambda k: per_fold[k], metrics, sampling, settings)
-    note = f", {args.folds}-fold cross-validation" + (", CONTAMINATED" if leaks else "")
+            scored, sequences, lambda k: per_fold[k], metrics, sampling, settings)
+    note = (f", {args.folds}-fold cross-validation" + (", CONTAMINATED" if leaks else "")
+            + (", held-out split only" if args.cv_heldout_only else ""))
     return out, note
 
 

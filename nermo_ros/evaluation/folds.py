@@ -12,7 +12,7 @@ listing and the seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Hashable
 
 import numpy as np
@@ -33,6 +33,14 @@ class Fold:
     def validation_names(self) -> list[str]:
         """File names of the validation trials, sorted (what checkpoints record)."""
         return sorted(_name(t) for trials in self.validation.values() for t in trials)
+
+
+def only_validating(fold: Fold, keep: dict[str, list]) -> Fold:
+    """``fold`` validating only those of its validation trials that ``keep`` lists (e.g. the
+    held-out split, to score the same windows as a model trained without them)."""
+    wanted = {t for trials in keep.values() for t in trials}
+    return replace(fold, validation={a: [t for t in ts if t in wanted]
+                                     for a, ts in fold.validation.items()})
 
 
 def _name(trial: Hashable) -> str:
