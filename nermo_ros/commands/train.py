@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="train on every trial (data.split: all), e.g. for the shipped models")
     parser.add_argument("--folds", type=int, default=None, help="override data.num_folds")
     parser.add_argument("--fold-seed", type=int, default=None, help="override data.fold_seed")
+    parser.add_argument("--seed", type=int, default=None, help="override seed (a stage run "
+                        "again from its own output needs batches it has not seen)")
     parser.add_argument("--init-from", default=None, help="override init_from (a stage's "
                         "starting weights; for a fold, the same fold's earlier stage)")
 
@@ -60,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, steps=args.steps))
     if args.init_from is not None:
         cfg = dataclasses.replace(cfg, init_from=args.init_from)
+    if args.seed is not None:
+        cfg = dataclasses.replace(cfg, seed=args.seed)
     cfg = dataclasses.replace(cfg, data=_data_overrides(cfg.data, args))
     device = args.device
     if device == "auto":
