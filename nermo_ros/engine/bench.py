@@ -16,6 +16,7 @@ import torch
 
 from nermo_ros.engine.engine import Engine
 from nermo_ros.engine.spec import example_inputs
+from nermo_ros.stats import percentiles_ms
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ def time_engine(engine: Engine, people: int, calls: int, warmup: int,
         engine(*inputs)
         samples[count] = time.perf_counter() - start
         count += 1
-    ms = samples[:count] * 1e3
+    p50, p99 = percentiles_ms(samples[:count])
     return Timing(engine.backend.name, engine.backend.device, people, engine.spec.steps,
-                  float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), float(ms.mean()), count)
+                  p50, p99, 1e3 * float(samples[:count].mean()), count)
 
 
 def machine_description() -> str:
