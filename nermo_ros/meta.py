@@ -161,14 +161,6 @@ def adapt_and_predict(
     return out[:, :q], z - guess, out[:, q:]
 
 
-def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-    """Mean squared distance over entries where mask (B, N, J) is set, per person then mean."""
-    m = mask.to(pred.dtype)
-    safe = torch.where(m.unsqueeze(-1) > 0.5, target, pred.detach())
-    err = (pred - safe).square().sum(dim=-1) * m
-    return (err.sum(dim=(1, 2)) / torch.clamp(m.sum(dim=(1, 2)), min=1.0)).mean()
-
-
 # --- numpy side: real units <-> model units ------------------------------------------------
 
 
