@@ -282,16 +282,16 @@ class NermoPredictor:
     def _recent(self, batch: WindowBatch) -> WindowBatch:
         """The newest ``history_frames`` frames no denser than the trained rate
         (``spaced_frames``; front-padded if fewer), frames older than the trained span masked."""
-        pick = spaced_frames(batch.times_s, np.asarray(batch.frame_valid, dtype=bool),
-                             self.history_frames, self.min_spacing_s)  # (B, T') -1: padding
+        frame_valid = np.asarray(batch.frame_valid, dtype=bool)
+        pick = spaced_frames(batch.times_s, frame_valid, self.history_frames,
+                             self.min_spacing_s)  # (B, T') -1: padding
         pad = pick < 0
         rows = np.arange(len(pick))[:, None]
         index = np.maximum(pick, 0)
         times = np.where(pad, 0.0, batch.times_s[rows, index])
         positions = np.where(pad[..., None, None], 0.0, batch.positions[rows, index])
-        mask = np.where(pad[..., None], False, np.asarray(batch.joint_mask, dtype=bool)[rows, index])
-        valid = ~pad & np.asarray(batch.frame_valid, dtype=bool)[rows, index]
-        valid = valid & (times >= -self.max_age_s)
+        mask = ~pad[..., None] & np.asarray(batch.joint_mask, dtype=bool)[rows, index]
+        valid = ~pad & frame_valid[rows, index] & (times >= -self.max_age_s)
         return WindowBatch(times, positions, mask, valid, batch.track_ids)
 
     def uncertainty_m(self, horizons_s: np.ndarray, seen: np.ndarray) -> np.ndarray:
