@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 from torch.func import functional_call, grad
 
+from nermo_ros.evaluation.protocol import mirror_map
 from nermo_ros.model import ModelConfig, NermoModel, fourier_features
 from nermo_ros.predictors.base import WindowBatch
 
@@ -129,7 +130,63 @@ def adapt_and_predict(
     from); without one, z is the modulation itself. Returns pred (B, Q, J, 3), the adapted z
     (B, M), and the reconstruction of the observed frames (B, T, J, 3). Unobserved entries
     (even NaN) have no influence on z, pred or the attention.
+
+    With ``config.mirror_average`` the window's mirror image (``mirror_image``) is adapted
+    too, from the cold start z0, in the same pass (the batch doubled, so one static graph):
+    pred and recon are the mean of the window's and the unmirrored mirror's, which lowered
+    the cross-validated error by 4-5 % at every horizon. z is the window's own fit.
     """
+    if not config.mirror_average:
+        return _adapt_and_predict(params, obs_t, obs_x, obs_mask, z_init, query_t,
+                                  steps=steps, config=config)
+    b = obs_x.shape[0]
+    both = lambda real, mirror: torch.cat([real, mirror], dim=0)  # noqa: E731
+    pred, z, recon = _adapt_and_predict(
+        params, both(obs_t, obs_t), both(obs_x, mirror_image(obs_x, config.layout)),
+        both(obs_mask, swap_sides(obs_mask, config.layout, dim=-1)),  # masks move with joints
+        both(z_init, params["z0"].expand_as(z_init)), both(query_t, query_t),
+        steps=steps, config=config)
+    pred = 0.5 * (pred[:b] + mirror_image(pred[b:], config.layout))
+    recon = 0.5 * (recon[:b] + mirror_image(recon[b:], config.layout))
+    return pred, z[:b], recon
+
+
+def mirror_image(positions: Tensor, layout: str) -> Tensor:
+    """(..., J, 3) -> the left-right mirror image (``protocol.mirror_map``): left and right
+    joints swapped, the lateral coordinate negated; its own inverse. In a window the origin
+    lies on the body's midline (the root joint, or root-centred data), so mirroring about it
+    mirrors the person."""
+    _, axis = mirror_map(layout)
+    swapped = swap_sides(positions, layout, dim=-2)
+    parts = (swapped[..., :axis], -swapped[..., axis:axis + 1], swapped[..., axis + 1:])
+    return torch.cat([part for part in parts if part.shape[-1] > 0], dim=-1)
+
+
+def swap_sides(values: Tensor, layout: str, dim: int) -> Tensor:
+    """The joints along ``dim`` in their mirror order. Written as slices of runs of
+    neighbouring joints, not an index tensor: a traced graph must hold no tensor constants
+    (make_fx keeps them as attributes, which the ONNX export loses)."""
+    return torch.cat([values.narrow(dim, start, length) for start, length in _mirror_runs(layout)],
+                     dim=dim)
+
+
+@functools.lru_cache(maxsize=4)
+def _mirror_runs(layout: str) -> tuple[tuple[int, int], ...]:
+    """The mirror permutation as (first joint, count) runs of consecutive joints."""
+    perm, _ = mirror_map(layout)
+    runs = [[perm[0], 1]]
+    for previous, joint in zip(perm, perm[1:]):
+        if joint == previous + 1:
+            runs[-1][1] += 1
+        else:
+            runs.append([joint, 1])
+    return tuple((start, length) for start, length in runs)
+
+
+def _adapt_and_predict(params: Params, obs_t: Tensor, obs_x: Tensor, obs_mask: Tensor,
+                       z_init: Tensor, query_t: Tensor, *, steps: int,
+                       config: ModelConfig) -> tuple[Tensor, Tensor, Tensor]:
+    """``adapt_and_predict`` without the mirror average."""
     mask = obs_mask.to(obs_x.dtype)
     observed = mask.unsqueeze(-1) > 0.5
     x = torch.where(observed, obs_x, torch.zeros_like(obs_x))

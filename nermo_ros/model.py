@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from nermo_ros import skeleton
+from nermo_ros.evaluation.protocol import mirror_map
 from nermo_ros.history import MixBlock, fill_missing
 
 # Added to attention logits of keys that must not be attended to. Finite (not -inf) so that a
@@ -51,8 +52,11 @@ class ModelConfig:
     # The inner loss fits every s-th frame slot counting back from the newest (1: all). The
     # encoder and the forecast still read the whole window; an inner step costs about 1/s.
     adapt_frame_stride: int = 1
+    # Average each forecast with the unmirrored forecast of the window's left-right mirror
+    # image (``nermo_ros.meta``): a test-time choice, twice the batch in one pass.
+    mirror_average: bool = False
 
-    ADAPTATION_FIELDS = ("adapt_frame_stride",)
+    ADAPTATION_FIELDS = ("adapt_frame_stride", "mirror_average")
 
     def __post_init__(self):
         if self.adapt_frame_stride < 1:
@@ -61,6 +65,16 @@ class ModelConfig:
         if self.encoder_blocks > 0 and self.encoder_frames < 1:
             raise ValueError("ModelConfig: an encoder (encoder_blocks > 0) needs encoder_frames, "
                              "the number of observed frames per window")
+        if self.mirror_average:
+            try:
+                perm, _ = mirror_map(self.layout)
+            except ValueError as error:
+                raise ValueError(f"ModelConfig: mirror_average needs a layout with a left-right "
+                                 f"mirror map ({error}); set mirror_average false") from None
+            if len(perm) != self.num_joints:
+                raise ValueError(f"ModelConfig: mirror_average: layout {self.layout!r} mirrors "
+                                 f"{len(perm)} joints, but the model has {self.num_joints}; "
+                                 f"set mirror_average false")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,6 +1,7 @@
 """The NeRMo predictor's radius: from the calibration beside its checkpoint, refused when that
 calibration is another model's, and declared uncalibrated when there is none."""
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -29,14 +30,16 @@ def checkpoint(tmp_path):
     return copy
 
 
-def flat_calibration(model_id: str, steps: int) -> Calibration:
+def flat_calibration(model_id: str, steps: int, mirror_average: bool = True) -> Calibration:
     """Every seen joint's radius is 2 x 0.1 m: a scale of 0.1 m whatever the features, no
-    travel term, and a score quantile of 2 at every coverage."""
+    travel term, and a score quantile of 2 at every coverage. Made on mirror-averaged
+    forecasts (the node's default) unless told otherwise."""
     k = len(FEATURE_NAMES)
     scale = ScaleModel(FEATURE_NAMES, np.full((2, NUM_JOINTS), np.log(0.1)), np.zeros((2, k)),
                        np.full(k, -1e9), np.full(k, 1e9))
     return Calibration(GRID_S, LEVELS.copy(), np.full((len(LEVELS), 2), 2.0), scale,
-                       np.zeros(2), model_id, {"num_adapt_steps": steps})
+                       np.zeros(2), model_id,
+                       {"num_adapt_steps": steps, "mirror_average": mirror_average})
 
 
 def window(hidden_joint: int) -> WindowBatch:
@@ -86,6 +89,27 @@ def test_a_calibration_for_other_adaptation_steps_is_not_used_and_says_which_it_
     predictor = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=2)
     assert predictor.radius_coverage == 0.0
     assert "calibrates [1] adaptation steps, not 2" in predictor.radius_note
+
+
+def test_a_calibration_for_the_other_mirror_choice_is_not_used_and_says_how_to_fix_it(checkpoint):
+    model_id = NermoPredictor(checkpoint, backend="torch", calibration=None).model_id
+    save_calibrations(sidecar_path(checkpoint), model_id,
+                      [flat_calibration(model_id, 1, mirror_average=False)])
+    mirrored = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1)
+    assert mirrored.radius_coverage == 0.0
+    assert ("calibrates unmirrored forecasts, not mirror-averaged ones" in mirrored.radius_note
+            and "set mirror_average to false" in mirrored.radius_note)
+    plain = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, mirror_average=False)
+    assert plain.radius_coverage == 0.9 and "unmirrored forecasts" in plain.radius_note
+
+
+def test_a_calibration_made_before_the_mirror_choice_counts_as_unmirrored(checkpoint):
+    model_id = NermoPredictor(checkpoint, backend="torch", calibration=None).model_id
+    old = dataclasses.replace(flat_calibration(model_id, 1), info={"num_adapt_steps": 1})
+    save_calibrations(sidecar_path(checkpoint), model_id, [old])
+    assert not old.mirror_average
+    assert NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1,
+                          mirror_average=False).radius_coverage == 0.9
 
 
 def test_a_named_calibration_file_that_does_not_exist_is_refused(checkpoint, tmp_path):

@@ -3,6 +3,8 @@ backend choice. A tiny real NeRMo model (random weights) keeps each export to se
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -65,16 +67,18 @@ def test_exported_graph_holds_only_standard_onnx_operators_and_matches_eager(pro
         np.testing.assert_allclose(g, e.detach().numpy(), atol=1e-5)
 
 
-def test_a_strided_adaptation_exports_and_matches_eager():
-    """The shipped model fits every 3rd frame: the strided slices must survive the export."""
-    import dataclasses
-
-    strided = nermo_program(tiny_params(), dataclasses.replace(TINY, adapt_frame_stride=3), steps=2,
+@pytest.mark.parametrize("change", [{"adapt_frame_stride": 3}, {"mirror_average": True}],
+                         ids=["strided", "mirror_average"])
+def test_an_adaptation_variant_exports_and_matches_eager(change):
+    """The shipped model fits every 3rd frame, and the node mirror-averages (the batch doubled
+    and the joints permuted inside the graph): both must survive the export."""
+    variant = nermo_program(tiny_params(), dataclasses.replace(TINY, **change), steps=2,
                             window_frames=7, num_queries=3, buckets=(2,))
-    session = ort.InferenceSession(export_onnx_bytes(strided, batch=2), providers=["CPUExecutionProvider"])
-    inputs = example_inputs(strided.spec, 2, seed=9)
+    session = ort.InferenceSession(export_onnx_bytes(variant, batch=2), providers=["CPUExecutionProvider"])
+    inputs = example_inputs(variant.spec, 2, seed=9)
     got = session.run(None, dict(zip(INPUT_NAMES, inputs)))
-    expected = strided.call(strided.params_on("cpu"), *(torch.from_numpy(a) for a in inputs))
+    expected = variant.call(variant.params_on("cpu"), *(torch.from_numpy(a) for a in inputs))
+    assert [g.shape for g in got] == [tuple(e.shape) for e in expected]
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e.detach().numpy(), atol=1e-5)
 
@@ -165,7 +169,7 @@ def test_a_wrong_window_length_is_refused_naming_the_expected_shape(reference):
         reference(*inputs)
 
 
-def test_the_onnx_export_is_cached_and_a_new_step_count_gets_its_own_file(program, cache_dir):
+def test_the_onnx_export_is_cached_and_a_new_step_count_or_mirror_gets_its_own_file(program, cache_dir):
     path = ensure_onnx(program, 1, cache_dir)
     stamp = path.stat().st_mtime_ns
     assert ensure_onnx(program, 1, cache_dir).stat().st_mtime_ns == stamp
@@ -173,6 +177,9 @@ def test_the_onnx_export_is_cached_and_a_new_step_count_gets_its_own_file(progra
     assert onnx_cache_path(three_steps, 1, cache_dir) != path
     other_buckets = nermo_program(program.params, TINY, 2, 6, 3, (1, 2, 8))
     assert onnx_cache_path(other_buckets, 1, cache_dir) == path  # the bucket set is not the graph
+    mirrored = nermo_program(program.params, dataclasses.replace(TINY, mirror_average=True),
+                             2, 6, 3, (1, 4))
+    assert onnx_cache_path(mirrored, 1, cache_dir) != path  # another graph, same weights
 
 
 @pytest.mark.skipif(gpu_available(), reason="checks the behaviour on a machine without a GPU")

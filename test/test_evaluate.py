@@ -193,7 +193,7 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys)
     out = tmp_path / "out"
     rc = main(["evaluate", "--data", str(data), "--skeleton", str(CMU_DIR / "skeleton.json"),
                "--settings", "complete", "missing_joints_40", "--steps", "1",
-               "--sampling", "protocol8", "all", "--out", str(out)])
+               "--sampling", "protocol8", "all", "--mirror-average", "--out", str(out)])
     assert rc == 0
     results = json.loads((out / "results.json").read_text())
     assert (out / "mpjpe.png").stat().st_size > 0
@@ -203,6 +203,7 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys)
         assert results[layout]["all"]["samples"] == 2 * (150 - 34)  # 300 lines at 25 Hz
         table = results[layout]["protocol8"]["mpjpe_mm"]["complete"]
         assert {"zero_velocity", "constant_velocity"} <= set(table)
+        assert {"nermo_1step", "nermo_1step_mirror"} <= set(table)  # plain and mirror-averaged
         for rows in table.values():
             assert set(rows) == {"basketball", "walking", "average"}
             assert all(np.isfinite(rows["average"])) and len(rows["average"]) == 6
@@ -219,6 +220,15 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys)
         assert all(0.6 * a < b < a for a, b in zip(ours, public["zero_velocity"]["walking"]))
     printed = capsys.readouterr().out
     assert "every window, stride 1" in printed and "PGBIG, paper" in printed
+    assert "| nermo_1step_mirror |" in printed
+
+
+def test_the_headline_is_the_plain_nermo_with_the_most_steps_like_the_published_figures():
+    from nermo_ros.evaluation.report import headline_method
+
+    names = ["constant_velocity", "nermo_1step", "nermo_1step_mirror", "nermo_3step",
+             "nermo_3step_mirror"]
+    assert headline_method(names) == "nermo_3step"
 
 
 def _tiny_cv_folder(dest: Path) -> Path:

@@ -1,12 +1,14 @@
 """The NeRMo predictor and its checkpoints: refusing the wrong skeleton, warm starts per
 track, honest uncertainty."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from nermo_ros.checkpoint import load_checkpoint, save_checkpoint
-from nermo_ros.meta import init_params
+from nermo_ros.meta import adapt_and_predict, init_params
 from nermo_ros.model import ModelConfig
 from nermo_ros.predictors.base import WindowBatch
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor
@@ -187,3 +189,31 @@ def test_a_person_walking_through_the_room_is_forecast_to_keep_walking():
     moved = forecast(walking, "walker") - forecast(still, "stander")
     np.testing.assert_allclose(moved, np.broadcast_to(horizons[:, None, None] * velocity, moved.shape),
                                atol=1e-4)
+
+
+def _direct_adapt(ckpt, config):
+    """The adapt step computed directly by ``adapt_and_predict`` with ``config``."""
+    def adapt(obs_t, obs_x, obs_mask, z_init, query_t):
+        with torch.no_grad():
+            out = adapt_and_predict(ckpt.params, *(torch.from_numpy(np.asarray(a)) for a in (
+                obs_t, obs_x, obs_mask, z_init, query_t)), steps=ckpt.default_steps, config=config)
+        return tuple(o.numpy() for o in out)
+    return adapt
+
+
+def test_the_predictor_mirror_averages_by_default_and_plainly_when_told(tmp_path):
+    path = _checkpoint(tmp_path / "m.pt")
+    ckpt = load_checkpoint(path)
+    batch = _batch(["a", "b"])  # random poses: no left-right symmetry
+    mirrored = NermoPredictor(path).predict(batch, HORIZONS_S[:3]).positions
+    plain = NermoPredictor(path, mirror_average=False).predict(batch, HORIZONS_S[:3]).positions
+    for config, got in ((dataclasses.replace(ckpt.model_config, mirror_average=True), mirrored),
+                        (ckpt.model_config, plain)):
+        direct = NermoPredictor(path, adapt_fn=_direct_adapt(ckpt, config))
+        np.testing.assert_allclose(got, direct.predict(batch, HORIZONS_S[:3]).positions, atol=1e-5)
+    assert np.abs(mirrored - plain).max() > 1e-3
+
+
+def test_a_mirror_average_that_cannot_be_honoured_is_refused_at_start(tmp_path):
+    with pytest.raises(ValueError, match="mirror_average must be true or false, got 'yes'"):
+        NermoPredictor(_checkpoint(tmp_path / "m.pt"), mirror_average="yes")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 
 
@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma list of backend[:device], or 'available' (default)")
     parser.add_argument("--people", type=_ints, default=[1, 4, 16], help="e.g. 1,4,16")
     parser.add_argument("--steps", type=_ints, default=[1, 3, 5], help="K values, e.g. 1,3,5")
+    from nermo_ros.predictors.base import DEFAULT_MIRROR_AVERAGE
+
+    parser.add_argument("--mirror-average", action=argparse.BooleanOptionalAction,
+                        default=DEFAULT_MIRROR_AVERAGE, help="time (and study) the "
+                        "mirror-averaged step, twice the batch, as the node runs it by default")
     parser.add_argument("--window-frames", type=int, default=10,
                         help="T observed frames (the CMU protocol's 10)")
     parser.add_argument("--num-queries", type=int, default=9, help="Q horizons (predictor.yaml)")
@@ -90,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     from nermo_ros.engine.models import load_model_or_random
 
     params, config, source = load_model_or_random(args.checkpoint, args.random_weights)
+    config = replace(config, mirror_average=args.mirror_average)
+    source += ", mirror-averaged" if args.mirror_average else ""
     if args.warm_start_study:
         from nermo_ros.evaluation.warm_start import run_study
 

@@ -1,6 +1,7 @@
 """`nermo-ros calibrate`: fit the radius calibration of a NeRMo checkpoint on the held-out CMU
 trials, report its coverage on trials it was not fitted on, and write the calibration beside
-the checkpoint (``<checkpoint>.calibration.json``), one per number of adaptation steps.
+the checkpoint (``<checkpoint>.calibration.json``), one per number of adaptation steps, made
+with the mirror-average choice the node runs (or the one given).
 
 The study itself is ``nermo_ros.evaluation.coverage``; this verb loads, runs and writes.
 """
@@ -12,6 +13,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+from nermo_ros.predictors.base import DEFAULT_MIRROR_AVERAGE
 
 # The horizons the table shows: the predictor node's default horizons_s.
 TABLE_HORIZONS_S = (0.08, 0.16, 0.24, 0.32, 0.4, 0.56, 0.72, 0.88, 1.0)
@@ -25,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 3],
                         help="adaptation steps to calibrate (the node's default is 1, offline "
                         "use takes the checkpoint's default, 3)")
+    parser.add_argument("--mirror-average", action=argparse.BooleanOptionalAction,
+                        default=DEFAULT_MIRROR_AVERAGE, help="calibrate mirror-averaged "
+                        "forecasts (the node's mirror_average must match; default: the node's "
+                        "default)")
     parser.add_argument("--coverage", type=float, default=0.9,
                         help="the coverage the report checks (the calibration holds 0.5-0.99)")
     parser.add_argument("--noise", default="config/perception_noise.yaml",
@@ -80,12 +87,13 @@ def run(args) -> int:
     for steps in args.steps:
         started = time.perf_counter()
         predictor = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=steps,
-                                   calibration=None)
+                                   calibration=None, mirror_average=args.mirror_average)
         settings = list(runs.MASKS) + ([runs.PERCEPTION_NOISE] if noise is not None else [])
         forecasts = runs.concatenate([runs.forecast_trials(predictor, trials, setting, noise)
                                        for setting in settings])
         tables = study.coverage_tables(forecasts, args.coverage)
-        info = {"num_adapt_steps": steps, "trials": sorted(p.name for p in files),
+        info = {"num_adapt_steps": steps, "mirror_average": args.mirror_average,
+                "trials": sorted(p.name for p in files),
                 "settings": settings, "noise": args.noise,
                 "forecasts": int(len(forecasts.trial)),
                 "frame_period_s": float(runs.protocol.FRAME_PERIOD_S),

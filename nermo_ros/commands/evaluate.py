@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the shipped models/)")
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 3, 10],
                         help="NeRMo adaptation steps to compare")
+    parser.add_argument("--mirror-average", action="store_true",
+                        help="also score each NeRMo step count mirror-averaged (rows "
+                        "nermo_<k>step_mirror; see docs/model.md)")
     parser.add_argument("--settings", nargs="+", default=None,
                         help="subset of: complete missing_joints_20 missing_joints_40 missing_frames_3of9")
     parser.add_argument("--sampling", nargs="+", choices=SAMPLINGS, default=["protocol8"],
@@ -184,7 +187,7 @@ def _plain(args, trials, skeleton, layout, settings, device):
     models = Path(args.models) if args.models else MODELS_DIR
     nermo = _load(model_path("nermo", layout, models), "nermo", layout)
     dct = _load(model_path("dct_mlp", layout, models), "dct_mlp", layout)
-    chosen = methods.all_methods(nermo, dct, tuple(args.steps), device)
+    chosen = methods.all_methods(nermo, dct, tuple(args.steps), device, args.mirror_average)
     sequences = benchmark.load_sequences(trials, skeleton, layout)
     metrics = benchmark.layout_metrics(layout)
     out = {"nermo_model_id": nermo.model_id if nermo else None,
@@ -224,7 +227,8 @@ def _cross_validated(args, trials, skeleton, layout, settings, device):
             leak = cross_validation.fold_leak(ckpt.train_config, ckpt.validation, fold)
             if leak:
                 leaks.append(f"{path}: {leak}")
-            found = methods.checkpoint_methods(ckpt, tuple(args.steps), device)
+            found = methods.checkpoint_methods(ckpt, tuple(args.steps), device,
+                                               args.mirror_average)
             clash = set(found) & (set(chosen) - set(methods.baseline_methods()))
             if clash:
                 raise ValueError(f"two --cv-models templates give {sorted(clash)} for fold "

@@ -1,8 +1,10 @@
 """The forecasters the benchmark compares, each as a function WindowBatch -> (S, 25, J, 3)
-metres: the predictor node's baselines, the DCT-MLP and NeRMo with a given number of steps."""
+metres: the predictor node's baselines, the DCT-MLP and NeRMo with a given number of steps,
+with or without the mirror average."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -40,9 +42,12 @@ def velocity_method(predictor) -> Method:
 
 
 def nermo_method(params: dict[str, torch.Tensor], cfg: ModelConfig, steps: int,
-                 device: str = "cpu", max_age_s: float | None = None) -> Method:
+                 device: str = "cpu", max_age_s: float | None = None,
+                 mirror: bool = False) -> Method:
     """``max_age_s``: frames older than this are not shown, as the predictor node does with
-    the history a checkpoint was trained on (None: every frame of the window)."""
+    the history a checkpoint was trained on (None: every frame of the window). ``mirror``:
+    average with the mirror window's forecast (``ModelConfig.mirror_average``)."""
+    cfg = replace(cfg, mirror_average=mirror)
     dev = torch.device(device)
     params = {k: v.detach().float().to(dev) for k, v in params.items()}
     batch_size = BATCH_WINDOWS[dev.type]
@@ -97,24 +102,27 @@ def baseline_methods() -> dict[str, Method]:
             "constant_velocity": velocity_method(ConstantVelocityPredictor())}
 
 
-def checkpoint_methods(ckpt: Checkpoint, steps=(1, 3, 10),
-                       device: str = "cpu") -> dict[str, Method]:
-    """``dct_mlp`` for a DCT-MLP checkpoint, ``nermo_<k>step`` for each k for a NeRMo one.
-    NeRMo sees the history the node gives it: frames up to the checkpoint's trained window
-    (plus the node's slack) old."""
+def checkpoint_methods(ckpt: Checkpoint, steps=(1, 3, 10), device: str = "cpu",
+                       mirror: bool = False) -> dict[str, Method]:
+    """``dct_mlp`` for a DCT-MLP checkpoint, ``nermo_<k>step`` for each k for a NeRMo one and,
+    with ``mirror``, ``nermo_<k>step_mirror`` too (mirror-averaged). NeRMo sees the history
+    the node gives it: frames up to the checkpoint's trained window (plus the node's slack)
+    old."""
     if ckpt.kind == "dct_mlp":
         return {"dct_mlp": dct_mlp_method(*load_dct_mlp(ckpt), device=device)}
     from nermo_ros.predictors.nermo import WINDOW_SLACK_S
 
     max_age_s = ckpt.obs_window_s + WINDOW_SLACK_S
-    return {f"nermo_{k}step": nermo_method(ckpt.params, ckpt.model_config, k, device, max_age_s)
-            for k in steps}
+    variants = {"": False, "_mirror": True} if mirror else {"": False}
+    return {f"nermo_{k}step{suffix}": nermo_method(ckpt.params, ckpt.model_config, k, device,
+                                                   max_age_s, mirrored)
+            for k in steps for suffix, mirrored in variants.items()}
 
 
 def all_methods(nermo: Checkpoint | None, dct: Checkpoint | None, steps=(1, 3, 10),
-                device: str = "cpu") -> dict[str, Method]:
+                device: str = "cpu", mirror: bool = False) -> dict[str, Method]:
     methods = baseline_methods()
     for ckpt in (dct, nermo):
         if ckpt is not None:
-            methods.update(checkpoint_methods(ckpt, steps, device))
+            methods.update(checkpoint_methods(ckpt, steps, device, mirror))
     return methods

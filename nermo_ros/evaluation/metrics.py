@@ -17,6 +17,19 @@ def mpjpe_per_frame(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return mpjpe_per_sample(pred, target).mean(axis=0)
 
 
-def mpjpe_loss(pred: Tensor, target: Tensor) -> Tensor:
-    """Differentiable MPJPE (a small epsilon keeps the gradient finite at zero error)."""
-    return torch.sqrt((pred - target).square().sum(dim=-1) + 1e-8).mean()
+def mpjpe_loss(pred: Tensor, target: Tensor, frame_weight: Tensor | None = None) -> Tensor:
+    """Differentiable MPJPE of (B, N, J, 3) positions (a small epsilon keeps the gradient
+    finite at zero error); ``frame_weight`` (B, N), mean 1, weighs the frames."""
+    err = torch.sqrt((pred - target).square().sum(dim=-1) + 1e-8)
+    if frame_weight is None:
+        return err.mean()
+    return (err * frame_weight.unsqueeze(-1)).mean()
+
+
+def horizon_weights(future_t: Tensor, power: float) -> Tensor:
+    """(B, Q) weights of future frames at times ``future_t`` (> 0): (t / t_max) ** -power,
+    scaled to mean 1 per window. Errors grow with the horizon, so a plain mean lets the far
+    frames shape the model; a positive power gives the near ones a larger say."""
+    ratio = torch.clamp(future_t / future_t.amax(dim=1, keepdim=True), min=1e-3)
+    w = ratio.pow(-power)
+    return w / w.mean(dim=1, keepdim=True)

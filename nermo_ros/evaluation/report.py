@@ -96,7 +96,8 @@ SAMPLING_LABELS = {"protocol8": "8 seeded samples per trial", "all": "every wind
 
 def headline_method(method_names) -> str:
     """The method whose per-action tables are printed: NeRMo with the most steps, else the
-    DCT-MLP, else constant velocity."""
+    DCT-MLP, else constant velocity. Plain NeRMo, not ``_mirror``: the published figures it
+    is set against average no mirror images."""
     nermo = [n for n in method_names if n.startswith("nermo_") and n.endswith("step")]
     if nermo:
         return max(nermo, key=lambda n: int(n.removeprefix("nermo_").removesuffix("step")))

@@ -174,7 +174,9 @@ class Calibration:
     scale_model: ScaleModel | None = None
     travel_gain: np.ndarray | None = None  # (G,)
     model_id: str = ""
-    info: Mapping | None = None  # how and on what it was made (for people; not read back)
+    # How and on what it was made: for people, and its num_adapt_steps and mirror_average
+    # pick the calibration that matches the predictor's forecasts.
+    info: Mapping | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "_prepared", {})
@@ -203,6 +205,11 @@ class Calibration:
     def num_adapt_steps(self) -> int | None:
         """The adaptation steps of the forecasts it was made on (None: not a NeRMo one)."""
         return (self.info or {}).get("num_adapt_steps")
+
+    @property
+    def mirror_average(self) -> bool:
+        """Whether its forecasts were mirror-averaged (files made before the choice: not)."""
+        return bool((self.info or {}).get("mirror_average", False))
 
     def to_dict(self) -> dict:
         return {"model_id": self.model_id, "info": dict(self.info or {}),

@@ -1,6 +1,7 @@
 """A checkpoint's calibrations on disk: ``<checkpoint>.calibration.json`` beside it, one
-calibration per number of adaptation steps (the fit, and so the errors, change with it), keyed
-by the checkpoint's model id: a file made for another model is refused, never used.
+calibration per number of adaptation steps and mirror-average choice (the forecasts, and so
+the errors, change with them), keyed by the checkpoint's model id: a file made for another
+model is refused, never used.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def sidecar_path(checkpoint: str | Path) -> Path:
 
 def save_calibrations(path: str | Path, model_id: str,
                       calibrations: list[Calibration]) -> None:
-    """One file of a model's calibrations (one per number of adaptation steps)."""
+    """One file of a model's calibrations (one per adaptation steps and mirror choice)."""
     document = {"format": FORMAT, "model_id": model_id,
                 "calibrations": [c.to_dict() for c in calibrations]}
     Path(path).write_text(json.dumps(document, indent=1) + "\n")
@@ -54,6 +55,9 @@ def load_calibrations(path: str | Path, model_id: str) -> tuple[Calibration, ...
     return calibrations
 
 
-def for_steps(calibrations: tuple[Calibration, ...], num_adapt_steps: int) -> Calibration | None:
-    """The calibration made with this many adaptation steps, if any."""
-    return next((c for c in calibrations if c.num_adapt_steps == num_adapt_steps), None)
+def for_adaptation(calibrations: tuple[Calibration, ...], num_adapt_steps: int,
+                   mirror_average: bool) -> Calibration | None:
+    """The calibration made with this many adaptation steps and this mirror-average choice
+    (both change the forecasts, and so their errors), if any."""
+    return next((c for c in calibrations if c.num_adapt_steps == num_adapt_steps
+                 and c.mirror_average == mirror_average), None)

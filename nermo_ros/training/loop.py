@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from nermo_ros.checkpoint import load_raw, save_checkpoint
 from nermo_ros.data import cmu
 from nermo_ros.dct_mlp import DctMlp
 from nermo_ros.evaluation import folds
-from nermo_ros.evaluation.metrics import mpjpe_loss
+from nermo_ros.evaluation.metrics import horizon_weights, mpjpe_loss
 from nermo_ros.meta import adapt_and_predict, init_params
 from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import TrainConfig
@@ -137,9 +137,16 @@ def nermo_loss(params: dict[str, Tensor], batch: Batch, cfg: TrainConfig, steps:
     not see)."""
     b = batch.obs_x.shape[0]
     z0 = params["z0"].expand(b, -1)
+    # One pass: the mirror average is a test-time choice, and training already sees mirror
+    # images (window augmentation).
     pred, _, recon = adapt_and_predict(params, batch.obs_t, batch.obs_x, batch.obs_mask, z0,
-                                       batch.fut_t, steps=steps, config=cfg.model)
-    return mpjpe_loss(pred, batch.fut_x) + cfg.meta.recon_weight * mpjpe_loss(recon, batch.obs_target)
+                                       batch.fut_t, steps=steps,
+                                       config=replace(cfg.model, mirror_average=False))
+    weight = None
+    if cfg.meta.horizon_weight_power:
+        weight = horizon_weights(batch.fut_t, cfg.meta.horizon_weight_power)
+    return (mpjpe_loss(pred, batch.fut_x, weight)
+            + cfg.meta.recon_weight * mpjpe_loss(recon, batch.obs_target))
 
 
 def dct_loss(net: DctMlp, batch: Batch) -> Tensor:

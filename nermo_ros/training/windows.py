@@ -22,7 +22,8 @@ from torch import Tensor
 from nermo_ros.data import cmu
 from nermo_ros.evaluation.perception_noise import (PerceptionNoise, corrupt, draw_rates_hz,
                                                    frame_times_s, load_noise)
-from nermo_ros.evaluation.protocol import mirror_map, trial_positions_m
+from nermo_ros.evaluation.protocol import trial_positions_m
+from nermo_ros.meta import mirror_image
 from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import WindowConfig
 
@@ -107,10 +108,7 @@ def _gather_frames(bank: SequenceBank, start: Tensor, offsets: Tensor, speed: Te
 
 def _mirror(x: Tensor, layout: str, gen: torch.Generator) -> Tensor:
     """Mirror a random half of the (B, N, J, 3) windows left-right."""
-    perm, axis = mirror_map(layout)
-    flip = torch.ones(3, device=x.device)
-    flip[axis] = -1.0
-    mirrored = x[:, :, list(perm)] * flip
+    mirrored = mirror_image(x, layout)
     pick = torch.rand(x.shape[0], device=x.device, generator=gen) < 0.5
     return torch.where(pick[:, None, None, None], mirrored, x)
 
