@@ -221,14 +221,30 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys)
     printed = capsys.readouterr().out
     assert "every window, stride 1" in printed and "PGBIG, paper" in printed
     assert "| nermo_1step_mirror |" in printed
+    assert "PGBIG, released checkpoint, its per-action figures averaged over our" in printed
 
 
-def test_the_headline_is_the_plain_nermo_with_the_most_steps_like_the_published_figures():
+def test_the_headline_is_nermo_with_the_most_steps_mirror_averaged_as_the_node_runs_it():
     from nermo_ros.evaluation.report import headline_method
 
     names = ["constant_velocity", "nermo_1step", "nermo_1step_mirror", "nermo_3step",
              "nermo_3step_mirror"]
-    assert headline_method(names) == "nermo_3step"
+    assert headline_method(names) == "nermo_3step_mirror"
+    assert headline_method(names[:4]) == "nermo_3step"
+    assert headline_method(["zero_velocity", "constant_velocity"]) == "constant_velocity"
+
+
+def test_pgbig_on_our_action_mix_averages_its_released_figures_over_our_folders():
+    from nermo_ros.evaluation import published
+
+    values, covered = published.released_pgbig_over(["walking", "walking_extra", "my_dance"])
+    assert covered == ["walking", "walking_extra"]  # the extra walking trials are walking
+    assert values == pytest.approx(published.PGBIG_RELEASED_PER_ACTION_MM["walking"])
+    both, _ = published.released_pgbig_over(["jumping", "basketball_signal"])
+    jumping = published.PGBIG_RELEASED_PER_ACTION_MM["jumping"]
+    signal = published.PGBIG_RELEASED_PER_ACTION_MM["basketball_signal"]
+    assert both == pytest.approx([(a + b) / 2 for a, b in zip(jumping, signal)])
+    assert published.released_pgbig_over(["my_dance"]) is None
 
 
 def _tiny_cv_folder(dest: Path) -> Path:
