@@ -68,9 +68,14 @@ def test_calibrate_for_writes_the_twins_calibration_beside_the_shipping_model(tm
     shipping_id, twin_id = load_checkpoint(shipping).model_id, load_checkpoint(twin).model_id
     (calibration,) = load_calibrations(sidecar_path(shipping), shipping_id)
     assert calibration.num_adapt_steps == 1
-    assert calibration.mirror_average  # the node's default, recorded
+    assert not calibration.mirror_average  # the node's default, recorded
     document = json.loads(sidecar_path(shipping).read_text())
     assert document["calibrations"][0]["info"]["fitted_on_model"] == twin_id
     with pytest.raises(ValueError, match="calibrates model"):
         load_calibrations(sidecar_path(shipping), twin_id)
     assert torch.isfinite(torch.as_tensor(calibration.score_quantile)).all()
+
+    # The other mirror choice is added to the file, keeping the first.
+    assert main(common + ["--checkpoint", twin, "--for", shipping, "--mirror-average"]) == 0
+    both = load_calibrations(sidecar_path(shipping), shipping_id)
+    assert sorted((c.num_adapt_steps, c.mirror_average) for c in both) == [(1, False), (1, True)]

@@ -30,10 +30,10 @@ def checkpoint(tmp_path):
     return copy
 
 
-def flat_calibration(model_id: str, steps: int, mirror_average: bool = True) -> Calibration:
+def flat_calibration(model_id: str, steps: int, mirror_average: bool = False) -> Calibration:
     """Every seen joint's radius is 2 x 0.1 m: a scale of 0.1 m whatever the features, no
-    travel term, and a score quantile of 2 at every coverage. Made on mirror-averaged
-    forecasts (the node's default) unless told otherwise."""
+    travel term, and a score quantile of 2 at every coverage. Made on plain forecasts (the
+    node's default) unless told otherwise."""
     k = len(FEATURE_NAMES)
     scale = ScaleModel(FEATURE_NAMES, np.full((2, NUM_JOINTS), np.log(0.1)), np.zeros((2, k)),
                        np.full(k, -1e9), np.full(k, 1e9))
@@ -95,12 +95,16 @@ def test_a_calibration_for_the_other_mirror_choice_is_not_used_and_says_how_to_f
     model_id = NermoPredictor(checkpoint, backend="torch", calibration=None).model_id
     save_calibrations(sidecar_path(checkpoint), model_id,
                       [flat_calibration(model_id, 1, mirror_average=False)])
-    mirrored = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1)
+    mirrored = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, mirror_average=True)
     assert mirrored.radius_coverage == 0.0
     assert ("calibrates unmirrored forecasts, not mirror-averaged ones" in mirrored.radius_note
             and "set mirror_average to false" in mirrored.radius_note)
-    plain = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, mirror_average=False)
+    plain = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1)  # the default
     assert plain.radius_coverage == 0.9 and "unmirrored forecasts" in plain.radius_note
+    save_calibrations(sidecar_path(checkpoint), model_id,
+                      [flat_calibration(model_id, 1, mirror_average=True)])
+    plain = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1)
+    assert plain.radius_coverage == 0.0 and "set mirror_average to true" in plain.radius_note
 
 
 def test_a_calibration_made_before_the_mirror_choice_counts_as_unmirrored(checkpoint):

@@ -123,7 +123,7 @@ def test_export_for_the_node_builds_what_the_node_will_run(tmp_path, capsys):
     params.write_text("predictor:\n  ros__parameters:\n    predictor: nermo\n"
                       f"    checkpoint: {checkpoint}\n    backend: torch\n    num_adapt_steps: 2\n")
     assert main(["export", "--for-node", str(params)]) == 0
-    assert "nermo: torch (eager on cpu), K=2, mirror-averaged ready in" in capsys.readouterr().out
+    assert "nermo: torch (eager on cpu), K=2 ready in" in capsys.readouterr().out
 
 
 def test_export_for_the_node_refuses_a_bad_parameter_file(tmp_path, capsys):

@@ -81,19 +81,19 @@ def test_the_node_steps_are_used_as_given_not_the_checkpoint_default(checkpoint)
 
 
 def test_the_node_mirror_average_choice_reaches_the_graph_the_engine_builds(checkpoint):
-    plain = make_predictor_from_params(_node_params(checkpoint, backend="torch",
-                                                    mirror_average=False))
-    default = make_predictor_from_params(_node_params(checkpoint, backend="torch"))
+    plain = make_predictor_from_params(_node_params(checkpoint, backend="torch"))  # the default
+    mirrored = make_predictor_from_params(_node_params(checkpoint, backend="torch",
+                                                       mirror_average=True))
     assert not plain.config.mirror_average and "mirror" not in plain.backend_description
-    assert default.config.mirror_average and "mirror-averaged" in default.backend_description
+    assert mirrored.config.mirror_average and "mirror-averaged" in mirrored.backend_description
     assert (plain.adapt_fn(6, 3).program.model_hash
-            != default.adapt_fn(6, 3).program.model_hash)  # never one cached graph for both
+            != mirrored.adapt_fn(6, 3).program.model_hash)  # never one cached graph for both
 
 
 def test_eager_pytorch_asked_for_by_name_is_no_fallback(checkpoint):
     predictor = NermoPredictor(checkpoint, backend="torch", horizons_s=HORIZONS_S)
     device = "cuda" if gpu_available() else "cpu"
-    assert predictor.backend_description == f"torch (eager on {device}), K=2, mirror-averaged"
+    assert predictor.backend_description == f"torch (eager on {device}), K=2"
     assert predictor.fallback_reason == ""
 
 

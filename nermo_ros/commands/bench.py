@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--mirror-average", action=argparse.BooleanOptionalAction,
                         default=DEFAULT_MIRROR_AVERAGE, help="time (and study) the "
-                        "mirror-averaged step, twice the batch, as the node runs it by default")
+                        "mirror-averaged step, twice the batch (default: the node's choice)")
     parser.add_argument("--window-frames", type=int, default=10,
                         help="T observed frames (the CMU protocol's 10)")
     parser.add_argument("--num-queries", type=int, default=9, help="Q horizons (predictor.yaml)")

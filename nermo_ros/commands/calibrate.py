@@ -53,7 +53,8 @@ def run(args) -> int:
     from nermo_ros.data import cmu
     from nermo_ros.evaluation import coverage as study
     from nermo_ros.evaluation import coverage_forecasts as runs
-    from nermo_ros.forecasting.calibration_file import save_calibrations, sidecar_path
+    from nermo_ros.forecasting.calibration_file import (load_calibrations, merged,
+                                                        save_calibrations, sidecar_path)
     from nermo_ros.predictors.nermo import NermoPredictor
 
     root = Path(args.data) if args.data else cmu.default_data_dir()
@@ -111,8 +112,18 @@ def run(args) -> int:
                                                  for k, t in report.items()) + "\n")
     if not args.no_sidecar:
         path = sidecar_path(target)
+        kept = []
+        if path.is_file():
+            try:
+                kept = list(load_calibrations(path, target_id))
+            except ValueError as error:  # another model's or unreadable: replaced
+                print(f"replacing {path}: {error}", file=sys.stderr)
+        calibrations = merged(tuple(kept), calibrations)
         save_calibrations(path, target_id, calibrations)
-        print(f"wrote {path}")
+        print(f"wrote {path} ({len(calibrations)} calibrations: "
+              + ", ".join(f"{c.num_adapt_steps} steps "
+                          f"{'mirror-averaged' if c.mirror_average else 'plain'}"
+                          for c in calibrations) + ")")
     return 0
 
 

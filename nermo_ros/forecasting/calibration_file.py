@@ -55,6 +55,13 @@ def load_calibrations(path: str | Path, model_id: str) -> tuple[Calibration, ...
     return calibrations
 
 
+def merged(earlier: tuple[Calibration, ...], new: list[Calibration]) -> list[Calibration]:
+    """``new`` plus the ``earlier`` calibrations of other (steps, mirror) choices, so that
+    calibrating one choice keeps the file's others."""
+    made = {(c.num_adapt_steps, c.mirror_average) for c in new}
+    return [c for c in earlier if (c.num_adapt_steps, c.mirror_average) not in made] + list(new)
+
+
 def for_adaptation(calibrations: tuple[Calibration, ...], num_adapt_steps: int,
                    mirror_average: bool) -> Calibration | None:
     """The calibration made with this many adaptation steps and this mirror-average choice

@@ -35,9 +35,10 @@ class WindowBatch:
 
 
 DEFAULT_COVERAGE = 0.9  # share of future positions the published radius holds
-# NeRMo averages each forecast with its mirror window's (``ModelConfig.mirror_average``):
-# 4-5 % lower cross-validated error at every horizon, for twice the batch in one pass.
-DEFAULT_MIRROR_AVERAGE = True
+# NeRMo can average each forecast with its mirror window's (``ModelConfig.mirror_average``):
+# 2-5 % lower error on held-out mocap, but twice the engine time, which took the node past
+# its latency target with 8 people at 30 Hz (BENCHMARKS.md); so it is the user's choice.
+DEFAULT_MIRROR_AVERAGE = False
 
 
 @dataclass(frozen=True)
