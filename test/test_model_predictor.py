@@ -201,12 +201,12 @@ def _direct_adapt(ckpt, config):
     return adapt
 
 
-def test_the_predictor_mirror_averages_by_default_and_plainly_when_told(tmp_path):
+def test_the_predictor_forecasts_plainly_by_default_and_mirror_averages_when_told(tmp_path):
     path = _checkpoint(tmp_path / "m.pt")
     ckpt = load_checkpoint(path)
     batch = _batch(["a", "b"])  # random poses: no left-right symmetry
-    mirrored = NermoPredictor(path).predict(batch, HORIZONS_S[:3]).positions
-    plain = NermoPredictor(path, mirror_average=False).predict(batch, HORIZONS_S[:3]).positions
+    mirrored = NermoPredictor(path, mirror_average=True).predict(batch, HORIZONS_S[:3]).positions
+    plain = NermoPredictor(path).predict(batch, HORIZONS_S[:3]).positions
     for config, got in ((dataclasses.replace(ckpt.model_config, mirror_average=True), mirrored),
                         (ckpt.model_config, plain)):
         direct = NermoPredictor(path, adapt_fn=_direct_adapt(ckpt, config))
