@@ -244,3 +244,23 @@ def test_mediapipe_on_the_packaged_lab_video_jitters_most_along_the_camera_axis(
     assert figures["frame_rate_hz"] == 60.0 and figures["swaps"]["share"] == 0.0
     assert 2.0 < np.median(std_mm) < 50.0
     assert np.median(std_mm[:, 0]) > 1.5 * np.median(std_mm[:, 1:])  # depth is the weak axis
+
+
+@pytest.mark.slow
+def test_the_video_forecasts_run_with_the_predictor_parameters_given(tmp_path):
+    from nermo_ros.perception.benchmark import forecast_report, perceive_video
+    from nermo_ros.perception.media import VIDEOS
+
+    video = VIDEOS["single"]
+    if video.path() is None:
+        pytest.skip(f"the {video.distribution} package (requirements-media.txt) that ships the "
+                    "'single' video is not installed")
+    perceived = perceive_video(video.path(), max_frames=40)
+    config = tmp_path / "predictor.yaml"
+    config.write_text("predictor:\n  ros__parameters:\n    mirror_average: true\n")
+    default = forecast_report(perceived, ("nermo",))["nermo"]
+    mirrored = forecast_report(perceived, ("nermo",), config_path=config)["nermo"]
+    assert default["forecasts"] == mirrored["forecasts"] > 0
+    errors = [(a, b) for a, b in zip(default["mpjpe_mm_by_horizon"].values(),
+                                     mirrored["mpjpe_mm_by_horizon"].values()) if a is not None]
+    assert errors and any(abs(a - b) > 0.05 for a, b in errors)

@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="detection threshold of the budget runs (lower than the node's "
                             "0.5 so that four people sharing a frame are all found)")
     bench.add_argument("--num-poses", type=int, default=4, help="PoseLandmarker num_poses")
+    bench.add_argument("--predictor-config", default=None, metavar="YAML",
+                       help="predictor node parameters the forecasts run with (default: "
+                            "config/predictor.yaml), e.g. one with mirror_average: true")
     bench.add_argument("--json", default=None, help="also write the results to this file")
 
 
@@ -62,7 +65,8 @@ def _bench(args: argparse.Namespace) -> int:
                                              max_frames=args.max_frames)
         report = {"name": name, **benchmark.summary(perceived)}
         if not args.no_forecasts:
-            report["forecasts"] = benchmark.forecast_report(perceived)
+            report["forecasts"] = benchmark.forecast_report(
+                perceived, config_path=args.predictor_config)
         results["videos"].append(report)
         print(json.dumps(report), flush=True)
     if args.budget_video:

@@ -99,8 +99,10 @@ def skeleton_frames(perceived: PerceivedVideo, frame_id: str = "camera_link") ->
 
 
 def forecast_report(perceived: PerceivedVideo,
-                    predictors: tuple[str, ...] = FORECAST_PREDICTORS) -> dict:
-    """Each predictor over the published skeletons, scored against the skeletons seen later.
+                    predictors: tuple[str, ...] = FORECAST_PREDICTORS,
+                    config_path: str | Path | None = None) -> dict:
+    """Each predictor over the published skeletons, scored against the skeletons seen later,
+    with the predictor node's parameters from ``config_path`` (None: the package default).
 
     Camera -> forecast latency is per frame: the perception time plus the predictor core's
     time for that frame (NeRMo's run), one after the other as in the two nodes, without the
@@ -113,7 +115,7 @@ def forecast_report(perceived: PerceivedVideo,
     frames = skeleton_frames(perceived)
     report: dict = {}
     for name in predictors:
-        settings = settings_from({**node_params(), "predictor": name})
+        settings = settings_from({**node_params(config_path), "predictor": name})
         data = EvaluationInput(perceived.name, "skeletons", frames, [], settings)
         evaluation, _ = evaluate_offline(data)
         scores = evaluation.scores
