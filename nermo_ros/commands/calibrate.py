@@ -1,7 +1,8 @@
 """`nermo-ros calibrate`: fit the radius calibration of a NeRMo checkpoint on the held-out CMU
 trials, report its coverage on trials it was not fitted on, and write the calibration beside
 the checkpoint (``<checkpoint>.calibration.json``), one per number of adaptation steps, made
-with the mirror-average choice the node runs (or the one given).
+with the mirror-average choice the node runs (or the one given). The file keeps the model's
+calibrations of other choices, so one file serves both settings of ``mirror_average``.
 
 The study itself is ``nermo_ros.evaluation.coverage``; this verb loads, runs and writes.
 """
