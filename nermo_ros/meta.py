@@ -134,7 +134,7 @@ def adapt_and_predict(
     With ``config.mirror_average`` the window's mirror image (``mirror_image``) is adapted
     too, from the cold start z0, in the same pass (the batch doubled, so one static graph):
     pred and recon are the mean of the window's and the unmirrored mirror's, which lowered
-    the cross-validated error by 4-5 % at every horizon. z is the window's own fit.
+    the cross-validated error by 3-5 % at every horizon. z is the window's own fit.
     """
     if not config.mirror_average:
         return _adapt_and_predict(params, obs_t, obs_x, obs_mask, z_init, query_t,

@@ -72,11 +72,12 @@ def run(args) -> int:
     target, target_id = checkpoint, ckpt.model_id
     if args.for_checkpoint:
         target = Path(args.for_checkpoint)
-        problem = twin_problem(ckpt.train_config, load_checkpoint(target).train_config)
+        shipping = load_checkpoint(target)
+        problem = twin_problem(ckpt.train_config, shipping.train_config)
         if problem:
             print(f"refusing: {checkpoint} cannot calibrate {target}: {problem}", file=sys.stderr)
             return 2
-        target_id = load_checkpoint(target).model_id
+        target_id = shipping.model_id
     trials = [runs.load_trial(p, skeleton) for p in files]
     noise = None
     if args.noise:

@@ -55,11 +55,12 @@ def released_pgbig_over(action_folders) -> tuple[tuple[float, ...], list[str]] |
     """PGBIG's released per-action figures averaged over ``action_folders`` (those it has a
     figure for, returned too): the same mix of actions as our average, which the published
     averages (washwindow in, the extra walking trials out) are not; None if it has none."""
-    covered = [a for a in action_folders if released_pgbig(a) is not None]
+    figures = {a: released_pgbig(a) for a in action_folders}
+    covered = [a for a, values in figures.items() if values is not None]
     if not covered:
         return None
-    values = [released_pgbig(a) for a in covered]
-    return tuple(sum(v[h] for v in values) / len(values) for h in range(len(EVAL_HORIZONS_MS))), covered
+    return tuple(sum(figures[a][h] for a in covered) / len(covered)
+                 for h in range(len(EVAL_HORIZONS_MS))), covered
 
 
 def as_dict() -> dict:

@@ -104,8 +104,7 @@ SAMPLING_LABELS = {"protocol8": "8 seeded samples per trial", "all": "every wind
 
 def headline_method(method_names) -> str:
     """The method whose per-action tables are printed: NeRMo with the most steps, mirror-averaged
-    if that was run (as the predictor node forecasts by default), else the DCT-MLP, else
-    constant velocity."""
+    if that was run (its best test-time setting), else the DCT-MLP, else constant velocity."""
     nermo = [n for n in method_names if n.startswith("nermo_")]
     if nermo:
         steps = lambda n: int(n.removeprefix("nermo_").split("step")[0])  # noqa: E731

@@ -8,7 +8,7 @@ cold start. Times are relative to the newest frame and positions to the window's
 joint, so the previous z already speaks in the new frame's coordinates. Only the newest
 ``history_frames`` frames (the window length the model was trained on) enter the step, so the
 compiled graph has one static shape whatever window the node keeps. With ``mirror_average``
-(the node's default) each forecast is the mean of the window's and the unmirrored forecast of
+(off by default: it doubles the engine time) each forecast is the mean of the window's and the unmirrored forecast of
 its left-right mirror image (``nermo_ros.meta``), in the same compiled step. The step runs on an
 engine (``nermo_ros.engine``) chosen by ``backend`` at construction: eager PyTorch by default,
 or a compiled one; it can also be injected.
