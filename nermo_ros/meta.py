@@ -11,6 +11,7 @@ data-dependent Python control flow, no in-place ops.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,33 @@ def init_params(config: ModelConfig, seed: int = 0) -> Params:
     torch.manual_seed(seed)
     model = NermoModel(config)
     return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+# Shape fields a later training stage may raise: the added blocks start as the identity.
+GROWABLE_FIELDS = ("num_blocks", "encoder_blocks")
+# The last layer of each residual branch (``model.Block``, ``history.MixBlock``): zero in an
+# added block, so that the block passes its input through unchanged until training moves it.
+_RESIDUAL_OUTPUTS = re.compile(r"^(encoder\.)?blocks\.\d+\.(code_out|space_out|mlp\.2|fc_t|fc_s\.2)\.")
+
+
+def grow_params(params: Params, config: ModelConfig, seed: int = 0) -> Params:
+    """The weights of a model with fewer blocks (``GROWABLE_FIELDS``) -> weights for
+    ``config``: the known ones kept, the added blocks as the identity, so the grown model
+    forecasts exactly as the old one did and a new training stage goes on from there."""
+    fresh = init_params(config, seed)
+    unknown = sorted(set(params) - set(fresh))
+    if unknown:
+        raise ValueError(f"grow_params: weights {unknown[:3]} have no place in the grown model")
+    grown = {}
+    for name, value in fresh.items():
+        if name in params:
+            if params[name].shape != value.shape:
+                raise ValueError(f"grow_params: {name} has shape {tuple(params[name].shape)}, "
+                                 f"the grown model needs {tuple(value.shape)}")
+            grown[name] = params[name]
+        else:
+            grown[name] = torch.zeros_like(value) if _RESIDUAL_OUTPUTS.match(name) else value
+    return grown
 
 
 def last_observed(t: Tensor, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:

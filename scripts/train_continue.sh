@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Continue the recipe's last stage (config/train_*_stage3.yaml) from earlier weights over this
+# Continue the recipe's last stage (config/train_*_$STAGE.yaml, STAGE=stage3 unless set; e.g.
+# STAGE=stage3_deep) from earlier weights over this
 # machine's GPUs, every run at once: the protocol folds (FROM/cmu25_fold<k>/final.pt), the
 # all-trials protocol model (FROM/cmu25_all/final.pt, else models/nermo_cmu_protocol25.pt),
 # the node model's twin (FROM/body17_camera_heldout/final.pt, trained without the held-out
@@ -25,7 +26,8 @@ launch() {  # NAME FLAGS...
   echo "started $name on GPU $gpu: $*"
 }
 either() { [ -f "$1" ] && echo "$1" || echo "$2"; }
-protocol=config/train_cmu25_cv_stage3.yaml node=config/train_body17_camera_stage3.yaml
+stage=${STAGE:-stage3}
+protocol=config/train_cmu25_cv_$stage.yaml node=config/train_body17_camera_$stage.yaml
 for k in $(seq 0 $((folds - 1))); do
   launch "cmu25_fold$k" --config $protocol --fold "$k" --folds "$folds" \
     --init-from "$from/cmu25_fold$k/final.pt"

@@ -123,3 +123,39 @@ def test_augmented_windows_play_at_jittered_speeds_and_sizes_without_leaving_the
     factor = rise_per_frame[:, 0, 0] / 0.02
     assert 0.8 * 0.9 - 1e-4 <= factor.min() < 0.85 and 1.15 < factor.max() <= 1.2 * 1.1 + 1e-4
     assert x.max() <= 399 * 0.01 * 1.1 + 1e-4  # never reads past the bank's last frame
+
+
+def test_a_stage_may_add_blocks_that_start_as_the_identity(tmp_path):
+    """A grown model forecasts exactly as the checkpoint it grew from; then training moves the
+    added blocks. Removing blocks is refused."""
+    from nermo_ros.meta import adapt_and_predict
+    from nermo_ros.training.loop import init_weights
+
+    cfg = _config(2)
+    first = train(cfg, tmp_path / "first")
+    old = load_raw(first)["params"]
+    grown_model = dataclasses.replace(cfg.model, num_blocks=cfg.model.num_blocks + 1,
+                                      encoder_blocks=cfg.model.encoder_blocks + 2)
+    grown_cfg = dataclasses.replace(cfg, init_from=str(first), model=grown_model)
+    grown = init_weights(grown_cfg)
+    assert set(old) < set(grown)
+    added = [k for k in grown if k not in old]
+    assert any(k.startswith("encoder.blocks.") for k in added)
+    assert any(k.startswith(f"blocks.{cfg.model.num_blocks}.") for k in added)
+    gen = torch.Generator().manual_seed(0)
+    b, n, j = 3, grown_model.encoder_frames or 10, grown_model.num_joints
+    obs_t = torch.linspace(-0.36, 0.0, n).expand(b, n)
+    obs_x = torch.randn(b, n, j, 3, generator=gen)
+    mask = torch.ones(b, n, j)
+    query = torch.linspace(0.04, 1.0, 25).expand(b, 25)
+    before, _, _ = adapt_and_predict({k: v.float() for k, v in old.items()}, obs_t, obs_x, mask,
+                                     old["z0"].expand(b, -1), query, steps=2, config=cfg.model)
+    after, _, _ = adapt_and_predict(grown, obs_t, obs_x, mask, grown["z0"].expand(b, -1), query,
+                                    steps=2, config=grown_model)
+    torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-5)
+    moved = load_raw(train(dataclasses.replace(grown_cfg, optim=dataclasses.replace(
+        cfg.optim, steps=2)), tmp_path / "grown"))["params"]
+    assert any(not torch.equal(moved[k], grown[k]) for k in added)
+    shrunk = dataclasses.replace(cfg, init_from=str(tmp_path / "grown" / "final.pt"))
+    with pytest.raises(ValueError, match="may only add blocks"):
+        init_weights(shrunk)

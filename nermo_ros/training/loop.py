@@ -25,7 +25,7 @@ from nermo_ros.data import cmu
 from nermo_ros.dct_mlp import DctMlp
 from nermo_ros.evaluation import folds
 from nermo_ros.evaluation.metrics import horizon_weights, mpjpe_loss
-from nermo_ros.meta import adapt_and_predict, init_params
+from nermo_ros.meta import GROWABLE_FIELDS, adapt_and_predict, grow_params, init_params
 from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import TrainConfig
 from nermo_ros.training.windows import Batch, build_bank, sample_batch
@@ -102,17 +102,21 @@ def weights_from(path: Path, cfg: TrainConfig) -> dict[str, Tensor]:
     """A checkpoint's weights as the start of a new stage; refuses one of another shape."""
     payload = load_raw(path)
     theirs = payload["train_config"]
-    if payload["kind"] != cfg.kind or not _same_shapes(theirs.get("model"), cfg.model) or (
+    if payload["kind"] != cfg.kind or not _same_or_grown(theirs.get("model"), cfg.model) or (
             cfg.kind == "dct_mlp" and theirs.get("dct_mlp") != asdict(cfg.dct_mlp)):
         raise ValueError(f"init_from {path}: a {payload['kind']!r} checkpoint whose model "
-                         f"config differs from this config's; a stage must keep the shapes")
+                         f"config differs from this config's; a stage must keep the shapes "
+                         f"(it may only add blocks: {', '.join(GROWABLE_FIELDS)})")
     ours = _data_split(cfg.to_dict())
     if cfg.data.split != "all" and _data_split(theirs) != ours:
         raise ValueError(f"init_from {path} was trained on data {_data_split(theirs)}, but this "
                          f"stage trains on {ours}; its weights may have seen this stage's "
                          "validation trials. Start from an earlier stage of the same split "
                          "(for a fold, the same fold).")
-    return {k: v.detach().clone().float() for k, v in payload["params"].items()}
+    params = {k: v.detach().clone().float() for k, v in payload["params"].items()}
+    if cfg.kind != "nermo" or _same_shapes(theirs.get("model"), cfg.model):
+        return params
+    return grow_params(params, cfg.model, cfg.seed)
 
 
 def _data_split(train_config: dict) -> dict:
@@ -122,8 +126,19 @@ def _data_split(train_config: dict) -> dict:
 
 
 def _same_shapes(theirs: dict | None, ours: ModelConfig) -> bool:
-    """A stage may change how the model adapts (``ModelConfig.ADAPTATION_FIELDS``), not its shapes."""
+    """A stage may change how the model adapts (``ModelConfig.ADAPTATION_FIELDS``)..."""
     return theirs is not None and ModelConfig.from_dict(theirs).shape_dict() == ours.shape_dict()
+
+
+def _same_or_grown(theirs: dict | None, ours: ModelConfig) -> bool:
+    """...and add blocks (``meta.GROWABLE_FIELDS``), but change no other shape."""
+    if theirs is None:
+        return False
+    old, new = ModelConfig.from_dict(theirs).shape_dict(), ours.shape_dict()
+    if any(new[f] < old[f] for f in GROWABLE_FIELDS):
+        return False
+    return ({k: v for k, v in old.items() if k not in GROWABLE_FIELDS}
+            == {k: v for k, v in new.items() if k not in GROWABLE_FIELDS})
 
 
 def make_dct_mlp(cfg: TrainConfig) -> DctMlp:
