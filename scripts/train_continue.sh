@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Continue the recipe's last stage (config/train_*_$STAGE.yaml, STAGE=stage3 unless set; e.g.
-# STAGE=stage3_deep) from earlier weights over this
+# Run one stage of the recipe (config/train_cmu25_cv_$STAGE.yaml and
+# config/train_body17_camera_$STAGE.yaml; STAGE=stage3 unless set) from earlier weights over this
 # machine's GPUs, every run at once: the protocol folds (FROM/cmu25_fold<k>/final.pt), the
 # all-trials protocol model (FROM/cmu25_all/final.pt, else models/nermo_cmu_protocol25.pt),
 # the node model's twin (FROM/body17_camera_heldout/final.pt, trained without the held-out
@@ -10,6 +10,7 @@
 # SEED must differ from every earlier run of the stage, so that the batches are new.
 #   scripts/train_continue.sh FROM RUNS_DIR SEED [STEPS] [FOLDS]
 # e.g. scripts/train_continue.sh runs/cv3 runs/cv3b 3 620   (stage 3's second slice)
+#      STAGE=stage4 scripts/train_continue.sh runs/cv4 runs/cv4b 5 800   (stage 4)
 # Memory: eight runs (six protocol runs at batch 128, two node runs at batch 1024) took
 # 122 of one H200's 139 GiB. Each run writes RUNS_DIR/<name>/final.pt and RUNS_DIR/<name>.log.
 set -euo pipefail
