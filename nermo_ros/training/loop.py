@@ -99,7 +99,8 @@ def init_weights(cfg: TrainConfig) -> dict[str, Tensor]:
 
 
 def weights_from(path: Path, cfg: TrainConfig) -> dict[str, Tensor]:
-    """A checkpoint's weights as the start of a new stage; refuses one of another shape."""
+    """A checkpoint's weights as the start of a new stage; refuses one of another shape, except
+    for added blocks (``meta.grow_params``)."""
     payload = load_raw(path)
     theirs = payload["train_config"]
     if payload["kind"] != cfg.kind or not _same_or_grown(theirs.get("model"), cfg.model) or (
@@ -126,12 +127,13 @@ def _data_split(train_config: dict) -> dict:
 
 
 def _same_shapes(theirs: dict | None, ours: ModelConfig) -> bool:
-    """A stage may change how the model adapts (``ModelConfig.ADAPTATION_FIELDS``)..."""
+    """Equal weight shapes: a stage may change how the model adapts
+    (``ModelConfig.ADAPTATION_FIELDS``) on the same weights."""
     return theirs is not None and ModelConfig.from_dict(theirs).shape_dict() == ours.shape_dict()
 
 
 def _same_or_grown(theirs: dict | None, ours: ModelConfig) -> bool:
-    """...and add blocks (``meta.GROWABLE_FIELDS``), but change no other shape."""
+    """Equal weight shapes, or more blocks (``meta.GROWABLE_FIELDS``) and no other change."""
     if theirs is None:
         return False
     old, new = ModelConfig.from_dict(theirs).shape_dict(), ours.shape_dict()
