@@ -78,13 +78,44 @@ def last_observed(t: Tensor, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     return (is_last * t.unsqueeze(-1)).sum(dim=1), (is_last.unsqueeze(-1) * x).sum(dim=1)
 
 
-def joint_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor) -> Tensor:
+def joint_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor,
+                   fit: str = "linear") -> Tensor:
     """(B, J, 3) weighted least-squares velocity of each joint over its observations, weights
     decaying with age as exp((t - t_last) / tau) so that recent motion counts most (tau is
-    learned); 0 with fewer than two distinct observation times."""
+    learned); 0 with fewer than two distinct observation times. ``fit`` "quadratic" takes the
+    slope at t_last of a weighted parabola instead of a line: a line's slope lags a motion that
+    speeds up or turns by about the weights' mean age, a parabola's does not (it falls back to
+    the line where a joint has fewer than three distinct observation times)."""
+    if fit == "quadratic":
+        return _quadratic_velocity(t, x, mask, t_last, tau, _linear_velocity(t, x, mask, t_last, tau))
+    return _linear_velocity(t, x, mask, t_last, tau)
+
+
+def _age_weights(t: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor) -> Tensor:
     # The floor keeps old frames from vanishing in float32, so two sightings always give a slope.
-    age_weight = torch.clamp(torch.exp((t.unsqueeze(-1) - t_last.unsqueeze(1)) / tau), min=1e-3)
-    w = mask * age_weight  # (B, T, J)
+    return mask * torch.clamp(torch.exp((t.unsqueeze(-1) - t_last.unsqueeze(1)) / tau), min=1e-3)
+
+
+def _quadratic_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor,
+                        linear: Tensor) -> Tensor:
+    """Slope at t_last of x ~ a + b d + c d^2 (d = (t - t_last) / tau, so that the moments stay
+    of order 1 in float32), by Cramer's rule on the 3x3 normal equations: elementwise only,
+    for the static graphs."""
+    d = (t.unsqueeze(-1) - t_last.unsqueeze(1)) / tau  # (B, T, J)
+    w = _age_weights(t, mask, t_last, tau)
+    s0, s1, s2, s3, s4 = ((w * d ** k).sum(dim=1) for k in range(5))  # (B, J)
+    m0, m1, m2 = ((w * d ** k).unsqueeze(-1).mul(x).sum(dim=1) for k in range(3))  # (B, J, 3)
+    det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s2 * s3) + s2 * (s1 * s3 - s2 * s2)
+    u = lambda a: a.unsqueeze(-1)  # noqa: E731
+    det_b = u(s0) * (m1 * u(s4) - u(s3) * m2) - m0 * u(s1 * s4 - s2 * s3) + u(s2) * (u(s1) * m2 - u(s2) * m1)
+    # Three distinct times give det > 0; fewer leave it at rounding level.
+    curved = det > 1e-6 * torch.clamp(s0 * s2 * s4, min=1e-12)
+    safe_det = torch.where(curved, det, torch.ones_like(det))
+    return torch.where(u(curved), det_b / (u(safe_det) * tau), linear)
+
+
+def _linear_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor) -> Tensor:
+    w = _age_weights(t, mask, t_last, tau)  # (B, T, J)
     count = torch.clamp(w.sum(dim=1), min=1e-6)  # (B, J)
     t_mean = (w * t.unsqueeze(-1)).sum(dim=1) / count
     dt = t.unsqueeze(-1) - t_mean.unsqueeze(1)  # (B, T, J)
@@ -221,7 +252,7 @@ def _adapt_and_predict(params: Params, obs_t: Tensor, obs_x: Tensor, obs_mask: T
     frame_seen = mask.sum(dim=2) > 0.5
     t_obs = torch.where(frame_seen, obs_t, torch.zeros_like(obs_t))
     t_last, anchor = last_observed(t_obs, x, mask)
-    velocity = joint_velocity(t_obs, x, mask, t_last, velocity_tau(params, config))
+    velocity = joint_velocity(t_obs, x, mask, t_last, velocity_tau(params, config), config.velocity_fit)
     seen = torch.clamp(mask.sum(dim=1), max=1.0)  # (B, J)
     prior_obs = kinematic_prior(params, config, t_obs, t_last, anchor, velocity)
     target = torch.where(observed, x - prior_obs, torch.zeros_like(x))

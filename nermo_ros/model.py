@@ -43,6 +43,9 @@ class ModelConfig:
     # origin (the standard CMU protocol data is already root-centred).
     origin_joint: int = 0
     velocity_tau_init_s: float = 0.04  # initial age constant of the prior's velocity fit
+    # The prior's velocity: the slope of a weighted "linear" or "quadratic" fit over the window
+    # (``meta.joint_velocity``); changes no weight, so a training stage may switch it.
+    velocity_fit: str = "linear"
     inner_lr_init: float = 10.0  # initial per-dimension inner learning rate (learned, log scale)
     # Amortised first guess of z from the window (0 blocks: none, every window starts at z0).
     # The encoder reads exactly ``encoder_frames`` frame slots, the trained window length.
@@ -56,9 +59,12 @@ class ModelConfig:
     # image (``nermo_ros.meta``): a test-time choice, twice the batch in one pass.
     mirror_average: bool = False
 
-    ADAPTATION_FIELDS = ("adapt_frame_stride", "mirror_average")
+    ADAPTATION_FIELDS = ("adapt_frame_stride", "mirror_average", "velocity_fit")
 
     def __post_init__(self):
+        if self.velocity_fit not in ("linear", "quadratic"):
+            raise ValueError(f"ModelConfig: velocity_fit must be 'linear' or 'quadratic', "
+                             f"got {self.velocity_fit!r}")
         if self.adapt_frame_stride < 1:
             raise ValueError(f"ModelConfig: adapt_frame_stride must be >= 1, "
                              f"got {self.adapt_frame_stride}")

@@ -1,6 +1,9 @@
 """Adapt-and-predict: masking, the kinematic prior, inner and outer learning, units, tracing."""
 
+import dataclasses
+
 import numpy as np
+import pytest
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
@@ -48,6 +51,33 @@ def test_velocity_of_a_straight_line_is_exact_whatever_the_weights_and_gaps():
     for tau in (0.01, 0.1, 1e6):
         vel = joint_velocity(t, x, mask, t_last, torch.tensor(tau))
         assert torch.allclose(vel, v.expand(1, 2, 3), atol=1e-4)
+
+
+def test_the_quadratic_fit_has_no_lag_on_an_accelerating_joint_and_falls_back_to_a_line():
+    """x = v t + c t^2 has velocity v at t = 0: the parabola's slope gives it for any weights
+    and gaps, the line's lags; a joint seen at two times gets the line's slope."""
+    t = torch.tensor([[-0.36, -0.28, -0.2, -0.12, -0.08, -0.04, 0.0]])
+    v, c = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([3.0, 1.0, -4.0])
+    x = (t[..., None, None] * v + t[..., None, None] ** 2 * c).expand(1, 7, 3, 3)
+    mask = torch.ones(1, 7, 3)
+    mask[0, [1, 4], 0] = 0.0  # gaps
+    mask[0, :5, 2] = 0.0  # joint 2: two sightings only
+    t_last, _ = last_observed(t, x, mask)
+    for tau in (0.03, 0.07, 1.0):
+        quad = joint_velocity(t, x, mask, t_last, torch.tensor(tau), "quadratic")
+        line = joint_velocity(t, x, mask, t_last, torch.tensor(tau))
+        assert torch.allclose(quad[0, :2], v.expand(2, 3), atol=2e-3), (tau, quad)
+        assert (line[0, :2] - v).abs().max() > 0.05  # the line's lag
+        assert torch.allclose(quad[0, 2], line[0, 2])
+    seen_once = torch.zeros(1, 7, 3)
+    seen_once[0, -1] = 1.0
+    assert torch.equal(joint_velocity(t, x, seen_once, t_last, torch.tensor(0.07), "quadratic"),
+                       torch.zeros(1, 3, 3))
+
+
+def test_the_velocity_fit_is_a_checked_setting():
+    with pytest.raises(ValueError, match="velocity_fit must be 'linear' or 'quadratic'"):
+        dataclasses.replace(CFG, velocity_fit="cubic")
 
 
 def test_a_joint_seen_once_gets_no_velocity():

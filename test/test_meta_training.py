@@ -88,6 +88,8 @@ def test_a_second_stage_starts_from_the_first_stages_weights_and_refuses_other_s
         init_weights(wider)
     strided = dataclasses.replace(stage, model=dataclasses.replace(cfg.model, adapt_frame_stride=3))
     assert all(torch.equal(init_weights(strided)[k], loaded[k]) for k in loaded)
+    parabolic = dataclasses.replace(stage, model=dataclasses.replace(cfg.model, velocity_fit="quadratic"))
+    assert all(torch.equal(init_weights(parabolic)[k], loaded[k]) for k in loaded)
 
 
 def test_a_stage_of_zero_steps_changes_only_the_adaptation_rule(tmp_path):
