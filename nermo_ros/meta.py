@@ -86,9 +86,9 @@ def joint_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau: Tens
     slope at t_last of a weighted parabola instead of a line: a line's slope lags a motion that
     speeds up or turns by about the weights' mean age, a parabola's does not (it falls back to
     the line where a joint has fewer than three distinct observation times)."""
-    if fit == "quadratic":
-        return _quadratic_velocity(t, x, mask, t_last, tau, _linear_velocity(t, x, mask, t_last, tau))
-    return _linear_velocity(t, x, mask, t_last, tau)
+    w = _age_weights(t, mask, t_last, tau)  # (B, T, J)
+    linear = _linear_velocity(t, x, w)
+    return _quadratic_velocity(t, x, w, t_last, tau, linear) if fit == "quadratic" else linear
 
 
 def _age_weights(t: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor) -> Tensor:
@@ -96,13 +96,12 @@ def _age_weights(t: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor) -> Tensor
     return mask * torch.clamp(torch.exp((t.unsqueeze(-1) - t_last.unsqueeze(1)) / tau), min=1e-3)
 
 
-def _quadratic_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor,
+def _quadratic_velocity(t: Tensor, x: Tensor, w: Tensor, t_last: Tensor, tau: Tensor,
                         linear: Tensor) -> Tensor:
     """Slope at t_last of x ~ a + b d + c d^2 (d = (t - t_last) / tau, so that the moments stay
     of order 1 in float32), by Cramer's rule on the 3x3 normal equations: elementwise only,
     for the static graphs."""
     d = (t.unsqueeze(-1) - t_last.unsqueeze(1)) / tau  # (B, T, J)
-    w = _age_weights(t, mask, t_last, tau)
     s0, s1, s2, s3, s4 = ((w * d ** k).sum(dim=1) for k in range(5))  # (B, J)
     m0, m1, m2 = ((w * d ** k).unsqueeze(-1).mul(x).sum(dim=1) for k in range(3))  # (B, J, 3)
     det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s2 * s3) + s2 * (s1 * s3 - s2 * s2)
@@ -114,8 +113,7 @@ def _quadratic_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau:
     return torch.where(u(curved), det_b / (u(safe_det) * tau), linear)
 
 
-def _linear_velocity(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, tau: Tensor) -> Tensor:
-    w = _age_weights(t, mask, t_last, tau)  # (B, T, J)
+def _linear_velocity(t: Tensor, x: Tensor, w: Tensor) -> Tensor:
     count = torch.clamp(w.sum(dim=1), min=1e-6)  # (B, J)
     t_mean = (w * t.unsqueeze(-1)).sum(dim=1) / count
     dt = t.unsqueeze(-1) - t_mean.unsqueeze(1)  # (B, T, J)
