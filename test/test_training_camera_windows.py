@@ -101,3 +101,40 @@ def test_the_camera_training_config_loads_with_the_shipped_noise_file():
     assert cfg.model == base.model
     with pytest.raises(ValueError, match="perception_noise_share"):
         config_from_dict({"window": {"perception_noise_share": 2.0}})
+
+
+def test_noise_profiles_each_corrupt_their_share_of_the_windows(tmp_path):
+    from nermo_ros.evaluation.perception_noise import PerceptionNoise, save_noise
+
+    depth_only = PerceptionNoise(((0.05, 0.0, 0.0),) * J)
+    vertical_only = PerceptionNoise(((0.0, 0.0, 0.05),) * J)
+    files = [tmp_path / "depth.yaml", tmp_path / "vertical.yaml"]
+    save_noise(files[0], depth_only)
+    save_noise(files[1], vertical_only)
+    spec = camera_spec(perception_noise=[str(f) for f in files], perception_noise_share=1.0)
+    assert spec.noise_profiles == tuple(str(f) for f in files)
+    batch = sample_batch(walking_bank(spec), spec, MODEL, 600, torch.Generator().manual_seed(3))
+    expected = SPEED_MPS * batch.obs_t / MODEL.position_unit_m
+    horizontal = (batch.obs_x[..., 0] - expected[..., None]).abs().amax(dim=(1, 2)) > 1e-3
+    vertical = batch.obs_x[..., 2].abs().amax(dim=(1, 2)) > 1e-3
+    assert not torch.any(horizontal & vertical)  # one profile per window
+    assert torch.all(horizontal | vertical)  # share 1: every window is noisy
+    assert 0.4 < float(vertical.float().mean()) < 0.6  # equal odds
+
+
+def test_a_single_profile_draws_the_same_windows_as_a_plain_noise_file():
+    plain = camera_spec(perception_noise="config/perception_noise.yaml", perception_noise_share=0.5)
+    listed = camera_spec(perception_noise=["config/perception_noise.yaml"],
+                         perception_noise_share=0.5)
+    a = sample_batch(walking_bank(plain), plain, MODEL, 64, torch.Generator().manual_seed(4))
+    b = sample_batch(walking_bank(listed), listed, MODEL, 64, torch.Generator().manual_seed(4))
+    assert torch.equal(a.obs_x, b.obs_x) and torch.equal(a.obs_mask, b.obs_mask)
+
+
+def test_noise_profiles_are_read_from_yaml_and_checked():
+    cfg = config_from_dict({"window": {"perception_noise": ["a.yaml", "b.yaml"]}})
+    assert cfg.window.perception_noise == ("a.yaml", "b.yaml")
+    assert cfg.window.noise_profiles == ("a.yaml", "b.yaml") and cfg.window.camera_like
+    assert WindowConfig().noise_profiles == ()
+    with pytest.raises(ValueError, match="list of YAML paths"):
+        config_from_dict({"window": {"perception_noise": ["a.yaml", ""]}})

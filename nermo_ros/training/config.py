@@ -34,10 +34,12 @@ class WindowConfig:
     # drawn per window from frame_rates_hz (empty: every obs_step_raw raw frames), stamps
     # straying by N(0, timestamp_jitter_s), and in perception_noise_share of the windows the
     # measured skeleton noise of the perception_noise YAML (e.g. config/perception_noise.yaml;
-    # empty: none).
+    # empty: none). A list of YAMLs is a set of noise profiles (e.g. one per camera setting):
+    # each noisy window draws one of them with equal odds, so the model sees each setting's
+    # noise whole instead of one pooled average.
     frame_rates_hz: tuple[float, ...] = ()
     timestamp_jitter_s: float = 0.0
-    perception_noise: str = ""
+    perception_noise: str | tuple[str, ...] = ""
     perception_noise_share: float = 1.0
 
     def __post_init__(self):
@@ -51,6 +53,18 @@ class WindowConfig:
         if not 0.0 <= self.perception_noise_share <= 1.0:
             raise ValueError(f"window: perception_noise_share {self.perception_noise_share} "
                              "must lie in [0, 1]")
+        if isinstance(self.perception_noise, list):  # read from YAML
+            object.__setattr__(self, "perception_noise", tuple(self.perception_noise))
+        if not all(isinstance(p, str) and p for p in self.noise_profiles):
+            raise ValueError(f"window: perception_noise {self.perception_noise!r} must be a "
+                             "YAML path or a list of YAML paths")
+
+    @property
+    def noise_profiles(self) -> tuple[str, ...]:
+        """The perception noise YAMLs, one per profile (none without noise)."""
+        if isinstance(self.perception_noise, str):
+            return (self.perception_noise,) if self.perception_noise else ()
+        return tuple(self.perception_noise)
 
     @property
     def camera_like(self) -> bool:

@@ -185,11 +185,17 @@ def sample_camera_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConf
     x = _augment(_gather_frames(bank, bank.starts[pick], offsets, speed), spec, model, gen)
     mask = random_masks(batch_size, t, model.num_joints, spec, gen, device)
     obs_x = x[:, :t]
-    if spec.perception_noise:
-        seen = corrupt(obs_x, 1.0 / rates, load_window_noise(spec.perception_noise), gen)
+    profiles = spec.noise_profiles
+    if profiles:
+        # One profile draws in the same order as before profiles existed (same batches).
+        seen = [corrupt(obs_x, 1.0 / rates, load_window_noise(path), gen) for path in profiles]
         noisy = torch.rand(batch_size, device=device, generator=gen) < spec.perception_noise_share
-        obs_x = torch.where(noisy[:, None, None, None], seen.positions_m, obs_x)
-        mask = mask * torch.where(noisy[:, None, None], seen.joint_mask, True).float()
+        profile = (torch.randint(len(profiles), (batch_size,), device=device, generator=gen)
+                   if len(profiles) > 1 else torch.zeros(batch_size, dtype=torch.long, device=device))
+        for k, corrupted in enumerate(seen):
+            pick = noisy & (profile == k)
+            obs_x = torch.where(pick[:, None, None, None], corrupted.positions_m, obs_x)
+            mask = mask * torch.where(pick[:, None, None], corrupted.joint_mask, True).float()
     fut_t = (fut_off - newest).float() / raw_hz / model.time_unit_s
     return Batch((stamps_s / model.time_unit_s).float().contiguous(),
                  obs_x / model.position_unit_m, mask,
