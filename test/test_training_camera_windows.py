@@ -138,3 +138,33 @@ def test_noise_profiles_are_read_from_yaml_and_checked():
     assert WindowConfig().noise_profiles == ()
     with pytest.raises(ValueError, match="list of YAML paths"):
         config_from_dict({"window": {"perception_noise": ["a.yaml", ""]}})
+
+
+def bone_lengths(x: torch.Tensor) -> torch.Tensor:
+    parents, children = zip(*skeleton.BONES)
+    return torch.linalg.norm(x[..., list(children), :] - x[..., list(parents), :], dim=-1)
+
+
+def test_bone_proportions_change_per_window_and_hold_over_past_and_future():
+    spec = camera_spec(bone_scale_jitter=0.3)
+    bank = walking_bank(spec)
+    batch = sample_batch(bank, spec, MODEL, 256, torch.Generator().manual_seed(5))
+    source = bone_lengths(bank.positions_m[0]) / MODEL.position_unit_m  # every frame alike
+    whole = torch.cat([batch.obs_x, batch.fut_x], dim=1)
+    ratio = bone_lengths(whole) / source  # (B, frames, bones)
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), atol=1e-4)  # kept in time
+    assert float(ratio.min()) >= 0.7 - 1e-4 and float(ratio.max()) <= 1.3 + 1e-4
+    assert float(ratio[:, 0].std(dim=0).min()) > 0.1  # each bone varies across windows
+    assert float(ratio[:, 0].std(dim=1).min()) > 0.05  # bones vary within a window
+    assert torch.allclose(batch.obs_x[:, -1, 0], torch.zeros(256, 3), atol=1e-5)  # root at origin
+    plain = sample_batch(bank, camera_spec(), MODEL, 256, torch.Generator().manual_seed(5))
+    assert torch.allclose(bone_lengths(plain.obs_x), source.expand(256, 10, -1), atol=1e-4)
+
+
+def test_bone_proportions_are_refused_for_the_protocol_skeleton():
+    with pytest.raises(ValueError, match="bone_scale_jitter needs the canonical skeleton"):
+        config_from_dict({"layout": "cmu_protocol25",
+                          "model": {"layout": "cmu_protocol25", "num_joints": 25},
+                          "window": {"bone_scale_jitter": 0.2}})
+    with pytest.raises(ValueError, match="bone_scale_jitter must lie"):
+        WindowConfig(bone_scale_jitter=1.5)

@@ -30,6 +30,12 @@ class WindowConfig:
     mirror: bool = False
     scale_jitter: float = 0.0
     speed_jitter: float = 0.0
+    # Other bodies' proportions (canonical skeleton only): each bone of a window scaled by its
+    # own U(1 - b, 1 + b), b = bone_scale_jitter, the same in the observed and the future
+    # frames, so the model keeps the proportions it is shown. A camera's skeleton differs from
+    # the mocap subjects' by 13-34 % per bone (MediaPipe's torso, feet, shins); a model trained
+    # without this pulls such a body toward the mocap proportions (BENCHMARKS.md).
+    bone_scale_jitter: float = 0.0
     # What a camera delivers (docs/model.md, "Perception noise"): observed frames at a rate
     # drawn per window from frame_rates_hz (empty: every obs_step_raw raw frames), stamps
     # straying by N(0, timestamp_jitter_s), and in perception_noise_share of the windows the
@@ -43,8 +49,10 @@ class WindowConfig:
     perception_noise_share: float = 1.0
 
     def __post_init__(self):
-        if not 0.0 <= self.scale_jitter < 1.0 or not 0.0 <= self.speed_jitter < 1.0:
-            raise ValueError("window: scale_jitter and speed_jitter must lie in [0, 1)")
+        if not all(0.0 <= v < 1.0 for v in (self.scale_jitter, self.speed_jitter,
+                                             self.bone_scale_jitter)):
+            raise ValueError("window: scale_jitter, speed_jitter and bone_scale_jitter must lie "
+                             "in [0, 1)")
         if any(r <= 0 for r in self.frame_rates_hz):
             raise ValueError(f"window: frame_rates_hz {list(self.frame_rates_hz)} must be "
                              "positive camera rates, e.g. [10, 15, 25, 30]")
@@ -199,6 +207,9 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     if cfg.model.layout != cfg.layout:
         raise ValueError(f"{where}: model.layout {cfg.model.layout!r} differs from layout "
                          f"{cfg.layout!r}; set both to the skeleton you train for")
+    if cfg.window.bone_scale_jitter > 0 and cfg.layout != "nermo_body17":
+        raise ValueError(f"{where}: window.bone_scale_jitter needs the canonical skeleton "
+                         f"(layout nermo_body17), not {cfg.layout!r}")
     if cfg.model.encoder_blocks > 0 and cfg.model.encoder_frames != cfg.window.obs_frames:
         raise ValueError(f"{where}: model.encoder_frames ({cfg.model.encoder_frames}) must equal "
                          f"window.obs_frames ({cfg.window.obs_frames}), the frames it reads")

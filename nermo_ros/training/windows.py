@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nermo_ros import skeleton
 from nermo_ros.data import cmu
 from nermo_ros.evaluation.perception_noise import (PerceptionNoise, corrupt, draw_rates_hz,
-                                                   frame_times_s, load_noise)
+                                                   drift_bones, frame_times_s, load_noise)
 from nermo_ros.evaluation.protocol import trial_positions_m
 from nermo_ros.meta import mirror_image
 from nermo_ros.model import ModelConfig
@@ -151,7 +152,8 @@ def load_window_noise(path: str) -> PerceptionNoise:
 
 
 def _augment(x: Tensor, spec: WindowConfig, model: ModelConfig, gen: torch.Generator) -> Tensor:
-    """Origin at the newest observed frame's root joint, then yaw, mirror and scale."""
+    """Origin at the newest observed frame's root joint, then yaw, mirror, scale and bone
+    proportions."""
     if model.origin_joint >= 0:
         x = x - x[:, spec.obs_frames - 1, model.origin_joint][:, None, None]
     if spec.random_yaw:
@@ -160,6 +162,10 @@ def _augment(x: Tensor, spec: WindowConfig, model: ModelConfig, gen: torch.Gener
         x = _mirror(x, model.layout, gen)
     if spec.scale_jitter > 0:
         x = x * _jitter(x.shape[0], spec.scale_jitter, gen, x.device)[:, None, None, None]
+    if spec.bone_scale_jitter > 0:  # one factor per bone and window: the root stays put
+        b, bones = x.shape[0], len(skeleton.BONES)
+        factors = _jitter(b * bones, spec.bone_scale_jitter, gen, x.device).reshape(b, 1, bones)
+        x = drift_bones(x, factors.expand(-1, x.shape[1], -1).to(x.dtype))
     return x
 
 
