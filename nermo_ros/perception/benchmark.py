@@ -117,12 +117,13 @@ def forecast_report(perceived: PerceivedVideo,
     for name in predictors:
         settings = settings_from({**node_params(config_path), "predictor": name})
         data = EvaluationInput(perceived.name, "skeletons", frames, [], settings)
-        evaluation, _ = evaluate_offline(data)
+        evaluation, records = evaluate_offline(data)
         scores = evaluation.scores
         report[name] = {
             "mpjpe_mm_by_horizon": {f"{h:.2f}": _mm(e)
                                     for h, e in zip(scores.horizons_s, scores.mpjpe_by_horizon_m)},
             "share_forecast": round(scores.share_forecast, 3), "forecasts": scores.forecasts,
+            "bone_change_pct_first_horizon": _bone_change_pct(frames, records),
         }
         if name == "nermo":
             total_s = np.add(perceived.latency_s, evaluation.latency_s[:len(perceived.latency_s)])
@@ -130,6 +131,24 @@ def forecast_report(perceived: PerceivedVideo,
             report["camera_to_forecast_ms_p50"] = round(p50, 1)
             report["camera_to_forecast_ms_p99"] = round(p99, 1)
     return report
+
+
+def _bone_change_pct(frames, records) -> float | None:
+    """Median |relative change| (%) of the bone lengths from the frame a forecast was made
+    from to its first horizon, over every forecast and bone seen at both ends."""
+    from nermo_ros.evaluation.metrics import bone_length_change
+    from nermo_ros.skeleton import BONES
+
+    seen = {(p.track_id, f.stamp_ns): p for f in frames for p in f.people}
+    pairs = [(seen[(r.track_id, r.stamp_ns)], r) for r in records
+             if (r.track_id, r.stamp_ns) in seen and len(r.time_offsets_s)]
+    if not pairs:
+        return None
+    observed = np.stack([np.asarray(p.positions).reshape(-1, 3) for p, _ in pairs])
+    confident = np.stack([np.asarray(p.confidence) > 0 for p, _ in pairs])
+    first = np.stack([np.asarray(r.positions_m[0]) for _, r in pairs])
+    change = np.abs(bone_length_change(observed, confident, first, BONES))
+    return round(100.0 * float(np.nanmedian(change)), 2) if np.isfinite(change).any() else None
 
 
 def _mm(error_m: float) -> float | None:
