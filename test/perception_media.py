@@ -26,3 +26,17 @@ def write_astronaut_video(path: Path, num_frames: int = 5, shift_px: int = 4) ->
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
+
+
+def packaged_video_or_skip(name: str) -> Path:
+    """The path of a real video that ships in a pinned package (``perception.media.VIDEOS``);
+    the test skips, naming the package, where it is not installed."""
+    import pytest
+
+    from nermo_ros.perception.media import VIDEOS
+
+    video = VIDEOS[name]
+    if video.path() is None:
+        pytest.skip(f"the {video.distribution} package (requirements-media.txt) that ships the "
+                    f"{name!r} video is not installed")
+    return video.path()

@@ -48,13 +48,10 @@ def test_a_bone_with_an_unseen_end_is_not_scored():
 @pytest.mark.slow
 def test_on_real_video_standing_still_keeps_every_bone_and_the_report_says_so():
     from nermo_ros.perception.benchmark import forecast_report, perceive_video
-    from nermo_ros.perception.media import VIDEOS
+    from perception_media import packaged_video_or_skip
 
-    video = VIDEOS["single"]
-    if video.path() is None:
-        pytest.skip(f"the {video.distribution} package (requirements-media.txt) that ships the "
-                    "'single' video is not installed")
-    report = forecast_report(perceive_video(video.path(), max_frames=30),
+    path = packaged_video_or_skip("single")
+    report = forecast_report(perceive_video(path, max_frames=30),
                              ("zero_velocity", "constant_velocity"))
     assert report["zero_velocity"]["bone_change_pct_first_horizon"] == 0.0
     assert report["constant_velocity"]["bone_change_pct_first_horizon"] > 0.0

@@ -231,13 +231,10 @@ def test_the_shipped_noise_file_loads_and_names_its_videos_and_date():
 @pytest.mark.slow
 def test_mediapipe_on_the_packaged_lab_video_jitters_most_along_the_camera_axis():
     from nermo_ros.perception.benchmark import perceive_video
-    from nermo_ros.perception.media import VIDEOS
+    from perception_media import packaged_video_or_skip
 
-    video = VIDEOS["single"]
-    if video.path() is None:
-        pytest.skip(f"the {video.distribution} package (requirements-media.txt) that ships the "
-                    "'single' video is not installed")
-    perceived = perceive_video(video.path(), max_frames=60)
+    path = packaged_video_or_skip("single")
+    perceived = perceive_video(path, max_frames=60)
     tracks = nm.tracks_from_frames(perceived.stamps_s, [r.people for r in perceived.results])
     figures = nm.measure_video(tracks)
     std_mm = 1e3 * figures["jitter"]["std_m"][1:]  # the pelvis is the origin: no jitter
@@ -249,13 +246,10 @@ def test_mediapipe_on_the_packaged_lab_video_jitters_most_along_the_camera_axis(
 @pytest.mark.slow
 def test_the_video_forecasts_run_with_the_predictor_parameters_given(tmp_path):
     from nermo_ros.perception.benchmark import forecast_report, perceive_video
-    from nermo_ros.perception.media import VIDEOS
+    from perception_media import packaged_video_or_skip
 
-    video = VIDEOS["single"]
-    if video.path() is None:
-        pytest.skip(f"the {video.distribution} package (requirements-media.txt) that ships the "
-                    "'single' video is not installed")
-    perceived = perceive_video(video.path(), max_frames=40)
+    path = packaged_video_or_skip("single")
+    perceived = perceive_video(path, max_frames=40)
     config = tmp_path / "predictor.yaml"
     config.write_text("predictor:\n  ros__parameters:\n    mirror_average: true\n")
     default = forecast_report(perceived, ("nermo",))["nermo"]
