@@ -10,6 +10,7 @@ import yaml
 
 from nermo_ros.data.cmu import RAW_FRAME_RATE_HZ
 from nermo_ros.model import ModelConfig
+from nermo_ros.skeleton import LAYOUT_ID
 
 
 @dataclass(frozen=True)
@@ -207,9 +208,9 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     if cfg.model.layout != cfg.layout:
         raise ValueError(f"{where}: model.layout {cfg.model.layout!r} differs from layout "
                          f"{cfg.layout!r}; set both to the skeleton you train for")
-    if cfg.window.bone_scale_jitter > 0 and cfg.layout != "nermo_body17":
+    if cfg.window.bone_scale_jitter > 0 and cfg.layout != LAYOUT_ID:
         raise ValueError(f"{where}: window.bone_scale_jitter needs the canonical skeleton "
-                         f"(layout nermo_body17), not {cfg.layout!r}")
+                         f"(layout {LAYOUT_ID}), not {cfg.layout!r}")
     if cfg.model.encoder_blocks > 0 and cfg.model.encoder_frames != cfg.window.obs_frames:
         raise ValueError(f"{where}: model.encoder_frames ({cfg.model.encoder_frames}) must equal "
                          f"window.obs_frames ({cfg.window.obs_frames}), the frames it reads")

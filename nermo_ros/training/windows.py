@@ -197,9 +197,9 @@ def sample_camera_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConf
         seen = [corrupt(obs_x, 1.0 / rates, load_window_noise(path), gen) for path in profiles]
         noisy = torch.rand(batch_size, device=device, generator=gen) < spec.perception_noise_share
         profile = (torch.randint(len(profiles), (batch_size,), device=device, generator=gen)
-                   if len(profiles) > 1 else torch.zeros(batch_size, dtype=torch.long, device=device))
+                   if len(profiles) > 1 else None)
         for k, corrupted in enumerate(seen):
-            pick = noisy & (profile == k)
+            pick = noisy if profile is None else noisy & (profile == k)
             obs_x = torch.where(pick[:, None, None, None], corrupted.positions_m, obs_x)
             mask = mask * torch.where(pick[:, None, None], corrupted.joint_mask, True).float()
     fut_t = (fut_off - newest).float() / raw_hz / model.time_unit_s
