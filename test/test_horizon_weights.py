@@ -18,6 +18,18 @@ def test_weights_fall_with_the_horizon_and_keep_a_mean_of_one():
     assert torch.allclose(horizon_weights(t, 0.0), torch.ones_like(t))
 
 
+def test_a_floor_keeps_a_share_for_the_far_frames_and_the_mean_at_one():
+    t = (torch.arange(1, 26, dtype=torch.float32) * 0.04).unsqueeze(0)
+    steep, floored = horizon_weights(t, 2.0), horizon_weights(t, 2.0, 0.25)
+    assert float(floored.mean()) == pytest.approx(1.0)
+    assert (floored[:, :-1] > floored[:, 1:]).all()
+    assert float(floored[0, -1]) > 5.0 * float(steep[0, -1])
+    assert float(floored[0, 0]) > 0.7 * float(steep[0, 0])
+    assert torch.allclose(horizon_weights(t, 2.0, 0.0), steep)
+    with pytest.raises(ValueError, match="horizon_weight_floor must be >= 0"):
+        config_from_dict({"meta": {"horizon_weight_floor": -0.1}})
+
+
 def test_the_weighted_loss_counts_an_error_at_the_first_frame_more_than_at_the_last():
     t = (torch.arange(1, 26, dtype=torch.float32) * 0.04).unsqueeze(0)
     w = horizon_weights(t, 0.5)

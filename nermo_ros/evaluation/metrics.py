@@ -27,12 +27,15 @@ def mpjpe_loss(pred: Tensor, target: Tensor, frame_weight: Tensor | None = None)
     return (err * frame_weight.unsqueeze(-1)).mean()
 
 
-def horizon_weights(future_t: Tensor, power: float) -> Tensor:
+def horizon_weights(future_t: Tensor, power: float, floor: float = 0.0) -> Tensor:
     """(B, Q) weights of future frames at times ``future_t`` (> 0): (t / t_max) ** -power,
-    scaled to mean 1 per window. Errors grow with the horizon, so a plain mean lets the far
-    frames shape the model; a positive power gives the near ones a larger say."""
+    scaled to mean 1 per window, plus ``floor``, then scaled to mean 1 again. Errors grow with
+    the horizon, so a plain mean lets the far frames shape the model; a positive power gives
+    the near ones a larger say, and the floor keeps a share for the far ones (at power 2 the
+    1 s frame alone weighs 0.025)."""
     ratio = torch.clamp(future_t / future_t.amax(dim=1, keepdim=True), min=1e-3)
     w = ratio.pow(-power)
+    w = w / w.mean(dim=1, keepdim=True) + floor
     return w / w.mean(dim=1, keepdim=True)
 
 

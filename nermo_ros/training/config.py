@@ -118,11 +118,15 @@ class MetaConfig:
     # Future frame at time t weighs (t / t_last) ** -p in the forecast loss (mean 1 per
     # window): 0, every frame the same; p > 0 gives the short horizons a larger say.
     horizon_weight_power: float = 0.0
+    # Added to those weights (then scaled back to mean 1): a uniform share that keeps the far
+    # horizons in the loss at a high power. 0.25 gives the 1 s frame about the weight it has
+    # at power 1 while the near frames keep most of what power 2 gives them.
+    horizon_weight_floor: float = 0.0
 
     def __post_init__(self):
-        if not self.horizon_weight_power >= 0.0:
-            raise ValueError(f"meta.horizon_weight_power must be >= 0, got "
-                             f"{self.horizon_weight_power}")
+        for name in ("horizon_weight_power", "horizon_weight_floor"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"meta.{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,8 @@ def nermo_loss(params: dict[str, Tensor], batch: Batch, cfg: TrainConfig, steps:
                                        config=replace(cfg.model, mirror_average=False))
     weight = None
     if cfg.meta.horizon_weight_power:
-        weight = horizon_weights(batch.fut_t, cfg.meta.horizon_weight_power)
+        weight = horizon_weights(batch.fut_t, cfg.meta.horizon_weight_power,
+                                 cfg.meta.horizon_weight_floor)
     return (mpjpe_loss(pred, batch.fut_x, weight)
             + cfg.meta.recon_weight * mpjpe_loss(recon, batch.obs_target))
 
