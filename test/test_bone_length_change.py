@@ -1,11 +1,11 @@
-"""How much a forecast reshapes the body it was given (evaluation.metrics.bone_length_change),
+"""How much a forecast reshapes the body it was given (evaluation.bone_noise.bone_length_change),
 and the real-video report that carries it."""
 
 import numpy as np
 import pytest
 
 from nermo_ros import skeleton
-from nermo_ros.evaluation.metrics import bone_length_change
+from nermo_ros.evaluation.bone_noise import bone_length_change
 
 J = skeleton.NUM_JOINTS
 FOREARM = skeleton.BONES.index((skeleton.JOINT_NAMES.index("right_elbow"),

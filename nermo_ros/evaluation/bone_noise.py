@@ -23,10 +23,22 @@ PAIRED_BONES = tuple((f"left_{a}", f"right_{a}") for a in (
     "hip", "knee", "ankle", "toe", "shoulder", "elbow", "wrist"))
 
 
-def bone_lengths_m(positions_m: np.ndarray) -> np.ndarray:
-    """(..., J, 3) -> (..., bones) in ``skeleton.BONES`` order."""
-    parents, children = zip(*skeleton.BONES)
+def bone_lengths_m(positions_m: np.ndarray,
+                   bones: tuple[tuple[int, int], ...] = skeleton.BONES) -> np.ndarray:
+    """(..., J, 3) -> (..., bones) in ``bones`` order (the canonical skeleton's by default)."""
+    parents, children = zip(*bones)
     return np.linalg.norm(positions_m[..., children, :] - positions_m[..., parents, :], axis=-1)
+
+
+def bone_length_change(observed: np.ndarray, seen: np.ndarray, forecast: np.ndarray,
+                       bones: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Relative change of each bone's length from the observed pose (N, J, 3) to its forecast
+    (N, J, 3), NaN where ``seen`` (N, J) lacks either end. A body keeps its proportions, so a
+    forecast that changes them is implausible whatever the reference it is scored against."""
+    parent, child = (list(side) for side in zip(*bones))
+    before, after = bone_lengths_m(observed, bones), bone_lengths_m(forecast, bones)
+    valid = seen[:, child] & seen[:, parent] & (before > 1e-6)
+    return np.where(valid, after / np.where(valid, before, 1.0) - 1.0, np.nan)
 
 
 def smoothed_positions(track: Track, points: int) -> np.ndarray:

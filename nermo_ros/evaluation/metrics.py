@@ -1,5 +1,4 @@
-"""Mean per-joint position error, the one accuracy metric of the benchmark and of training;
-and how much a forecast reshapes the body it was given."""
+"""Mean per-joint position error: the one metric of the benchmark and of training."""
 
 from __future__ import annotations
 
@@ -38,14 +37,3 @@ def horizon_weights(future_t: Tensor, power: float, floor: float = 0.0) -> Tenso
     w = w / w.mean(dim=1, keepdim=True) + floor
     return w / w.mean(dim=1, keepdim=True)
 
-
-def bone_length_change(observed: np.ndarray, seen: np.ndarray, forecast: np.ndarray,
-                       bones: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Relative change of each bone's length from the observed pose (N, J, 3) to its forecast
-    (N, J, 3), NaN where ``seen`` (N, J) lacks either end. A body keeps its proportions, so a
-    forecast that changes them is implausible whatever the reference it is scored against."""
-    parent, child = (list(side) for side in zip(*bones))
-    before = np.linalg.norm(observed[:, child] - observed[:, parent], axis=-1)
-    after = np.linalg.norm(forecast[:, child] - forecast[:, parent], axis=-1)
-    valid = seen[:, child] & seen[:, parent] & (before > 1e-6)
-    return np.where(valid, after / np.where(valid, before, 1.0) - 1.0, np.nan)

@@ -136,7 +136,7 @@ def forecast_report(perceived: PerceivedVideo,
 def _bone_change_pct(frames, records) -> float | None:
     """Median |relative change| (%) of the bone lengths from the frame a forecast was made
     from to its first horizon, over every forecast and bone seen at both ends."""
-    from nermo_ros.evaluation.metrics import bone_length_change
+    from nermo_ros.evaluation.bone_noise import bone_length_change
     from nermo_ros.skeleton import BONES
 
     seen = {(p.track_id, f.stamp_ns): p for f in frames for p in f.people}
