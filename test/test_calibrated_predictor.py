@@ -11,6 +11,7 @@ from nermo_ros.forecasting.calibration import (LEVELS, Calibration, ScaleModel,
                                                gaussian_radius_factor)
 from nermo_ros.forecasting.calibration_file import save_calibrations, sidecar_path
 from nermo_ros.forecasting.difficulty import FEATURE_NAMES
+from nermo_ros.forecasting.report_hold import DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S
 from nermo_ros.predictors.base import WindowBatch
 from nermo_ros.predictors.nermo import NermoPredictor
 from nermo_ros.skeleton import NUM_JOINTS
@@ -30,16 +31,19 @@ def checkpoint(tmp_path):
     return copy
 
 
-def flat_calibration(model_id: str, steps: int, mirror_average: bool = False) -> Calibration:
+def flat_calibration(model_id: str, steps: int, mirror_average: bool = False,
+                     hold: tuple[float, float] = (DEFAULT_HOLD_TIME_S, DEFAULT_HOLD_JITTER_M)
+                     ) -> Calibration:
     """Every seen joint's radius is 2 x 0.1 m: a scale of 0.1 m whatever the features, no
-    travel term, and a score quantile of 2 at every coverage. Made on plain forecasts (the
-    node's default) unless told otherwise."""
+    travel term, and a score quantile of 2 at every coverage. Made on plain forecasts with the
+    default hold (the node's defaults) unless told otherwise."""
     k = len(FEATURE_NAMES)
     scale = ScaleModel(FEATURE_NAMES, np.full((2, NUM_JOINTS), np.log(0.1)), np.zeros((2, k)),
                        np.full(k, -1e9), np.full(k, 1e9))
     return Calibration(GRID_S, LEVELS.copy(), np.full((len(LEVELS), 2), 2.0), scale,
                        np.zeros(2), model_id,
-                       {"num_adapt_steps": steps, "mirror_average": mirror_average})
+                       {"num_adapt_steps": steps, "mirror_average": mirror_average,
+                        "hold_time_s": hold[0], "hold_jitter_m": hold[1]})
 
 
 def window(hidden_joint: int) -> WindowBatch:
@@ -88,7 +92,9 @@ def test_a_calibration_for_other_adaptation_steps_is_not_used_and_says_which_it_
     save_calibrations(sidecar_path(checkpoint), model_id, [flat_calibration(model_id, 1)])
     predictor = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=2)
     assert predictor.radius_coverage == 0.0
-    assert "calibrates [1] adaptation steps, not 2" in predictor.radius_note
+    assert ("calibrates 1 adaptation steps, unmirrored, hold 0.3 s at 20 mm jitter, not 2 "
+            "adaptation steps" in predictor.radius_note)
+    assert "nermo-ros calibrate --steps 2 --no-mirror-average" in predictor.radius_note
 
 
 def test_a_calibration_for_the_other_mirror_choice_is_not_used_and_says_how_to_fix_it(checkpoint):
@@ -97,23 +103,38 @@ def test_a_calibration_for_the_other_mirror_choice_is_not_used_and_says_how_to_f
                       [flat_calibration(model_id, 1, mirror_average=False)])
     mirrored = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, mirror_average=True)
     assert mirrored.radius_coverage == 0.0
-    assert ("calibrates unmirrored forecasts, not mirror-averaged ones" in mirrored.radius_note
-            and "set mirror_average to false" in mirrored.radius_note)
+    assert ("calibrates 1 adaptation steps, unmirrored, hold 0.3 s at 20 mm jitter, not 1 "
+            "adaptation steps, mirror-averaged" in mirrored.radius_note
+            and "calibrate --steps 1 --mirror-average" in mirrored.radius_note)
     plain = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1)  # the default
-    assert plain.radius_coverage == 0.9 and "unmirrored forecasts" in plain.radius_note
+    assert plain.radius_coverage == 0.9 and "unmirrored" in plain.radius_note
     save_calibrations(sidecar_path(checkpoint), model_id,
                       [flat_calibration(model_id, 1, mirror_average=True)])
     plain = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1)
-    assert plain.radius_coverage == 0.0 and "set mirror_average to true" in plain.radius_note
+    assert plain.radius_coverage == 0.0 and "not 1 adaptation steps, unmirrored" in plain.radius_note
+
+
+def test_a_calibration_for_another_hold_is_not_used_and_says_which_it_has(checkpoint):
+    model_id = NermoPredictor(checkpoint, backend="torch", calibration=None).model_id
+    save_calibrations(sidecar_path(checkpoint), model_id,
+                      [flat_calibration(model_id, 1, hold=(0.0, 0.0))])
+    held = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1)
+    assert held.radius_coverage == 0.0
+    assert ("calibrates 1 adaptation steps, unmirrored, no hold, not 1 adaptation steps, "
+            "unmirrored, hold 0.3 s at 20 mm jitter" in held.radius_note)
+    # the hold switched off matches it, whatever hold_jitter_m says
+    unheld = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, hold_time_s=0.0,
+                            hold_jitter_m=0.5)
+    assert unheld.radius_coverage == 0.9 and "no hold" in unheld.radius_note
 
 
 def test_a_calibration_made_before_the_mirror_choice_counts_as_unmirrored(checkpoint):
     model_id = NermoPredictor(checkpoint, backend="torch", calibration=None).model_id
     old = dataclasses.replace(flat_calibration(model_id, 1), info={"num_adapt_steps": 1})
     save_calibrations(sidecar_path(checkpoint), model_id, [old])
-    assert not old.mirror_average
-    assert NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1,
-                          mirror_average=False).radius_coverage == 0.9
+    assert not old.mirror_average and old.report_hold == (0.0, 0.0)  # and as made without hold
+    assert NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, mirror_average=False,
+                          hold_time_s=0.0).radius_coverage == 0.9
 
 
 def test_a_named_calibration_file_that_does_not_exist_is_refused(checkpoint, tmp_path):

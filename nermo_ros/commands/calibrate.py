@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from nermo_ros.forecasting.report_hold import DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S
 from nermo_ros.predictors.base import DEFAULT_MIRROR_AVERAGE
 
 # The horizons the table shows: the predictor node's default horizons_s.
@@ -33,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=DEFAULT_MIRROR_AVERAGE, help="calibrate mirror-averaged "
                         "forecasts (the node's mirror_average must match; default: the node's "
                         "default)")
+    parser.add_argument("--hold-time-s", type=float, default=DEFAULT_HOLD_TIME_S,
+                        help="the node's hold_time_s to calibrate (0: no hold; default: the "
+                        "node's default)")
+    parser.add_argument("--hold-jitter-m", type=float, default=DEFAULT_HOLD_JITTER_M,
+                        help="the node's hold_jitter_m to calibrate (default: the node's)")
     parser.add_argument("--coverage", type=float, default=0.9,
                         help="the coverage the report checks (the calibration holds 0.5-0.99)")
     parser.add_argument("--noise", default="config/perception_noise.yaml",
@@ -90,12 +96,15 @@ def run(args) -> int:
     for steps in args.steps:
         started = time.perf_counter()
         predictor = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=steps,
-                                   calibration=None, mirror_average=args.mirror_average)
+                                   calibration=None, mirror_average=args.mirror_average,
+                                   hold_time_s=args.hold_time_s,
+                                   hold_jitter_m=args.hold_jitter_m)
         settings = list(runs.MASKS) + ([runs.PERCEPTION_NOISE] if noise is not None else [])
         forecasts = runs.concatenate([runs.forecast_trials(predictor, trials, setting, noise)
                                        for setting in settings])
         tables = study.coverage_tables(forecasts, args.coverage)
         info = {"num_adapt_steps": steps, "mirror_average": args.mirror_average,
+                "hold_time_s": predictor.hold_time_s, "hold_jitter_m": predictor.hold_jitter_m,
                 "trials": sorted(p.name for p in files),
                 "settings": settings, "noise": args.noise,
                 "forecasts": int(len(forecasts.trial)),
@@ -125,6 +134,7 @@ def run(args) -> int:
         print(f"wrote {path} ({len(calibrations)} calibrations: "
               + ", ".join(f"{c.num_adapt_steps} steps "
                           f"{'mirror-averaged' if c.mirror_average else 'plain'}"
+                          f"{f', hold {c.report_hold[0]:g} s' if c.report_hold[0] else ''}"
                           for c in calibrations) + ")")
     return 0
 

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mirror-average", action="store_true",
                         help="also score each NeRMo step count mirror-averaged (rows "
                         "nermo_<k>step_mirror; see docs/model.md)")
+    parser.add_argument("--hold", action="store_true",
+                        help="also score each NeRMo row with the predictor node's default hold "
+                        "of a jittery newest report (rows <row>_hold; docs/nodes.md)")
     parser.add_argument("--settings", nargs="+", default=None,
                         help="subset of: complete missing_joints_20 missing_joints_40 missing_frames_3of9")
     parser.add_argument("--sampling", nargs="+", choices=SAMPLINGS, default=["protocol8"],
@@ -187,7 +190,8 @@ def _plain(args, trials, skeleton, layout, settings, device):
     models = Path(args.models) if args.models else MODELS_DIR
     nermo = _load(model_path("nermo", layout, models), "nermo", layout)
     dct = _load(model_path("dct_mlp", layout, models), "dct_mlp", layout)
-    chosen = methods.all_methods(nermo, dct, tuple(args.steps), device, args.mirror_average)
+    chosen = methods.all_methods(nermo, dct, tuple(args.steps), device, args.mirror_average,
+                                 args.hold)
     sequences = benchmark.load_sequences(trials, skeleton, layout)
     metrics = benchmark.layout_metrics(layout)
     out = {"nermo_model_id": nermo.model_id if nermo else None,
@@ -228,7 +232,7 @@ def _cross_validated(args, trials, skeleton, layout, settings, device):
             if leak:
                 leaks.append(f"{path}: {leak}")
             found = methods.checkpoint_methods(ckpt, tuple(args.steps), device,
-                                               args.mirror_average)
+                                               args.mirror_average, args.hold)
             clash = set(found) & (set(chosen) - set(methods.baseline_methods()))
             if clash:
                 raise ValueError(f"two --cv-models templates give {sorted(clash)} for fold "

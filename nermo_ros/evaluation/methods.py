@@ -1,6 +1,6 @@
 """The forecasters the benchmark compares, each as a function WindowBatch -> (S, 25, J, 3)
 metres: the predictor node's baselines, the DCT-MLP and NeRMo with a given number of steps,
-with or without the mirror average."""
+with or without the mirror average and the node's hold of a jittery newest report."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import torch
 from nermo_ros.checkpoint import Checkpoint
 from nermo_ros.dct_mlp import DctMlp
 from nermo_ros.evaluation import protocol
+from nermo_ros.forecasting.report_hold import (DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S,
+                                               hold_newest_report)
 from nermo_ros.meta import adapt_and_predict, prepare_arrays, restore
 from nermo_ros.model import ModelConfig
 from nermo_ros.predictors.base import WindowBatch
@@ -102,27 +104,40 @@ def baseline_methods() -> dict[str, Method]:
             "constant_velocity": velocity_method(ConstantVelocityPredictor())}
 
 
+def held(method: Method, hold_time_s: float = DEFAULT_HOLD_TIME_S,
+         hold_jitter_m: float = DEFAULT_HOLD_JITTER_M) -> Method:
+    """``method`` with the predictor node's hold of a jittery newest report
+    (``forecasting/report_hold.py``)."""
+    return lambda batch: hold_newest_report(method(batch), batch, future_times_s(),
+                                            hold_time_s, hold_jitter_m)
+
+
 def checkpoint_methods(ckpt: Checkpoint, steps=(1, 3, 10), device: str = "cpu",
-                       mirror: bool = False) -> dict[str, Method]:
+                       mirror: bool = False, hold: bool = False) -> dict[str, Method]:
     """``dct_mlp`` for a DCT-MLP checkpoint, ``nermo_<k>step`` for each k for a NeRMo one and,
-    with ``mirror``, ``nermo_<k>step_mirror`` too (mirror-averaged). NeRMo sees the history
-    the node gives it: frames up to the checkpoint's trained window (plus the node's slack)
-    old."""
+    with ``mirror``, ``nermo_<k>step_mirror`` too (mirror-averaged); with ``hold``, each NeRMo
+    row also as ``<row>_hold`` (the node's default hold of a jittery newest report). NeRMo sees
+    the history the node gives it: frames up to the checkpoint's trained window (plus the
+    node's slack) old."""
     if ckpt.kind == "dct_mlp":
         return {"dct_mlp": dct_mlp_method(*load_dct_mlp(ckpt), device=device)}
     from nermo_ros.predictors.nermo import WINDOW_SLACK_S
 
     max_age_s = ckpt.obs_window_s + WINDOW_SLACK_S
     variants = {"": False, "_mirror": True} if mirror else {"": False}
-    return {f"nermo_{k}step{suffix}": nermo_method(ckpt.params, ckpt.model_config, k, device,
+    rows = {f"nermo_{k}step{suffix}": nermo_method(ckpt.params, ckpt.model_config, k, device,
                                                    max_age_s, mirrored)
             for k in steps for suffix, mirrored in variants.items()}
+    if hold:
+        rows.update({f"{name}_hold": held(method) for name, method in list(rows.items())})
+    return rows
 
 
 def all_methods(nermo: Checkpoint | None, dct: Checkpoint | None, steps=(1, 3, 10),
-                device: str = "cpu", mirror: bool = False) -> dict[str, Method]:
+                device: str = "cpu", mirror: bool = False,
+                hold: bool = False) -> dict[str, Method]:
     methods = baseline_methods()
     for ckpt in (dct, nermo):
         if ckpt is not None:
-            methods.update(checkpoint_methods(ckpt, steps, device, mirror))
+            methods.update(checkpoint_methods(ckpt, steps, device, mirror, hold))
     return methods

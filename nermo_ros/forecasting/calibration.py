@@ -211,6 +211,12 @@ class Calibration:
         """Whether its forecasts were mirror-averaged (files made before the choice: not)."""
         return bool((self.info or {}).get("mirror_average", False))
 
+    @property
+    def report_hold(self) -> tuple[float, float]:
+        """(hold_time_s, hold_jitter_m) of its forecasts (files made before the hold: none)."""
+        info = self.info or {}
+        return (float(info.get("hold_time_s", 0.0)), float(info.get("hold_jitter_m", 0.0)))
+
     def to_dict(self) -> dict:
         return {"model_id": self.model_id, "info": dict(self.info or {}),
                 "horizons_s": self.horizons_s.tolist(), "levels": self.levels.tolist(),

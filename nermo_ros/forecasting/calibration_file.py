@@ -56,15 +56,21 @@ def load_calibrations(path: str | Path, model_id: str) -> tuple[Calibration, ...
 
 
 def merged(earlier: tuple[Calibration, ...], new: list[Calibration]) -> list[Calibration]:
-    """``new`` plus the ``earlier`` calibrations of other (steps, mirror) choices, so that
+    """``new`` plus the ``earlier`` calibrations of other (steps, mirror, hold) choices, so that
     calibrating one choice keeps the file's others."""
-    made = {(c.num_adapt_steps, c.mirror_average) for c in new}
-    return [c for c in earlier if (c.num_adapt_steps, c.mirror_average) not in made] + list(new)
+    made = {_choice(c) for c in new}
+    return [c for c in earlier if _choice(c) not in made] + list(new)
+
+
+def _choice(c: Calibration) -> tuple:
+    return c.num_adapt_steps, c.mirror_average, c.report_hold
 
 
 def for_adaptation(calibrations: tuple[Calibration, ...], num_adapt_steps: int,
-                   mirror_average: bool) -> Calibration | None:
-    """The calibration made with this many adaptation steps and this mirror-average choice
-    (both change the forecasts, and so their errors), if any."""
+                   mirror_average: bool,
+                   report_hold: tuple[float, float] = (0.0, 0.0)) -> Calibration | None:
+    """The calibration made with this many adaptation steps, this mirror-average choice and
+    this hold of the newest report (``report_hold.hold_key``; all three change the forecasts,
+    and so their errors), if any."""
     return next((c for c in calibrations if c.num_adapt_steps == num_adapt_steps
-                 and c.mirror_average == mirror_average), None)
+                 and c.mirror_average == mirror_average and c.report_hold == report_hold), None)

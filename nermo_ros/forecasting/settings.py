@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from nermo_ros.parameters import (ParamSpec, at_least, between, check_values, coerce_value,
                                   increasing_positive, one_of)
 from nermo_ros.forecasting.calibration import LEVELS
+from nermo_ros.forecasting.report_hold import DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S
 from nermo_ros.planning.settings import PLANNER_OUTPUT_PARAMS
 from nermo_ros.predictors.base import DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE
 from nermo_ros.predictors.factory import PREDICTOR_NAMES
@@ -60,6 +61,14 @@ PARAMS = (
               "the mirrored forecast of the person's left-right mirror image: 2-5 % lower error "
               "on held-out mocap for twice the engine time (off: 8 people at 30 Hz stay in "
               "budget); the shipped calibration covers both choices"),
+    ParamSpec("hold_time_s", DEFAULT_HOLD_TIME_S, "NeRMo starts a jittery person's forecast at "
+              "the newest report and hands over to the model with this time constant (s): "
+              "a camera's error persists over frames, so its next reports stay near its "
+              "newest (forecasting/report_hold.py); 0: never", at_least(0.0)),
+    ParamSpec("hold_jitter_m", DEFAULT_HOLD_JITTER_M, "Observed jitter (m, RMS about a "
+              "quadratic over the last 0.5 s) at which the hold takes half the forecast; "
+              "clean mocap shows a few mm and keeps the model's forecast",
+              at_least(0.0, inclusive=False)),
     ParamSpec("coverage", DEFAULT_COVERAGE, "Share of future joint positions the published "
               "radius_m holds, by calibration on held-out mocap", between(float(LEVELS[0]),
                                                                           float(LEVELS[-1]))),

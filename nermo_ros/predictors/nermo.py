@@ -13,6 +13,10 @@ its left-right mirror image (``nermo_ros.meta``), in the same compiled step. The
 engine (``nermo_ros.engine``) chosen by ``backend`` at construction: eager PyTorch by default,
 or a compiled one; it can also be injected.
 
+A camera's error persists over frames, so with a jittery window the forecast starts at the
+newest report and hands over to the model within a few tenths of a second
+(``forecasting/report_hold.py``); clean input keeps the model's forecast.
+
 The models learned limb motion relative to the root (root-relative mocap), so the pose is
 forecast relative to the root joint and the root's own travel by constant velocity
 (``root_motion.py``); the two add, and so do their variances.
@@ -52,6 +56,8 @@ from nermo_ros.forecasting.calibration import (Calibration, check_coverage,
 from nermo_ros.forecasting.calibration_file import for_adaptation, load_calibrations, sidecar_path
 from nermo_ros.forecasting.difficulty import FEATURE_NAMES as FEATURES
 from nermo_ros.forecasting.difficulty import difficulty_features
+from nermo_ros.forecasting.report_hold import (DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S,
+                                               check_hold, hold_key, hold_newest_report)
 from nermo_ros.meta import prepare_window, restore
 from nermo_ros.predictors.base import (DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE, ForecastBatch,
                                        WindowBatch)
@@ -89,9 +95,11 @@ class NermoForecast:
 
 
 def load_sidecar(checkpoint: Path, model_id: str, steps: int, mirror_average: bool,
-                 given: str | Path) -> tuple[Calibration | None, str]:
-    """The calibration for this model, number of adaptation steps and mirror average, and a
-    note for people (/diagnostics) saying what the radius is.
+                 given: str | Path,
+                 report_hold: tuple[float, float] = (0.0, 0.0)) -> tuple[Calibration | None, str]:
+    """The calibration for this model, number of adaptation steps, mirror average and hold of
+    the newest report (``report_hold.hold_key``), and a note for people (/diagnostics) saying
+    what the radius is.
 
     ``given`` names a file, which must exist; empty: the checkpoint's sidecar, if it exists.
     A file made for another model is refused (ValueError); a missing file, or one without
@@ -106,23 +114,28 @@ def load_sidecar(checkpoint: Path, model_id: str, steps: int, mirror_average: bo
                       f"{path}), so radius_m is the Gaussian reading of the sigma and the "
                       f"forecasts say coverage 0; run `nermo-ros calibrate` to make one")
     calibrations = load_calibrations(path, model_id)
-    chosen = for_adaptation(calibrations, steps, mirror_average)
-    kind = "mirror-averaged" if mirror_average else "unmirrored"
+    chosen = for_adaptation(calibrations, steps, mirror_average, report_hold)
+    wanted = _choice_words(steps, mirror_average, report_hold)
     if chosen is not None:
-        return chosen, f"calibrated by {path} ({steps} adaptation steps, {kind} forecasts)"
-    uncalibrated = ("so radius_m is the Gaussian reading of the sigma and the forecasts say "
-                    "coverage 0")
-    remake = (f"run `nermo-ros calibrate --steps {steps} "
-              f"--{'' if mirror_average else 'no-'}mirror-average`")
-    made = sorted(c.num_adapt_steps for c in calibrations if c.mirror_average == mirror_average)
-    if made:
-        return None, (f"not calibrated: {path} calibrates {made} adaptation steps, not {steps} "
-                      f"({kind} forecasts), {uncalibrated}; set num_adapt_steps to one of "
-                      f"{made} or {remake}")
-    other = "unmirrored" if mirror_average else "mirror-averaged"
-    return None, (f"not calibrated: {path} calibrates {other} forecasts, not {kind} ones, "
-                  f"{uncalibrated}; set mirror_average to {str(not mirror_average).lower()} "
-                  f"or {remake}")
+        return chosen, f"calibrated by {path} ({wanted})"
+    made = "; ".join(_choice_words(c.num_adapt_steps, c.mirror_average, c.report_hold)
+                     for c in calibrations) or "nothing"
+    hold_time_s, hold_jitter_m = report_hold
+    remake = (f"nermo-ros calibrate --steps {steps} "
+              f"--{'' if mirror_average else 'no-'}mirror-average "
+              f"--hold-time-s {hold_time_s:g}"
+              + (f" --hold-jitter-m {hold_jitter_m:g}" if hold_time_s > 0 else ""))
+    return None, (f"not calibrated: {path} calibrates {made}, not {wanted}, so radius_m is the "
+                  f"Gaussian reading of the sigma and the forecasts say coverage 0; set the "
+                  f"predictor to a calibrated choice or run `{remake}`")
+
+
+def _choice_words(steps, mirror_average: bool, report_hold: tuple[float, float]) -> str:
+    hold_time_s, hold_jitter_m = report_hold
+    hold = (f"hold {hold_time_s:g} s at {hold_jitter_m * 1000:g} mm jitter" if hold_time_s > 0
+            else "no hold")
+    mirror = "mirror-averaged" if mirror_average else "unmirrored"
+    return f"{steps} adaptation steps, {mirror}, {hold}"
 
 
 def check_adapt_steps(steps: int) -> None:
@@ -142,7 +155,9 @@ class NermoPredictor:
                  horizons_s: Sequence[float] | None = None, fallback_to_cpu: bool = True,
                  batch_buckets: tuple[int, ...] = DEFAULT_BUCKETS,
                  coverage: float = DEFAULT_COVERAGE, calibration: str | Path | None = "",
-                 mirror_average: bool = DEFAULT_MIRROR_AVERAGE):
+                 mirror_average: bool = DEFAULT_MIRROR_AVERAGE,
+                 hold_time_s: float = DEFAULT_HOLD_TIME_S,
+                 hold_jitter_m: float = DEFAULT_HOLD_JITTER_M):
         """Everything that can be refused is refused here, not at the first forecast.
 
         ValueError: an unknown ``backend`` or ``gpu_precision``, a negative
@@ -157,10 +172,13 @@ class NermoPredictor:
         calibration file (empty: the checkpoint's sidecar, see ``load_sidecar``; None: none, as
         for making one); one made for another model is refused. ``mirror_average``: average
         each forecast with its mirror window's (``ModelConfig.mirror_average``); refused for a
-        model whose layout has no mirror map.
+        model whose layout has no mirror map. ``hold_time_s``, ``hold_jitter_m``: how long and
+        from how much observed jitter on the forecast holds the newest report
+        (``forecasting/report_hold.py``; hold_time_s 0: not at all).
         """
         check_backend(backend)
         check_coverage(coverage)
+        check_hold(hold_time_s, hold_jitter_m)
         check_gpu_precision(gpu_precision)
         if num_adapt_steps is not None:
             check_adapt_steps(num_adapt_steps)
@@ -181,7 +199,10 @@ class NermoPredictor:
         self._engines: dict[tuple[int, int], AdaptFn] = {}
         self.choice = None if adapt_fn is not None else choose(backend, "auto", fallback_to_cpu)
         # What runs the adapt step (for /diagnostics); the built engine describes itself.
-        self._mirror_note = ", mirror-averaged" if self.config.mirror_average else ""
+        self.hold_time_s, self.hold_jitter_m = hold_key(hold_time_s, hold_jitter_m)
+        self._mirror_note = (", mirror-averaged" if self.config.mirror_average else "") + (
+            f", holds a jittery newest report for {self.hold_time_s:g} s"
+            if self.hold_time_s > 0 else "")
         self.backend_description = (
             f"injected adapt step, K={self.steps}" if self.choice is None else
             f"{self.choice.backend} on {self.choice.device}, K={self.steps}"
@@ -194,7 +215,7 @@ class NermoPredictor:
                    "of the sigma")
             if calibration is None else
             load_sidecar(checkpoint, self.model_id, self.steps, self.config.mirror_average,
-                         calibration))
+                         calibration, (self.hold_time_s, self.hold_jitter_m)))
         self.unobserved_sigma_m = unobserved_sigma_m
         self.z0 = self.ckpt.params["z0"].detach().float().numpy()
         self.z_by_track: dict[str, np.ndarray] = {}
@@ -288,6 +309,8 @@ class NermoPredictor:
             positions = positions + travel_m[:, :, None, :]
             seen_moved = moved[..., None] & seen[:, None, :]  # never-seen joints keep theirs
             sigma = np.where(seen_moved, np.hypot(sigma, travel_sigma[..., None]), sigma)
+        positions = hold_newest_report(positions, batch, horizons_s, self.hold_time_s,
+                                       self.hold_jitter_m)
         return NermoForecast(positions, sigma, seen, features, travel_m, travel_rms_m)
 
     def radius_m(self, parts: NermoForecast, horizons_s: np.ndarray) -> tuple[np.ndarray, float]:
