@@ -51,8 +51,7 @@ def newest_frame(batch: WindowBatch) -> np.ndarray:
 
 def joint_jitter_m(batch: WindowBatch, window_s: float = JITTER_WINDOW_S) -> np.ndarray:
     """(B, J) RMS residual (3D, metres) of a weighted quadratic fit of each joint's recent
-    sightings over time. Joints with too few sightings take the median of the person's
-    measured joints; a person with none measured gets NaN (no hold)."""
+    sightings over time; NaN for a joint with fewer than ``MIN_SIGHTINGS``."""
     newest_t = np.where(batch.frame_valid, batch.times_s, -np.inf).max(axis=1)  # (B,)
     recent = batch.frame_valid & (batch.times_s >= newest_t[:, None] - window_s)
     seen_bool = batch.joint_mask & recent[..., None]
@@ -70,7 +69,6 @@ def joint_jitter_m(batch: WindowBatch, window_s: float = JITTER_WINDOW_S) -> np.
     fit = np.einsum("btp,bjpc->btjc", basis, coef)
     sq = (((positions - fit) ** 2).sum(axis=-1) * seen).sum(axis=1)  # (B, J)
     jitter = np.sqrt(sq / np.maximum(count - 3, 1))
-    jitter = np.where(enough, jitter, np.nan)
     return np.where(enough, jitter, np.nan)
 
 
