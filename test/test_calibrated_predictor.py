@@ -92,7 +92,7 @@ def test_a_calibration_for_other_adaptation_steps_is_not_used_and_says_which_it_
     save_calibrations(sidecar_path(checkpoint), model_id, [flat_calibration(model_id, 1)])
     predictor = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=2)
     assert predictor.radius_coverage == 0.0
-    assert ("calibrates 1 adaptation steps, unmirrored, hold 0.3 s at 20 mm jitter, not 2 "
+    assert ("calibrates 1 adaptation steps, unmirrored, hold 0.3 s at 25 mm jitter, not 2 "
             "adaptation steps" in predictor.radius_note)
     assert "nermo-ros calibrate --steps 2 --no-mirror-average" in predictor.radius_note
 
@@ -103,7 +103,7 @@ def test_a_calibration_for_the_other_mirror_choice_is_not_used_and_says_how_to_f
                       [flat_calibration(model_id, 1, mirror_average=False)])
     mirrored = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, mirror_average=True)
     assert mirrored.radius_coverage == 0.0
-    assert ("calibrates 1 adaptation steps, unmirrored, hold 0.3 s at 20 mm jitter, not 1 "
+    assert ("calibrates 1 adaptation steps, unmirrored, hold 0.3 s at 25 mm jitter, not 1 "
             "adaptation steps, mirror-averaged" in mirrored.radius_note
             and "calibrate --steps 1 --mirror-average" in mirrored.radius_note)
     plain = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1)  # the default
@@ -121,7 +121,7 @@ def test_a_calibration_for_another_hold_is_not_used_and_says_which_it_has(checkp
     held = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1)
     assert held.radius_coverage == 0.0
     assert ("calibrates 1 adaptation steps, unmirrored, no hold, not 1 adaptation steps, "
-            "unmirrored, hold 0.3 s at 20 mm jitter" in held.radius_note)
+            "unmirrored, hold 0.3 s at 25 mm jitter" in held.radius_note)
     # the hold switched off matches it, whatever hold_jitter_m says
     unheld = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, hold_time_s=0.0,
                             hold_jitter_m=0.5)

@@ -53,7 +53,7 @@ def test_too_few_sightings_leave_the_jitter_unmeasured():
 def test_clean_input_keeps_the_model_forecast():
     batch = walking_window()
     forecast = model_forecast(batch)
-    held = hold_newest_report(forecast, batch, HORIZONS_S, 0.3, 0.02)
+    held = hold_newest_report(forecast, batch, HORIZONS_S, 0.3, 0.025)
     moved = np.linalg.norm(held - forecast, axis=-1).max()
     step = np.linalg.norm(forecast - batch.positions[:, -1][:, None], axis=-1).max()
     assert moved < 0.03 * step
@@ -62,13 +62,13 @@ def test_clean_input_keeps_the_model_forecast():
 def test_a_jittery_forecast_starts_at_the_newest_report_and_hands_over_to_the_model():
     batch = walking_window(noise_m=0.05)
     forecast = model_forecast(batch)
-    held = hold_newest_report(forecast, batch, HORIZONS_S, 0.3, 0.02)
+    held = hold_newest_report(forecast, batch, HORIZONS_S, 0.3, 0.025)
     newest = batch.positions[:, -1][:, None]
     share = 1 - (np.linalg.norm(held - newest, axis=-1)
                  / np.linalg.norm(forecast - newest, axis=-1)).mean(axis=(0, 2))
     assert share[0] > 0.7  # 40 ms: mostly the newest report
     assert np.all(np.diff(share) < 0) and share[-1] < 0.05  # 1 s: the model's
-    np.testing.assert_array_equal(hold_newest_report(forecast, batch, HORIZONS_S, 0.0, 0.02),
+    np.testing.assert_array_equal(hold_newest_report(forecast, batch, HORIZONS_S, 0.0, 0.025),
                                   forecast)
 
 
@@ -76,7 +76,7 @@ def test_a_person_just_found_is_held_and_a_joint_missing_now_keeps_the_model_for
     batch = walking_window(frames=3)
     batch.joint_mask[0, -1, 4] = False
     forecast = model_forecast(batch)
-    held = hold_newest_report(forecast, batch, HORIZONS_S, 0.3, 0.02)
+    held = hold_newest_report(forecast, batch, HORIZONS_S, 0.3, 0.025)
     np.testing.assert_array_equal(held[0, :, 4], forecast[0, :, 4])
     others = np.arange(NUM_JOINTS) != 4
     expected = np.exp(-0.04 / 0.3)  # unmeasured jitter holds fully
@@ -126,6 +126,6 @@ def test_unobserved_positions_may_be_nan_without_spreading():
     batch.joint_mask[0, :, 7] = False  # joint 7 never seen
     batch.positions[~batch.joint_mask] = np.nan
     forecast = model_forecast(walking_window(noise_m=0.05))
-    held = hold_newest_report(forecast, batch, HORIZONS_S, 0.3, 0.02)
+    held = hold_newest_report(forecast, batch, HORIZONS_S, 0.3, 0.025)
     assert np.isfinite(held).all() and np.isfinite(joint_jitter_m(batch)[0, 2])
     np.testing.assert_array_equal(held[0, :, [2, 7]], forecast[0, :, [2, 7]])
