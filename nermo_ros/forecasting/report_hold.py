@@ -91,9 +91,10 @@ def hold_weights(jitter_m: np.ndarray, horizons_s: np.ndarray, hold_time_s: floa
     the newest report is the safer guess."""
     if hold_time_s <= 0.0:
         return np.zeros((len(jitter_m), len(horizons_s)))
-    j2 = np.asarray(jitter_m, dtype=np.float64) ** 2
-    j4, r4 = j2 * j2, float(hold_jitter_m) ** 4
-    share = np.where(np.isnan(j2), 1.0, j4 / np.where(np.isnan(j4), 1.0, j4 + r4))  # (B,)
+    j4 = np.asarray(jitter_m, dtype=np.float64) ** 4
+    measured = np.isfinite(j4)
+    share = np.ones(len(j4))  # (B,)
+    share[measured] = j4[measured] / (j4[measured] + float(hold_jitter_m) ** 4)
     decay = np.exp(-np.asarray(horizons_s, dtype=np.float64) / hold_time_s)  # (H,)
     return share[:, None] * decay[None, :]
 
