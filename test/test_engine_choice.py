@@ -90,6 +90,16 @@ def test_the_node_mirror_average_choice_reaches_the_graph_the_engine_builds(chec
             != mirrored.adapt_fn(6, 3).program.model_hash)  # never one cached graph for both
 
 
+def test_the_node_hold_settings_reach_the_predictor(checkpoint):
+    default = make_predictor_from_params(_node_params(checkpoint, backend="torch"))
+    assert (default.hold_time_s, default.hold_jitter_m) == (0.3, 0.025)
+    off = make_predictor_from_params(_node_params(checkpoint, backend="torch", hold_time_s=0.0))
+    assert (off.hold_time_s, off.hold_jitter_m) == (0.0, 0.0)
+    wide = make_predictor_from_params(_node_params(checkpoint, backend="torch", hold_time_s=0.5,
+                                                   hold_jitter_m=0.04))
+    assert (wide.hold_time_s, wide.hold_jitter_m) == (0.5, 0.04)
+
+
 def test_eager_pytorch_asked_for_by_name_is_no_fallback(checkpoint):
     predictor = NermoPredictor(checkpoint, backend="torch", horizons_s=HORIZONS_S)
     device = "cuda" if gpu_available() else "cpu"

@@ -90,7 +90,7 @@ def test_the_predictor_holds_a_jittery_person_and_leaves_a_clean_one_alone(tmp_p
     held = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, calibration=None)
     plain = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=1, calibration=None,
                            hold_time_s=0.0)
-    assert "holds a jittery newest report for 0.3 s" in held.backend_description
+    assert (held.hold_time_s, held.hold_jitter_m) == (0.3, 0.025)  # the node's defaults
     jittery = walking_window(noise_m=0.05, seed=3)
     newest = jittery.positions[:, -1]
     gap = {name: np.linalg.norm(p.predict(jittery, HORIZONS_S).positions[:, 0] - newest,

@@ -89,7 +89,8 @@ def make_predictor_from_params(params: dict[str, Any]) -> Predictor:
                 "num_adapt_steps": params["num_adapt_steps"],
                 "window_frames": params["window_frames"],
                 "horizons_s": tuple(params["horizons_s"])}
-    for name in ("coverage", "calibration", "mirror_average"):  # else the predictor's default
+    for name in ("coverage", "calibration", "mirror_average", "hold_time_s",
+                 "hold_jitter_m"):  # else the predictor's default
         if name in params:
             settings[name] = params[name]
     if "gpu_precision" in params:  # else the predictor's own default

@@ -200,9 +200,7 @@ class NermoPredictor:
         self.choice = None if adapt_fn is not None else choose(backend, "auto", fallback_to_cpu)
         # What runs the adapt step (for /diagnostics); the built engine describes itself.
         self.hold_time_s, self.hold_jitter_m = hold_key(hold_time_s, hold_jitter_m)
-        self._mirror_note = (", mirror-averaged" if self.config.mirror_average else "") + (
-            f", holds a jittery newest report for {self.hold_time_s:g} s"
-            if self.hold_time_s > 0 else "")
+        self._mirror_note = ", mirror-averaged" if self.config.mirror_average else ""
         self.backend_description = (
             f"injected adapt step, K={self.steps}" if self.choice is None else
             f"{self.choice.backend} on {self.choice.device}, K={self.steps}"
