@@ -129,3 +129,21 @@ def test_unobserved_positions_may_be_nan_without_spreading():
     held = hold_newest_report(forecast, batch, HORIZONS_S, 0.3, 0.025)
     assert np.isfinite(held).all() and np.isfinite(joint_jitter_m(batch)[0, 2])
     np.testing.assert_array_equal(held[0, :, [2, 7]], forecast[0, :, [2, 7]])
+
+
+def test_jitter_is_the_residual_of_a_least_squares_quadratic_per_joint():
+    rng = np.random.default_rng(1)
+    times = np.tile((np.arange(30) - 29) / 30.0, (3, 1))
+    positions = 3.0 + rng.normal(size=(3, 30, NUM_JOINTS, 3)) * 0.03 + 1.2 * times[..., None, None]
+    mask = rng.random((3, 30, NUM_JOINTS)) > 0.3
+    batch = WindowBatch(times, positions, mask, np.ones((3, 30), bool), ["a", "b", "c"])
+    expected = np.full((3, NUM_JOINTS), np.nan)
+    for b in range(3):
+        for j in range(NUM_JOINTS):
+            sel = mask[b, :, j] & (times[b] >= -0.5)
+            t = times[b, sel]
+            basis = np.stack([np.ones_like(t), t, t * t], axis=1)
+            coef = np.linalg.lstsq(basis, positions[b, sel, j], rcond=None)[0]
+            residual = positions[b, sel, j] - basis @ coef
+            expected[b, j] = np.sqrt((residual ** 2).sum() / (sel.sum() - 3))
+    np.testing.assert_allclose(joint_jitter_m(batch), expected, rtol=1e-9)

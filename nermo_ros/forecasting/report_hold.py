@@ -59,18 +59,24 @@ def joint_jitter_m(batch: WindowBatch, window_s: float = JITTER_WINDOW_S) -> np.
     seen_bool = batch.joint_mask & recent[..., None]
     seen = seen_bool.astype(np.float64)  # (B, T, J)
     positions = np.where(seen_bool[..., None], batch.positions, 0.0)  # unseen may be NaN
+    count = seen.sum(axis=1)  # (B, J)
+    centre = (seen[..., None] * positions).sum(axis=1) / np.maximum(count, 1)[..., None]
+    positions = np.where(seen_bool[..., None], positions - centre[:, None], 0.0)  # well scaled
     t = np.where(batch.frame_valid, batch.times_s - newest_t[:, None], 0.0)  # newest at 0
     basis = np.stack([np.ones_like(t), t, t * t], axis=-1)  # (B, T, 3)
-    # Weighted normal equations per (B, J): (A^T W A) c = A^T W x.
-    gram = np.einsum("btj,btp,btq->bjpq", seen, basis, basis)
-    rhs = np.einsum("btj,btp,btjc->bjpc", seen, basis, positions)
-    count = seen.sum(axis=1)  # (B, J)
+    b, frames, j = seen.shape
+    # Weighted normal equations per (B, J), as batched matrix products: (A^T W A) c = A^T W x.
+    outer = (basis[..., :, None] * basis[..., None, :]).reshape(b, frames, 9)
+    gram = (seen.transpose(0, 2, 1) @ outer).reshape(b, j, 3, 3)
+    weighted = seen[..., None] * positions  # (B, T, J, 3)
+    rhs = (basis.transpose(0, 2, 1) @ weighted.reshape(b, frames, j * 3))  # (B, 3, J*3)
+    rhs = rhs.reshape(b, 3, j, 3).transpose(0, 2, 1, 3)  # (B, J, 3 terms, 3 axes)
     enough = count >= MIN_SIGHTINGS
     gram = np.where(enough[..., None, None], gram, np.eye(3))
     coef = np.linalg.solve(gram, rhs)  # (B, J, 3, 3): quadratic coefficients per axis
-    fit = np.einsum("btp,bjpc->btjc", basis, coef)
-    sq = (((positions - fit) ** 2).sum(axis=-1) * seen).sum(axis=1)  # (B, J)
-    jitter = np.sqrt(sq / np.maximum(count - 3, 1))
+    # Residual sum of squares of a least-squares fit: x^T W x - c^T A^T W x.
+    sq = (weighted * positions).sum(axis=(1, 3)) - (coef * rhs).sum(axis=(2, 3))
+    jitter = np.sqrt(np.maximum(sq, 0.0) / np.maximum(count - 3, 1))
     return np.where(enough, jitter, np.nan)
 
 
