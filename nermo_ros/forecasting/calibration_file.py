@@ -72,5 +72,5 @@ def for_adaptation(calibrations: tuple[Calibration, ...], num_adapt_steps: int,
     """The calibration made with this many adaptation steps, this mirror-average choice and
     this hold of the newest report (``report_hold.hold_key``; all three change the forecasts,
     and so their errors), if any."""
-    return next((c for c in calibrations if c.num_adapt_steps == num_adapt_steps
-                 and c.mirror_average == mirror_average and c.report_hold == report_hold), None)
+    wanted = (num_adapt_steps, mirror_average, report_hold)
+    return next((c for c in calibrations if _choice(c) == wanted), None)
