@@ -58,6 +58,20 @@ def test_a_missing_or_foreign_file_gets_a_clear_message(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
 
 
+def test_weights_stored_in_16_bits_load_and_forecast_as_their_32_bit_copy(tmp_path):
+    payload = torch.load(_checkpoint(tmp_path / "m.pt"), weights_only=False)
+    payload["params"] = {k: v.half() for k, v in payload["params"].items()}
+    torch.save(payload, tmp_path / "half.pt")
+    save_checkpoint(tmp_path / "full.pt", kind="nermo", layout=LAYOUT_ID, num_joints=NUM_JOINTS,
+                    params={k: v.float() for k, v in payload["params"].items()},
+                    train_config={}, model_config=ModelConfig.from_dict(payload["model_config"]),
+                    validation=payload["validation"], default_steps=2, obs_window_s=0.4)
+    assert {v.dtype for v in load_checkpoint(tmp_path / "half.pt").params.values()} == {torch.float32}
+    half = NermoPredictor(tmp_path / "half.pt").predict(_batch(["a"]), HORIZONS_S[:3])
+    full = NermoPredictor(tmp_path / "full.pt").predict(_batch(["a"]), HORIZONS_S[:3])
+    np.testing.assert_array_equal(half.positions, full.positions)
+
+
 def test_a_checkpoint_without_validation_is_refused_for_lack_of_uncertainty(tmp_path):
     with pytest.raises(ValueError, match="validation"):
         NermoPredictor(_checkpoint(tmp_path / "m.pt", validation=False))
