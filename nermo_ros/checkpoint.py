@@ -82,12 +82,11 @@ def load_raw(path: str | Path) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path} is not a {FORMAT} checkpoint (found {found!r})")
+    # Weights in 32 bits for every reader: a copy stored in 16 (to fit a transfer) computes
+    # like the rest.
+    payload["params"] = {k: v.float() if v.is_floating_point() else v
+                         for k, v in payload.get("params", {}).items()}
     return payload
-
-
-def _as_float32(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Weights in 32 bits: a copy stored in 16 (to fit a transfer) computes like the rest."""
-    return {k: v.float() if v.is_floating_point() else v for k, v in params.items()}
 
 
 def load_checkpoint(path: str | Path = SHIPPED_DEFAULT, *, expect_layout: str | None = None,
@@ -110,7 +109,6 @@ def load_checkpoint(path: str | Path = SHIPPED_DEFAULT, *, expect_layout: str | 
                              f"{model_config.layout!r}) contradicts its header; the file is corrupt")
     return Checkpoint(
         kind=payload["kind"], layout=payload["layout"], num_joints=payload["num_joints"],
-        params=_as_float32(payload["params"]), model_config=model_config,
-        train_config=payload["train_config"],
+        params=payload["params"], model_config=model_config, train_config=payload["train_config"],
         validation=payload["validation"], default_steps=payload["default_steps"],
         obs_window_s=payload["obs_window_s"], model_id=file_hash(path)[:12], step=payload["step"])

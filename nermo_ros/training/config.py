@@ -23,7 +23,9 @@ class WindowConfig:
     future_step_raw: int = 2
     joint_drop_max: float = 0.5  # per window, a missing-joint rate drawn from U(0, max)
     frame_drop_max: float = 0.5  # per window, a missing-frame rate (the newest frame stays)
-    complete_fraction: float = 0.3  # per drop kind, windows it spares (drawn apart: fraction² fully complete)
+    # Per drop kind (joints, frames), the share of windows it spares; drawn apart, so a share
+    # of fraction² is fully complete (docs/model.md).
+    complete_fraction: float = 0.3
     random_yaw: bool = False  # rotate windows about the vertical axis (canonical skeleton)
     # Augmentation against overfitting the few training subjects: mirror half of the windows
     # left-right, scale each window's size by U(1 - s, 1 + s), play it at U(1 - v, 1 + v) times

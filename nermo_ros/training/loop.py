@@ -114,7 +114,7 @@ def weights_from(path: Path, cfg: TrainConfig) -> dict[str, Tensor]:
                          f"stage trains on {ours}; its weights may have seen this stage's "
                          "validation trials. Start from an earlier stage of the same split "
                          "(for a fold, the same fold).")
-    params = {k: v.detach().clone().float() for k, v in payload["params"].items()}
+    params = {k: v.detach().clone() for k, v in payload["params"].items()}  # 32-bit (load_raw)
     if cfg.kind != "nermo" or _same_shapes(theirs.get("model"), cfg.model):
         return params
     return grow_params(params, cfg.model, cfg.seed)
