@@ -58,13 +58,26 @@ class ModelConfig:
     # Average each forecast with the unmirrored forecast of the window's left-right mirror
     # image (``nermo_ros.meta``): a test-time choice, twice the batch in one pass.
     mirror_average: bool = False
+    # Share of the constant-velocity forecast (each joint's line over its sightings of the last
+    # 0.1 s, ``predictors/baselines.py``) mixed into the forecast, decaying with the horizon h as
+    # velocity_blend * exp(-h / velocity_blend_time_s); 0: none. A test-time choice made by
+    # nested cross-validation (``evaluation/velocity_blend.py``), stored with the checkpoint.
+    velocity_blend: float = 0.0
+    velocity_blend_time_s: float = 0.32
 
-    ADAPTATION_FIELDS = ("adapt_frame_stride", "mirror_average", "velocity_fit")
+    ADAPTATION_FIELDS = ("adapt_frame_stride", "mirror_average", "velocity_fit",
+                         "velocity_blend", "velocity_blend_time_s")
 
     def __post_init__(self):
         if self.velocity_fit not in ("linear", "quadratic"):
             raise ValueError(f"ModelConfig: velocity_fit must be 'linear' or 'quadratic', "
                              f"got {self.velocity_fit!r}")
+        if not 0.0 <= self.velocity_blend <= 1.0:
+            raise ValueError(f"ModelConfig: velocity_blend must be in [0, 1], "
+                             f"got {self.velocity_blend!r}")
+        if not self.velocity_blend_time_s > 0.0:
+            raise ValueError(f"ModelConfig: velocity_blend_time_s must be > 0, "
+                             f"got {self.velocity_blend_time_s!r}")
         if self.adapt_frame_stride < 1:
             raise ValueError(f"ModelConfig: adapt_frame_stride must be >= 1, "
                              f"got {self.adapt_frame_stride}")

@@ -235,6 +235,8 @@ def test_the_headline_is_nermo_with_the_most_steps_mirror_averaged_as_the_node_r
     assert headline_method(names) == "nermo_3step_mirror"
     assert headline_method(names[:4]) == "nermo_3step"
     assert headline_method(["zero_velocity", "constant_velocity"]) == "constant_velocity"
+    assert headline_method(names + ["nermo_3step_mirror_blend_nested"]) == (
+        "nermo_3step_mirror_blend_nested")
 
 
 def test_pgbig_on_our_action_mix_averages_its_released_figures_over_our_folders():
@@ -289,6 +291,16 @@ def test_cross_validation_scores_each_folds_model_on_its_trials_and_refuses_a_le
     assert sorted(n for f in cv["protocol8"]["per_fold"] for n in f["validation"]) == [
         "basketball_1.txt", "basketball_2.txt", "walking_1.txt", "walking_2.txt"]
     assert "nermo_1step" in cv["protocol8"]["mpjpe_mm"]["complete"]
+    # the constant-velocity blend, each fold's chosen on the other fold
+    assert main(common + ["--cv-models", str(tmp_path / "fold{k}" / "final.pt"),
+                          "--velocity-blend-grid", "--out", str(tmp_path / "blend")]) == 0
+    blend = json.loads((tmp_path / "blend" / "results.json").read_text())["nermo_body17"]
+    rows = blend["protocol8"]["mpjpe_mm"]["complete"]
+    assert {"nermo_1step", "nermo_1step_blend_nested"} <= set(rows)
+    assert not [n for n in rows if "_blend0" in n]  # the grid rows stay out of the tables
+    assert [c["fold"] for c in blend["protocol8"]["nested"]["per_fold"]] == [0, 1]
+    assert rows["nermo_1step"] == cv["protocol8"]["mpjpe_mm"]["complete"]["nermo_1step"]
+    assert main(common + ["--velocity-blend-grid", "--out", str(tmp_path / "no")]) == 2
     # only the held-out split (the lowest-numbered trial of each action), by its own fold
     assert main(common + ["--cv-models", str(tmp_path / "fold{k}" / "final.pt"),
                           "--cv-heldout-only", "--out", str(tmp_path / "held")]) == 0

@@ -62,6 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cv-heldout-only", action="store_true", help="score only the "
                         "held-out split's trials, each by its own fold's model: the same windows "
                         "as a plain `evaluate` of a model trained without them, to compare")
+    parser.add_argument("--velocity-blend-grid", action="store_true", help="with --cv-models: "
+                        "also score NeRMo's headline row blended with constant velocity, each "
+                        "fold at the grid point chosen on the other folds "
+                        "(evaluation/velocity_blend.py), and print the choice on all folds")
     parser.add_argument("--perception-noise", nargs="?", const=NOISE_FILE, default=None,
                         metavar="FILE", help="inject the camera noise and timing of FILE "
                         f"(default {NOISE_FILE}) into the observed frames, one setting per "
@@ -157,12 +161,17 @@ def run(args: argparse.Namespace) -> int:
         if noise_record:
             results["perception_noise"] = noise_record
         run_layout = _cross_validated if cross_validating else _plain
+        if args.velocity_blend_grid and not cross_validating:
+            raise ValueError("--velocity-blend-grid needs --cv-models: each fold's blend is "
+                             "chosen on the other folds")
         panels = {}
         for layout in layouts:
             results[layout], note = run_layout(args, trials, skeleton, layout, settings, device)
             for sampling in args.sampling:
                 summary = results[layout][sampling]
                 print(report.summary_text(layout, sampling, summary, note) + "\n")
+                if "nested" in summary:
+                    print(_nested_text(summary["nested"]) + "\n")
                 if "jitter_response" in summary:
                     print(_response_text(summary["jitter_response"], layout, sampling) + "\n")
                 panels.update({f"{layout}, {sampling}, {s}": per
@@ -208,6 +217,15 @@ def _plain(args, trials, skeleton, layout, settings, device):
     return out, ""
 
 
+def _nested_text(record) -> str:
+    """The blend chosen for each fold and on all folds (``velocity_blend.choose_nested``)."""
+    point = lambda c: f"share {c['share']:g}, time constant {c['time_constant_s']:g} s"  # noqa: E731
+    lines = [f"constant-velocity blend, chosen on {record['chosen_on']}:"]
+    lines += [f"  fold {c['fold']}: {point(c)}" for c in record["per_fold"]]
+    lines.append(f"  all folds (for the model trained on every trial): {point(record['all_folds'])}")
+    return "\n".join(lines)
+
+
 def _response_text(response, layout, sampling):
     from nermo_ros.evaluation.noise_response import response_text
     from nermo_ros.evaluation.report import SAMPLING_LABELS
@@ -233,6 +251,8 @@ def _cross_validated(args, trials, skeleton, layout, settings, device):
                 leaks.append(f"{path}: {leak}")
             found = methods.checkpoint_methods(ckpt, tuple(args.steps), device,
                                                args.mirror_average, args.hold)
+            if args.velocity_blend_grid and ckpt.kind == "nermo":
+                found = _with_blend_grid(found, ckpt, path)
             clash = set(found) & (set(chosen) - set(methods.baseline_methods()))
             if clash:
                 raise ValueError(f"two --cv-models templates give {sorted(clash)} for fold "
@@ -260,12 +280,33 @@ def _cross_validated(args, trials, skeleton, layout, settings, device):
         scored = [f for f in (folds.only_validating(f, heldout) for f in all_folds)
                   if any(f.validation.values())]
         out["cross_validation"]["scored"] = "held-out split only"
+    choose = None
+    if args.velocity_blend_grid:
+        from nermo_ros.evaluation import report, velocity_blend
+
+        base = report.headline_method(per_fold[0])
+        choose = lambda parts: velocity_blend.choose_nested(parts, base)  # noqa: E731
     for sampling in args.sampling:
         out[sampling] = cross_validation.cross_validate(
-            scored, sequences, lambda k: per_fold[k], metrics, sampling, settings)
+            scored, sequences, lambda k: per_fold[k], metrics, sampling, settings, choose)
     note = (f", {args.folds}-fold cross-validation" + (", CONTAMINATED" if leaks else "")
             + (", held-out split only" if args.cv_heldout_only else ""))
     return out, note
+
+
+def _with_blend_grid(found, ckpt, path):
+    """``found`` with its headline NeRMo row's constant-velocity blend grid
+    (``velocity_blend.blended_rows``)."""
+    from nermo_ros.evaluation import methods, report, velocity_blend
+
+    if ckpt.model_config.velocity_blend > 0.0:
+        raise ValueError(f"{path} already blends with constant velocity (velocity_blend "
+                         f"{ckpt.model_config.velocity_blend:g}); the grid would blend twice. "
+                         "Score fold checkpoints trained without a stored blend")
+    base = report.headline_method(found)
+    cv = methods.baseline_methods()["constant_velocity"]
+    return {**{n: m for n, m in found.items() if n != base},
+            **velocity_blend.blended_rows(base, found[base], cv)}
 
 
 def _load(path, kind, layout):

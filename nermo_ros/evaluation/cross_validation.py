@@ -48,17 +48,28 @@ def fold_leak(train_config: dict, validation: dict, fold: Fold) -> str | None:
 
 def cross_validate(folds: list[Fold], sequences: dict[Path, np.ndarray],
                    methods_of_fold: Callable[[int], dict[str, Method]], metrics: dict,
-                   sampling: str, settings=benchmark.SETTINGS) -> dict:
+                   sampling: str, settings=benchmark.SETTINGS,
+                   choose: Callable[[list[benchmark.Errors]], tuple[list, dict]] | None = None
+                   ) -> dict:
     """The pooled summary (``benchmark.summary``) plus ``per_fold``: each fold's samples and
-    average rows, to show how much the folds disagree."""
-    parts, per_fold = [], []
+    average rows, to show how much the folds disagree. ``choose`` turns the folds' errors into
+    nested-choice rows (``velocity_blend.choose_nested``) and a record kept as ``nested``."""
+    parts, counts = [], []
     for fold in folds:
         samples = benchmark.cut_samples(fold.validation, sequences, sampling)
-        errors = benchmark.sample_errors(samples, methods_of_fold(fold.index), metrics, settings)
-        parts.append(errors)
+        parts.append(benchmark.sample_errors(samples, methods_of_fold(fold.index), metrics, settings))
+        counts.append(len(samples))
+    record = None
+    if choose is not None:
+        parts, record = choose(parts)
+    per_fold = []
+    for fold, errors, count in zip(folds, parts, counts):
         averages = {m: {s: {n: rows["average"] for n, rows in per.items()}
                         for s, per in by_setting.items()}
                     for m, by_setting in benchmark.tables(errors).items()}
-        per_fold.append({"fold": fold.index, "samples": len(samples),
+        per_fold.append({"fold": fold.index, "samples": count,
                          "validation": fold.validation_names(), "average": averages})
-    return {**benchmark.summary(benchmark.pool(parts)), "per_fold": per_fold}
+    out = {**benchmark.summary(benchmark.pool(parts)), "per_fold": per_fold}
+    if record is not None:
+        out["nested"] = record
+    return out

@@ -8,6 +8,9 @@ from pathlib import Path
 from nermo_ros.evaluation import published
 from nermo_ros.evaluation.protocol import EVAL_HORIZONS_MS, LAYOUT_NUM_JOINTS
 
+# A row whose test-time setting each fold chose on the other folds (evaluation/velocity_blend.py).
+NESTED_SUFFIX = "_blend_nested"
+
 def _head(first: str) -> list[str]:
     return [f"| {first} | " + " | ".join(f"{ms} ms" for ms in EVAL_HORIZONS_MS) + " |",
             "|---|" + "---:|" * len(EVAL_HORIZONS_MS)]
@@ -103,12 +106,15 @@ SAMPLING_LABELS = {"protocol8": "8 seeded samples per trial", "all": "every wind
 
 
 def headline_method(method_names) -> str:
-    """The method whose per-action tables are printed: NeRMo with the most steps, mirror-averaged
-    if that was run (its best test-time setting), else the DCT-MLP, else constant velocity."""
+    """The method whose per-action tables are printed: NeRMo with the most steps, blended by
+    nested choice and mirror-averaged where those were run (its best test-time settings), else
+    the DCT-MLP, else constant velocity."""
     nermo = [n for n in method_names if n.startswith("nermo_")]
     if nermo:
         steps = lambda n: int(n.removeprefix("nermo_").split("step")[0])  # noqa: E731
-        return max(nermo, key=lambda n: (steps(n), n.endswith("_mirror")))
+        nested = lambda n: n.endswith(NESTED_SUFFIX)  # noqa: E731
+        mirror = lambda n: n.removesuffix(NESTED_SUFFIX).endswith("_mirror")  # noqa: E731
+        return max(nermo, key=lambda n: (steps(n), nested(n), mirror(n)))
     return "dct_mlp" if "dct_mlp" in method_names else "constant_velocity"
 
 
