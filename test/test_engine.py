@@ -68,12 +68,14 @@ def test_exported_graph_holds_only_standard_onnx_operators_and_matches_eager(pro
 
 
 @pytest.mark.parametrize("change", [{"adapt_frame_stride": 3}, {"mirror_average": True},
-                                    {"velocity_fit": "quadratic"}],
-                         ids=["strided", "mirror_average", "quadratic_velocity"])
+                                    {"velocity_fit": "quadratic"},
+                                    {"velocity_blend": 0.3, "velocity_blend_time_s": 0.2}],
+                         ids=["strided", "mirror_average", "quadratic_velocity", "velocity_blend"])
 def test_an_adaptation_variant_exports_and_matches_eager(change):
     """The shipped model fits every 3rd frame, the node may mirror-average (the batch doubled
-    and the joints permuted inside the graph), and a prior may fit parabolas (Cramer's rule
-    with a fallback): each must survive the export."""
+    and the joints permuted inside the graph), a prior may fit parabolas (Cramer's rule
+    with a fallback) and the protocol model mixes in the constant-velocity line: each must
+    survive the export."""
     variant = nermo_program(tiny_params(), dataclasses.replace(TINY, **change), steps=2,
                             window_frames=7, num_queries=3, buckets=(2,))
     session = ort.InferenceSession(export_onnx_bytes(variant, batch=2), providers=["CPUExecutionProvider"])
