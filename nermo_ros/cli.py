@@ -24,8 +24,6 @@ VERBS: dict[str, str] = {
                   "latency, 30 Hz budget).",
     "perception_noise": "Measure MediaPipe's skeleton noise on the packaged real videos and "
                         "write the noise model (config/perception_noise.yaml).",
-    "set_adaptation": "Store a NeRMo checkpoint's test-time settings (constant-velocity blend) "
-                      "in a copy of it.",
 }
 
 

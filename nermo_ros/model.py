@@ -61,7 +61,7 @@ class ModelConfig:
     # Share of the constant-velocity forecast (each joint's line over its sightings of the last
     # 0.1 s, ``predictors/baselines.py``) mixed into the forecast, decaying with the horizon h as
     # velocity_blend * exp(-h / velocity_blend_time_s); 0: none. A test-time choice made by
-    # nested cross-validation (``evaluation/velocity_blend.py``), stored with the checkpoint.
+    # nested cross-validation (``evaluation/velocity_blend.py``), set by a zero-step stage.
     velocity_blend: float = 0.0
     velocity_blend_time_s: float = 0.32
 

@@ -96,10 +96,13 @@ def test_a_stage_of_zero_steps_changes_only_the_adaptation_rule(tmp_path):
     cfg = _config(2)
     first = train(cfg, tmp_path / "first")
     stage = dataclasses.replace(cfg, init_from=str(first), optim=dataclasses.replace(cfg.optim, steps=0),
-                                model=dataclasses.replace(cfg.model, adapt_frame_stride=3))
+                                model=dataclasses.replace(cfg.model, adapt_frame_stride=3,
+                                                          velocity_blend=0.2,
+                                                          velocity_blend_time_s=0.32))
     final = train(stage, tmp_path / "stage")
     ckpt = load_checkpoint(final, expect_layout="nermo_body17")
     assert ckpt.model_config.adapt_frame_stride == 3 and ckpt.step == 0
+    assert (ckpt.model_config.velocity_blend, ckpt.model_config.velocity_blend_time_s) == (0.2, 0.32)
     assert all(torch.equal(ckpt.params[k], v) for k, v in load_raw(first)["params"].items())
 
 

@@ -1,6 +1,6 @@
 """The constant-velocity blend: the model's own mix equals the benchmark's mix of its forecast
-with the baseline's, each fold's blend is chosen on the other folds only, and a chosen blend
-is stored in a checkpoint that then forecasts with it."""
+with the baseline's, a blend out of range is refused, and each fold's blend is chosen on the
+other folds only (a zero-step training stage stores it: test_meta_training.py)."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -81,29 +81,3 @@ def test_each_fold_takes_the_blend_that_did_best_on_the_other_folds():
     assert len(record["grid"]) == 2
     with pytest.raises(ValueError, match="at least two folds"):
         velocity_blend.choose_nested(parts[:1], "m", grid)
-
-
-def test_a_chosen_blend_is_stored_in_a_copy_that_forecasts_with_it(tmp_path, capsys):
-    from nermo_ros.cli import main
-
-    source = MODELS / "nermo_cmu_protocol25.pt"
-    out = tmp_path / "blended.pt"
-    assert main(["set_adaptation", str(source), "--out", str(out), "--velocity-blend", "0.25",
-                 "--velocity-blend-time-s", "0.16", "--note", "chosen by a test"]) == 0
-    before, after = load_checkpoint(source), load_checkpoint(out)
-    assert (after.model_config.velocity_blend, after.model_config.velocity_blend_time_s) == (0.25, 0.16)
-    assert after.train_config["adaptation_note"] == "chosen by a test"
-    assert after.model_config.shape_dict() == before.model_config.shape_dict()
-    assert all(np.array_equal(after.params[k], before.params[k]) for k in before.params)
-    assert after.model_id != before.model_id
-    batch, _ = _windows(1)
-    unblended = replace(before.model_config, velocity_blend=0.0)
-    plain = methods.nermo_method(before.params, unblended, 3)(batch)
-    assert np.abs(methods.nermo_method(after.params, after.model_config, 3)(batch) - plain).max() > 1e-3
-    # nothing to set, a DCT-MLP and an out-of-range share are refused with a message
-    assert main(["set_adaptation", str(source), "--out", str(out)]) == 2
-    assert main(["set_adaptation", str(MODELS / "dct_mlp_body17.pt"), "--out", str(out),
-                 "--velocity-blend", "0.2"]) == 2
-    assert main(["set_adaptation", str(source), "--out", str(out), "--velocity-blend", "2"]) == 2
-    err = capsys.readouterr().err
-    assert "nothing to set" in err and "only NeRMo" in err and "velocity_blend must be" in err

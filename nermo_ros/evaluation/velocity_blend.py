@@ -5,8 +5,8 @@ Each fold's NeRMo forecast is mixed with the constant-velocity baseline's at eve
 time constant) of ``GRID``, the same mix ``meta.blend_recent_line`` makes inside the model.
 Fold k's blended row takes the grid point that did best on the *other* folds, so the pooled
 ``<row>_blend_nested`` figure never scores a setting on the trials that chose it. The choice
-on all folds together is the one to store in the model trained on every trial
-(``nermo-ros set-adaptation``).
+on all folds together is the one to store in the model trained on every trial, by a training
+stage of zero steps that sets it (``config/train_cmu25_cv_stage14_blend.yaml``).
 """
 
 from __future__ import annotations
