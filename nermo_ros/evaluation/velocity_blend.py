@@ -58,6 +58,8 @@ def choose_nested(parts: list[benchmark.Errors], base: str,
     """Each fold's errors with the grid rows replaced by one ``<base>_blend_nested`` row (the
     grid point chosen on the other folds), and a record: each fold's choice, the choice on all
     folds, and every grid point's pooled average."""
+    if len(parts) < 2:
+        raise ValueError("a nested choice needs at least two folds")
     metric = "public38_mm" if "public38_mm" in parts[0].mm else "mpjpe_mm"
     setting = next(iter(parts[0].mm[metric]))
     names = [variant_name(base, s, t) for s, t in grid]
@@ -69,10 +71,7 @@ def choose_nested(parts: list[benchmark.Errors], base: str,
                  for n in names}
         return min(names, key=lambda n: (score[n], n))
 
-    chosen = [best([p for i, p in enumerate(parts) if i != k]) if len(parts) > 1 else None
-              for k in range(len(parts))]
-    if None in chosen:
-        raise ValueError("a nested choice needs at least two folds")
+    chosen = [best([p for i, p in enumerate(parts) if i != k]) for k in range(len(parts))]
     pooled = benchmark.tables(benchmark.pool(parts))[metric][setting]
     overall = best(parts)
     point = dict(zip(names, grid))
