@@ -11,6 +11,7 @@ from nermo_ros.evaluation.protocol import EVAL_HORIZONS_MS, LAYOUT_NUM_JOINTS
 # A row whose test-time setting each fold chose on the other folds (evaluation/velocity_blend.py).
 NESTED_SUFFIX = "_blend_nested"
 
+
 def _head(first: str) -> list[str]:
     return [f"| {first} | " + " | ".join(f"{ms} ms" for ms in EVAL_HORIZONS_MS) + " |",
             "|---|" + "---:|" * len(EVAL_HORIZONS_MS)]
