@@ -164,3 +164,22 @@ def test_a_stage_may_add_blocks_that_start_as_the_identity(tmp_path):
     shrunk = dataclasses.replace(cfg, init_from=str(tmp_path / "grown" / "final.pt"))
     with pytest.raises(ValueError, match="may only add blocks"):
         init_weights(shrunk)
+
+
+def test_action_balance_draws_each_action_by_its_window_count_to_the_chosen_power(tmp_path):
+    """window.action_balance b: an action with n windows is drawn in proportion to
+    n ** (1 - b); 0 keeps every window alike, 1 every action alike. Refused outside [0, 1]."""
+    from nermo_ros.training.config import WindowConfig
+    from nermo_ros.training.windows import SequenceBank, action_odds
+
+    actions = ["walking"] * 900 + ["running"] * 100
+    for balance, running_share in ((0.0, 0.1), (0.5, 0.25), (1.0, 0.5)):
+        odds = torch.as_tensor(action_odds(actions, balance), dtype=torch.float32)
+        bank = SequenceBank(torch.zeros(1000, 1, 3), torch.arange(1000), odds)
+        gen = torch.Generator()
+        gen.manual_seed(1)
+        drawn = bank.draw(40000, gen)
+        share = (drawn >= 900).float().mean().item()
+        assert abs(share - running_share) < 0.01, (balance, share)
+    with pytest.raises(ValueError, match="action_balance"):
+        WindowConfig(action_balance=1.5)

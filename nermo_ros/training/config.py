@@ -50,6 +50,10 @@ class WindowConfig:
     timestamp_jitter_s: float = 0.0
     perception_noise: str | tuple[str, ...] = ""
     perception_noise_share: float = 1.0
+    # How windows are drawn across action folders: an action with n windows gets odds
+    # proportional to n ** (1 - action_balance). 0: every window alike, so long actions
+    # dominate; 1: every action alike, as the benchmark's average over actions weighs them.
+    action_balance: float = 0.0
 
     def __post_init__(self):
         if not all(0.0 <= v < 1.0 for v in (self.scale_jitter, self.speed_jitter,
@@ -61,6 +65,9 @@ class WindowConfig:
                              "positive camera rates, e.g. [10, 15, 25, 30]")
         if self.timestamp_jitter_s < 0:
             raise ValueError(f"window: timestamp_jitter_s {self.timestamp_jitter_s} must be >= 0")
+        if not 0.0 <= self.action_balance <= 1.0:
+            raise ValueError(f"window: action_balance {self.action_balance} must lie in [0, 1] "
+                             "(0: every window alike, 1: every action alike)")
         if not 0.0 <= self.perception_noise_share <= 1.0:
             raise ValueError(f"window: perception_noise_share {self.perception_noise_share} "
                              "must lie in [0, 1]")

@@ -33,24 +33,49 @@ from nermo_ros.training.config import WindowConfig
 class SequenceBank:
     positions_m: Tensor  # (N, J, 3) all trials' 50 Hz frames, concatenated
     starts: Tensor  # (W,) indices where a window of span_raw frames fits inside one trial
+    # (W,) odds of drawing each start (``WindowConfig.action_balance``); None: all alike.
+    odds: Tensor | None = None
+
+    def draw(self, batch_size: int, gen: torch.Generator) -> Tensor:
+        """(B,) window starts."""
+        device = self.starts.device
+        if self.odds is None:
+            pick = torch.randint(len(self.starts), (batch_size,), device=device, generator=gen)
+        else:
+            pick = torch.multinomial(self.odds, batch_size, replacement=True, generator=gen)
+        return self.starts[pick]
+
+
+def action_odds(actions: list[str], balance: float) -> np.ndarray:
+    """Per window, n_a ** -balance for its action's window count n_a: an action then draws
+    in proportion to n_a ** (1 - balance)."""
+    _, index, counts = np.unique(actions, return_inverse=True, return_counts=True)
+    return counts[index].astype(np.float64) ** -balance
 
 
 def build_bank(files: list[Path], skeleton: cmu.CmuSkeleton, layout: str, span_raw: int,
-               device: torch.device | str = "cpu") -> SequenceBank:
-    """Convert the trial files once; refuse an empty split with a clear message."""
-    chunks, starts, offset = [], [], 0
+               device: torch.device | str = "cpu", action_balance: float = 0.0) -> SequenceBank:
+    """Convert the trial files once; refuse an empty split with a clear message. A file's
+    action is its folder's name (``cmu.list_trials``)."""
+    chunks, starts, actions, offset = [], [], [], 0
     for path in files:
         pos = trial_positions_m(cmu.read_expmap_file(path), skeleton, layout)
         if len(pos) >= span_raw:
             starts.append(offset + np.arange(len(pos) - span_raw + 1))
+            actions += [Path(path).parent.name] * len(starts[-1])
         chunks.append(pos)
         offset += len(pos)
     if not starts:
         raise ValueError(f"no trial among {len(files)} files is long enough for a training "
                          f"window of {span_raw} frames at 50 Hz")
+    odds = None
+    if action_balance > 0:
+        odds = torch.as_tensor(action_odds(actions, action_balance), dtype=torch.float32,
+                               device=device)
     return SequenceBank(
         positions_m=torch.as_tensor(np.concatenate(chunks), dtype=torch.float32, device=device),
-        starts=torch.as_tensor(np.concatenate(starts), dtype=torch.long, device=device))
+        starts=torch.as_tensor(np.concatenate(starts), dtype=torch.long, device=device),
+        odds=odds)
 
 
 @dataclass(frozen=True)
@@ -119,8 +144,7 @@ def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, bat
     if spec.camera_like:
         return sample_camera_batch(bank, spec, model, batch_size, gen)
     device = bank.positions_m.device
-    pick = torch.randint(len(bank.starts), (batch_size,), device=device, generator=gen)
-    start = bank.starts[pick]
+    start = bank.draw(batch_size, gen)
     obs_off = torch.arange(spec.obs_frames, device=device) * spec.obs_step_raw
     newest = (spec.obs_frames - 1) * spec.obs_step_raw
     fut_off = newest + torch.arange(1, spec.future_frames + 1, device=device) * spec.future_step_raw
@@ -185,10 +209,10 @@ def sample_camera_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConf
     obs_off = torch.clamp(newest + capture_s * raw_hz, min=0.0)  # (B, T) raw frames
     fut_off = newest + torch.arange(1, spec.future_frames + 1, device=device) * spec.future_step_raw
     offsets = torch.cat([obs_off, fut_off.float().expand(batch_size, -1)], dim=1)
-    pick = torch.randint(len(bank.starts), (batch_size,), device=device, generator=gen)
+    start = bank.draw(batch_size, gen)
     speed = (_jitter(batch_size, spec.speed_jitter, gen, device) if spec.speed_jitter > 0
              else torch.ones(batch_size, device=device))
-    x = _augment(_gather_frames(bank, bank.starts[pick], offsets, speed), spec, model, gen)
+    x = _augment(_gather_frames(bank, start, offsets, speed), spec, model, gen)
     mask = random_masks(batch_size, t, model.num_joints, spec, gen, device)
     obs_x = x[:, :t]
     profiles = spec.noise_profiles
