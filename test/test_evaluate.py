@@ -225,6 +225,8 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys)
     assert "every window, stride 1" in printed and "PGBIG, paper" in printed
     assert "| nermo_1step_mirror |" in printed
     assert "PGBIG, released checkpoint, its per-action figures averaged over our" in printed
+    # another folder's trials (the public test split, say) are named as what they are
+    assert f"(ours, the trials under {data})" in printed and "(ours, our trials)" not in printed
 
 
 def test_the_headline_is_nermo_with_the_most_steps_mirror_averaged_as_the_node_runs_it():

@@ -164,12 +164,13 @@ def run(args: argparse.Namespace) -> int:
         if args.velocity_blend_grid and not cross_validating:
             raise ValueError("--velocity-blend-grid needs --cv-models: each fold's blend is "
                              "chosen on the other folds")
+        ours = f"the trials under {args.data}" if args.data else report.OUR_TRIALS
         panels = {}
         for layout in layouts:
             results[layout], note = run_layout(args, trials, skeleton, layout, settings, device)
             for sampling in args.sampling:
                 summary = results[layout][sampling]
-                print(report.summary_text(layout, sampling, summary, note) + "\n")
+                print(report.summary_text(layout, sampling, summary, note, ours) + "\n")
                 if "nested" in summary:
                     print(_nested_text(summary["nested"]) + "\n")
                 if "jitter_response" in summary:
