@@ -114,7 +114,9 @@ def _quadratic_velocity(t: Tensor, x: Tensor, w: Tensor, t_last: Tensor, tau: Te
     return torch.where(u(curved), det_b / (u(safe_det) * tau), linear)
 
 
-def _linear_velocity(t: Tensor, x: Tensor, w: Tensor) -> Tensor:
+def _weighted_line(t: Tensor, x: Tensor, w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Each joint's weighted least-squares line through its sightings: (t_mean (B, J),
+    x_mean (B, J, 3), slope (B, J, 3)); a joint seen at one time only gets slope 0."""
     count = torch.clamp(w.sum(dim=1), min=1e-6)  # (B, J)
     t_mean = (w * t.unsqueeze(-1)).sum(dim=1) / count
     dt = t.unsqueeze(-1) - t_mean.unsqueeze(1)  # (B, T, J)
@@ -122,9 +124,14 @@ def _linear_velocity(t: Tensor, x: Tensor, w: Tensor) -> Tensor:
     spread = (w * dt.square()).sum(dim=1)  # (B, J)
     slope = ((w * dt).unsqueeze(-1) * (x - x_mean.unsqueeze(1))).sum(dim=1)
     has_spread = spread > 1e-10
-    return torch.where(has_spread.unsqueeze(-1),
-                       slope / torch.where(has_spread, spread, torch.ones_like(spread)).unsqueeze(-1),
-                       torch.zeros_like(slope))
+    slope = torch.where(has_spread.unsqueeze(-1),
+                        slope / torch.where(has_spread, spread, torch.ones_like(spread)).unsqueeze(-1),
+                        torch.zeros_like(slope))
+    return t_mean, x_mean, slope
+
+
+def _linear_velocity(t: Tensor, x: Tensor, w: Tensor) -> Tensor:
+    return _weighted_line(t, x, w)[2]
 
 
 def velocity_tau(params: Params, config: ModelConfig) -> Tensor:
@@ -291,10 +298,7 @@ def recent_line_forecast(t: Tensor, x: Tensor, mask: Tensor, t_last: Tensor, que
     # The small tolerance keeps a frame exactly ``window`` old in, as float64 seconds do.
     recent = t.unsqueeze(-1) >= t_last.unsqueeze(1) - (window + 1e-4)
     w = mask * recent.to(mask.dtype)  # (B, T, J)
-    count = torch.clamp(w.sum(dim=1), min=1e-6)
-    t_mean = (w * t.unsqueeze(-1)).sum(dim=1) / count  # (B, J)
-    x_mean = (w.unsqueeze(-1) * x).sum(dim=1) / count.unsqueeze(-1)  # (B, J, 3)
-    slope = _linear_velocity(t, x, w)
+    t_mean, x_mean, slope = _weighted_line(t, x, w)
     lead = query_t.unsqueeze(-1) - t_mean.unsqueeze(1)  # (B, Q, J)
     return x_mean.unsqueeze(1) + lead.unsqueeze(-1) * slope.unsqueeze(1)
 
