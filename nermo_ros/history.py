@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 
 def fill_missing(x: Tensor, mask: Tensor) -> Tensor:
@@ -30,10 +31,12 @@ def fill_missing(x: Tensor, mask: Tensor) -> Tensor:
 
 class MixBlock(nn.Module):
     """siMLPe-style block: a linear map along the time axis (DCT coefficients or frame slots),
-    then an MLP across the features."""
+    then an MLP across the features. ``dropout`` > 0 drops entries of both residual branches
+    (training only; at 0 no operator is added, so compiled graphs stay as they were)."""
 
-    def __init__(self, num_coeffs: int, num_features: int, hidden: int):
+    def __init__(self, num_coeffs: int, num_features: int, hidden: int, dropout: float = 0.0):
         super().__init__()
+        self.dropout = dropout
         self.norm_t = nn.LayerNorm(num_features)
         self.fc_t = nn.Linear(num_coeffs, num_coeffs)
         self.norm_s = nn.LayerNorm(num_features)
@@ -41,5 +44,8 @@ class MixBlock(nn.Module):
                                   nn.Linear(hidden, num_features))
 
     def forward(self, h: Tensor) -> Tensor:  # (B, C, F)
-        h = h + self.fc_t(self.norm_t(h).transpose(1, 2)).transpose(1, 2)
-        return h + self.fc_s(self.norm_s(h))
+        h = h + self._drop(self.fc_t(self.norm_t(h).transpose(1, 2)).transpose(1, 2))
+        return h + self._drop(self.fc_s(self.norm_s(h)))
+
+    def _drop(self, branch: Tensor) -> Tensor:
+        return F.dropout(branch, self.dropout) if self.dropout > 0.0 else branch

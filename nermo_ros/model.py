@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from nermo_ros import skeleton
 from nermo_ros.evaluation.protocol import mirror_map
@@ -64,9 +65,12 @@ class ModelConfig:
     # nested cross-validation (``evaluation/velocity_blend.py``), set by a zero-step stage.
     velocity_blend: float = 0.0
     velocity_blend_time_s: float = 0.32
+    # Share of the entries of every residual branch (decoder and encoder blocks) dropped at
+    # random: set only inside the training loss (``optim.dropout``); checkpoints keep 0.
+    dropout: float = 0.0
 
     ADAPTATION_FIELDS = ("adapt_frame_stride", "mirror_average", "velocity_fit",
-                         "velocity_blend", "velocity_blend_time_s")
+                         "velocity_blend", "velocity_blend_time_s", "dropout")
 
     def __post_init__(self):
         if self.velocity_fit not in ("linear", "quadratic"):
@@ -78,6 +82,8 @@ class ModelConfig:
         if not self.velocity_blend_time_s > 0.0:
             raise ValueError(f"ModelConfig: velocity_blend_time_s must be > 0, "
                              f"got {self.velocity_blend_time_s!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"ModelConfig: dropout must be in [0, 1), got {self.dropout!r}")
         if self.adapt_frame_stride < 1:
             raise ValueError(f"ModelConfig: adapt_frame_stride must be >= 1, "
                              f"got {self.adapt_frame_stride}")
@@ -143,6 +149,7 @@ class Block(nn.Module):
         super().__init__()
         d = cfg.width
         self.num_heads = cfg.num_heads
+        self.dropout = cfg.dropout
         self.codebook = nn.Parameter(torch.randn(cfg.codebook_size, d) * 0.5)
         self.norm_code = nn.LayerNorm(d)
         self.code_q = nn.Linear(d, d)
@@ -157,14 +164,17 @@ class Block(nn.Module):
     def forward(self, h: Tensor, joint_bias: Tensor) -> Tensor:
         """h: (B N J, D) tokens, joints innermost; joint_bias: (B, 1, 1, 1, J) additive key
         mask across joints. Tokens stay 2-D so that every Linear is one matmul."""
-        h = h + self.code_out(self._codebook_attention(self.code_q(self.norm_code(h))))
+        h = h + self._drop(self.code_out(self._codebook_attention(self.code_q(self.norm_code(h)))))
         q, k, v = self.space_qkv(self.norm_space(h)).chunk(3, dim=-1)
         people, joints = joint_bias.shape[0], joint_bias.shape[-1]
         groups = (people, -1, joints, h.shape[-1])  # (B, N, J, D)
         mixed = _attention(q.reshape(groups), k.reshape(groups), v.reshape(groups), self.num_heads,
                            joint_bias)
-        h = h + self.space_out(mixed.reshape(h.shape))
-        return h + self.mlp(self.norm_mlp(h))
+        h = h + self._drop(self.space_out(mixed.reshape(h.shape)))
+        return h + self._drop(self.mlp(self.norm_mlp(h)))
+
+    def _drop(self, branch: Tensor) -> Tensor:
+        return F.dropout(branch, self.dropout) if self.dropout > 0.0 else branch
 
     def _codebook_attention(self, q: Tensor) -> Tensor:
         """Multi-head attention of (T, D) queries over the codebook as two plain matmuls: the
@@ -195,7 +205,7 @@ class HistoryEncoder(nn.Module):
         super().__init__()
         w = cfg.encoder_width
         self.slot_in = nn.Linear(4 * cfg.num_joints + 1, w)
-        self.blocks = nn.Sequential(*(MixBlock(cfg.encoder_frames, w, 2 * w)
+        self.blocks = nn.Sequential(*(MixBlock(cfg.encoder_frames, w, 2 * w, cfg.dropout)
                                       for _ in range(cfg.encoder_blocks)))
         self.to_z = nn.Linear(cfg.encoder_frames * w, cfg.modulation_dim)
         nn.init.zeros_(self.to_z.weight)

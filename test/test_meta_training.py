@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from nermo_ros.checkpoint import load_checkpoint, load_raw
+from nermo_ros.data import cmu
 from nermo_ros.training.config import load_config
-from nermo_ros.training.loop import train, training_files
+from nermo_ros.training.loop import (build_bank, nermo_loss, sample_batch, train, training_files,
+                                     weights_from)
 from nermo_ros.training.validation import validate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -183,3 +185,22 @@ def test_action_balance_draws_each_action_by_its_window_count_to_the_chosen_powe
         assert abs(share - running_share) < 0.01, (balance, share)
     with pytest.raises(ValueError, match="action_balance"):
         WindowConfig(action_balance=1.5)
+
+
+def test_dropout_changes_the_training_loss_but_not_the_checkpoint_or_its_forecasts(tmp_path):
+    cfg = _config(2)
+    cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, dropout=0.3))
+    final = train(cfg, tmp_path / "run", validate_fn=validate)
+    ckpt = load_checkpoint(final, expect_layout="nermo_body17")
+    assert ckpt.model_config.dropout == 0.0  # inference never drops
+    assert load_raw(final)["train_config"]["optim"]["dropout"] == 0.3  # the recipe is recorded
+    weights = weights_from(final, cfg)
+    files, _ = training_files(cfg)
+    skeleton = cmu.load_skeleton(cmu.find_skeleton_json(Path(files[0]).parent.parent))
+    bank = build_bank(files[:2], skeleton, cfg.layout, cfg.window.span_raw, torch.device("cpu"))
+    batch = sample_batch(bank, cfg.window, cfg.model, 4, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        dropped = [float(nermo_loss(weights, batch, cfg, 1)) for _ in range(2)]
+        plain_cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, dropout=0.0))
+        plain = [float(nermo_loss(weights, batch, plain_cfg, 1)) for _ in range(2)]
+    assert dropped[0] != dropped[1] and plain[0] == plain[1]

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from torch.fx.experimental.proxy_tensor import make_fx
 
 from nermo_ros.model import Block, ModelConfig, NermoModel, _attention, fourier_features
 
@@ -76,3 +77,23 @@ def test_codebook_attention_as_two_matmuls_equals_per_head_attention():
     expected = _attention(q, k, v, 4, None)
     torch.testing.assert_close(block._codebook_attention(q), expected, rtol=1e-5, atol=1e-6)
     assert not torch.allclose(block._codebook_attention(q), _attention(q, k, v, 1, None), atol=1e-3)
+
+
+def test_dropout_draws_a_new_mask_each_call_and_at_zero_adds_no_operator():
+    dropping = ModelConfig(**{**SMALL.to_dict(), "dropout": 0.3, "encoder_blocks": 1,
+                              "encoder_frames": 4})
+    torch.manual_seed(0)
+    model = NermoModel(dropping)
+    t, z, seen = torch.rand(2, 4), torch.randn(2, 8), torch.ones(2, 5)
+    assert not torch.allclose(model(t, z, seen), model(t, z, seen))
+    slots = torch.randn(2, 4, dropping.encoder_width)  # the encoder's blocks (its output starts at 0)
+    assert not torch.allclose(model.encoder.blocks(slots), model.encoder.blocks(slots))
+    plain = NermoModel(ModelConfig(**{**dropping.to_dict(), "dropout": 0.0}))
+    plain.load_state_dict(model.state_dict())
+    assert torch.equal(plain(t, z, seen), plain(t, z, seen))
+    ops = lambda m: [str(n.target) for n in make_fx(m)(t, z, seen).graph.nodes]  # noqa: E731
+    assert any("dropout" in op or "bernoulli" in op for op in ops(model))  # the check can fail
+    assert not any("dropout" in op or "bernoulli" in op for op in ops(plain))
+    assert "dropout" not in dropping.shape_dict()  # the same weights, with or without
+    with pytest.raises(ValueError, match="dropout"):
+        ModelConfig(dropout=1.0)

@@ -110,3 +110,13 @@ def test_a_stage_starts_only_from_weights_that_never_saw_its_validation_trials(t
         weights_from(same, TrainConfig())
     everything = TrainConfig(data=DataConfig(split="all"))
     assert torch.equal(weights_from(same, everything)["w"], torch.zeros(2))
+
+
+def test_dropout_is_a_training_setting_and_the_model_section_refuses_it():
+    assert config_from_dict({"optim": {"dropout": 0.1}}).optim.dropout == 0.1
+    with pytest.raises(ValueError, match="optim.dropout"):
+        config_from_dict({"model": {"dropout": 0.1}})
+    with pytest.raises(ValueError, match=r"optim.dropout must be in \[0, 1\)"):
+        config_from_dict({"optim": {"dropout": -0.1}})
+    with pytest.raises(ValueError, match="kind nermo only"):
+        config_from_dict({"kind": "dct_mlp", "optim": {"dropout": 0.1}})

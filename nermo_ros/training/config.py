@@ -117,6 +117,14 @@ class OptimConfig:
     # whichever of steps or time runs out first (for fixed GPU budgets; the run then
     # reproduces up to the step it reached, which the checkpoint records).
     max_minutes: float = 0.0
+    # Share of every residual branch's entries (NeRMo's decoder and encoder blocks) dropped at
+    # random in the training loss, inner steps included: a regulariser against learning the
+    # training trials by heart. Validation and checkpoints run without it.
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"optim.dropout must be in [0, 1), got {self.dropout!r}")
 
 
 @dataclass(frozen=True)
@@ -218,6 +226,11 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     cfg = _build(TrainConfig, values, where)
     if cfg.kind not in ("nermo", "dct_mlp"):
         raise ValueError(f"{where}: kind must be nermo or dct_mlp, got {cfg.kind!r}")
+    if cfg.model.dropout:
+        raise ValueError(f"{where}: set dropout as optim.dropout (training only), not "
+                         f"model.dropout, which the checkpoint would keep for inference")
+    if cfg.optim.dropout and cfg.kind != "nermo":
+        raise ValueError(f"{where}: optim.dropout applies to kind nermo only")
     if cfg.model.layout != cfg.layout:
         raise ValueError(f"{where}: model.layout {cfg.model.layout!r} differs from layout "
                          f"{cfg.layout!r}; set both to the skeleton you train for")

@@ -155,10 +155,10 @@ def nermo_loss(params: dict[str, Tensor], batch: Batch, cfg: TrainConfig, steps:
     b = batch.obs_x.shape[0]
     z0 = params["z0"].expand(b, -1)
     # One pass: the mirror average is a test-time choice, and training already sees mirror
-    # images (window augmentation).
-    pred, _, recon = adapt_and_predict(params, batch.obs_t, batch.obs_x, batch.obs_mask, z0,
-                                       batch.fut_t, steps=steps,
-                                       config=replace(cfg.model, mirror_average=False))
+    # images (window augmentation). Dropout acts here only.
+    pred, _, recon = adapt_and_predict(
+        params, batch.obs_t, batch.obs_x, batch.obs_mask, z0, batch.fut_t, steps=steps,
+        config=replace(cfg.model, mirror_average=False, dropout=cfg.optim.dropout))
     weight = None
     if cfg.meta.horizon_weight_power:
         weight = horizon_weights(batch.fut_t, cfg.meta.horizon_weight_power,
