@@ -31,8 +31,7 @@ def fill_missing(x: Tensor, mask: Tensor) -> Tensor:
 
 class MixBlock(nn.Module):
     """siMLPe-style block: a linear map along the time axis (DCT coefficients or frame slots),
-    then an MLP across the features. ``dropout`` > 0 drops entries of both residual branches
-    (training only; at 0 no operator is added, so compiled graphs stay as they were)."""
+    then an MLP across the features; ``dropout``: ``residual_dropout`` on both branches."""
 
     def __init__(self, num_coeffs: int, num_features: int, hidden: int, dropout: float = 0.0):
         super().__init__()
@@ -44,8 +43,12 @@ class MixBlock(nn.Module):
                                   nn.Linear(hidden, num_features))
 
     def forward(self, h: Tensor) -> Tensor:  # (B, C, F)
-        h = h + self._drop(self.fc_t(self.norm_t(h).transpose(1, 2)).transpose(1, 2))
-        return h + self._drop(self.fc_s(self.norm_s(h)))
+        h = h + residual_dropout(self.fc_t(self.norm_t(h).transpose(1, 2)).transpose(1, 2),
+                                 self.dropout)
+        return h + residual_dropout(self.fc_s(self.norm_s(h)), self.dropout)
 
-    def _drop(self, branch: Tensor) -> Tensor:
-        return F.dropout(branch, self.dropout) if self.dropout > 0.0 else branch
+
+def residual_dropout(branch: Tensor, p: float) -> Tensor:
+    """``branch`` with a share p of its entries dropped (training only): at p = 0 the branch
+    itself, so inference and the compiled graphs hold no dropout operator."""
+    return F.dropout(branch, p) if p > 0.0 else branch

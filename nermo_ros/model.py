@@ -14,11 +14,10 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from nermo_ros import skeleton
 from nermo_ros.evaluation.protocol import mirror_map
-from nermo_ros.history import MixBlock, fill_missing
+from nermo_ros.history import MixBlock, fill_missing, residual_dropout
 
 # Added to attention logits of keys that must not be attended to. Finite (not -inf) so that a
 # row with no valid key stays a uniform average instead of NaN, and small enough for fp16.
@@ -164,17 +163,15 @@ class Block(nn.Module):
     def forward(self, h: Tensor, joint_bias: Tensor) -> Tensor:
         """h: (B N J, D) tokens, joints innermost; joint_bias: (B, 1, 1, 1, J) additive key
         mask across joints. Tokens stay 2-D so that every Linear is one matmul."""
-        h = h + self._drop(self.code_out(self._codebook_attention(self.code_q(self.norm_code(h)))))
+        h = h + residual_dropout(
+            self.code_out(self._codebook_attention(self.code_q(self.norm_code(h)))), self.dropout)
         q, k, v = self.space_qkv(self.norm_space(h)).chunk(3, dim=-1)
         people, joints = joint_bias.shape[0], joint_bias.shape[-1]
         groups = (people, -1, joints, h.shape[-1])  # (B, N, J, D)
         mixed = _attention(q.reshape(groups), k.reshape(groups), v.reshape(groups), self.num_heads,
                            joint_bias)
-        h = h + self._drop(self.space_out(mixed.reshape(h.shape)))
-        return h + self._drop(self.mlp(self.norm_mlp(h)))
-
-    def _drop(self, branch: Tensor) -> Tensor:
-        return F.dropout(branch, self.dropout) if self.dropout > 0.0 else branch
+        h = h + residual_dropout(self.space_out(mixed.reshape(h.shape)), self.dropout)
+        return h + residual_dropout(self.mlp(self.norm_mlp(h)), self.dropout)
 
     def _codebook_attention(self, q: Tensor) -> Tensor:
         """Multi-head attention of (T, D) queries over the codebook as two plain matmuls: the

@@ -120,3 +120,18 @@ def test_dropout_is_a_training_setting_and_the_model_section_refuses_it():
         config_from_dict({"optim": {"dropout": -0.1}})
     with pytest.raises(ValueError, match="kind nermo only"):
         config_from_dict({"kind": "dct_mlp", "optim": {"dropout": 0.1}})
+
+
+def test_a_checkpoint_that_keeps_dropout_for_inference_is_refused(tmp_path):
+    from nermo_ros.checkpoint import load_checkpoint
+
+    cfg = TrainConfig()
+    path = tmp_path / "dropping.pt"
+    save_checkpoint(path, kind="nermo", layout=cfg.layout, num_joints=cfg.model.num_joints,
+                    params={"w": torch.zeros(2)}, train_config=cfg.to_dict(),
+                    model_config=dataclasses.replace(cfg.model, dropout=0.1))
+    with pytest.raises(ValueError, match="dropout 0.1 for inference"):
+        load_checkpoint(path)
+    save_checkpoint(path, kind="nermo", layout=cfg.layout, num_joints=cfg.model.num_joints,
+                    params={"w": torch.zeros(2)}, train_config=cfg.to_dict(), model_config=cfg.model)
+    assert load_checkpoint(path).model_config.dropout == 0.0
