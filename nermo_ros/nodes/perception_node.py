@@ -243,8 +243,11 @@ class PerceptionNode(Node):
         if frame is None:
             self._source_timer.cancel()
             self._source_ended = True
+            skipped = self._source.skipped_frames
+            note = (f"; {skipped} more were skipped to stay in real time (video_realtime: "
+                    f"false processes every frame)" if skipped else "")
             self.get_logger().info(f"{self._source.description} ended after "
-                                   f"{self._rates.frames_total} frames")
+                                   f"{self._rates.frames_total} processed frames{note}")
             return
         stamp = ns_to_stamp(int(round(frame.stamp_s * 1e9)))
         self._process(frame.rgb, None, stamp, started_s)
