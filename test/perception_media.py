@@ -14,11 +14,12 @@ def astronaut_rgb() -> np.ndarray:
     return data.astronaut()
 
 
-def write_astronaut_video(path: Path, num_frames: int = 5, shift_px: int = 4) -> Path:
-    """An MJPG avi of the astronaut sliding sideways ``shift_px`` per frame at 10 fps."""
+def write_astronaut_video(path: Path, num_frames: int = 5, shift_px: int = 4,
+                          rate_hz: float = VIDEO_RATE_HZ) -> Path:
+    """An MJPG avi of the astronaut sliding sideways ``shift_px`` per frame at ``rate_hz``."""
     rgb = astronaut_rgb()
     height, width = rgb.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), VIDEO_RATE_HZ,
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), rate_hz,
                              (width, height))
     assert writer.isOpened(), f"OpenCV cannot write {path}"
     for i in range(num_frames):

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nermo_ros.cli import main
 from nermo_ros.demo.live_error import LiveErrors
 from nermo_ros.demo.plot import plot_error_vs_horizon
 from nermo_ros.skeleton import NUM_JOINTS
+from perception_media import write_astronaut_video
 
 HORIZONS_S = [0.1, 0.4]
 MS = 1_000_000
@@ -98,3 +100,28 @@ def test_demo_command_streams_the_recorded_walk_and_writes_the_plot(tmp_path):
     assert answered - 3 <= forecasts_out <= answered - 1 and answered > frames_in / 2
     assert "zero_velocity baseline" in result.stdout
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_settings_name_their_node_and_perception_ones_need_an_input(capsys):
+    assert main(["demo", "--set", "video_realtime=false"]) == 2
+    assert "must look like predictor.NAME=VALUE" in capsys.readouterr().out
+    assert main(["demo", "--set", "perception.video_realtime=false"]) == 2
+    assert "--set perception.* needs --input" in capsys.readouterr().out
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_demo_reads_every_frame_of_a_fast_video_when_told(tmp_path):
+    # 240 fps: in real time the perception node would skip most of these 24 frames
+    video = write_astronaut_video(tmp_path / "fast.avi", num_frames=24, rate_hz=240.0)
+    env = dict(os.environ, ROS_DOMAIN_ID=str(30 + os.getpid() % 4),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    result = subprocess.run(
+        [sys.executable, "-m", "nermo_ros.cli", "demo", "--input", str(video),
+         "--set", "perception.video_realtime=false", "--plot", str(tmp_path / "error.png")],
+        env=env, capture_output=True, text=True, timeout=180,
+        cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    ended = [line for line in result.stderr.splitlines() if "ended after" in line]
+    assert ended and "ended after 24 processed frames" in ended[0] and "skipped" not in ended[0]
+    assert re.search(r"Done: 24 frames in", result.stdout)

@@ -40,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NeRMo checkpoint (default: the config's; empty: the shipped model)")
     parser.add_argument("--config", default=None, metavar="YAML",
                         help="predictor parameter file (default: config/predictor.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="NODE.NAME=VALUE",
+                        help="override one node parameter, as `nermo-ros run --set` does, e.g. "
+                             "--set perception.video_realtime=false to read every frame of a "
+                             "video (perception.* needs --input; repeatable; VALUE is YAML)")
     parser.add_argument("--plot", default="nermo_demo_error.png", metavar="PNG",
                         help="where to write the error-against-horizon plot")
 
@@ -56,12 +60,23 @@ def run(args: argparse.Namespace) -> int:
     if args.people < 1:
         print(f"nermo-ros demo: --people must be at least 1, got {args.people}")
         return 2
+    from nermo_ros.commands.run import parse_sets
+
+    try:
+        sets = parse_sets(args.set)
+    except ValueError as error:
+        print(f"nermo-ros demo: {error}")
+        return 2
+    if sets["perception"] and not args.input:
+        print("nermo-ros demo: --set perception.* needs --input (without it the recorded clip "
+              "goes straight to the predictor, no perception node runs)")
+        return 2
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
     rclpy.init()
     try:
-        return _run(args, args.clip or DEFAULT_CLIP)
+        return _run(args, args.clip or DEFAULT_CLIP, sets)
     except (KeyboardInterrupt, ExternalShutdownException):
         print("\nstopped")
         return 130
@@ -81,15 +96,16 @@ def load_demo_clip(name: str, cycles: int):
     return load_clip(name, cycles=cycles if loops else 1)
 
 
-def _run(args: argparse.Namespace, clip_name: str) -> int:
+def _run(args: argparse.Namespace, clip_name: str, sets: dict[str, dict]) -> int:
     from nermo_ros.demo.report import Reporter
     from nermo_ros.nodes.bringup import build_nodes, input_overrides, spin_until
     from nermo_ros.demo.nodes import ClipPlayer, ForecastMonitor
 
-    overrides = {key: value for key, value in (("predictor", args.predictor),
-                                                ("backend", args.backend),
-                                                ("checkpoint", args.checkpoint)) if value}
-    perception = input_overrides(args.input) if args.input else None
+    overrides = {**sets["predictor"],
+                 **{key: value for key, value in (("predictor", args.predictor),
+                                                  ("backend", args.backend),
+                                                  ("checkpoint", args.checkpoint)) if value}}
+    perception = {**sets["perception"], **input_overrides(args.input)} if args.input else None
     clip = None if perception is not None else load_demo_clip(clip_name, args.cycles)
     nodes = build_nodes(args.config, overrides, perception_overrides=perception,
                         with_perception=perception is not None)
