@@ -135,3 +135,18 @@ def test_a_checkpoint_that_keeps_dropout_for_inference_is_refused(tmp_path):
     save_checkpoint(path, kind="nermo", layout=cfg.layout, num_joints=cfg.model.num_joints,
                     params={"w": torch.zeros(2)}, train_config=cfg.to_dict(), model_config=cfg.model)
     assert load_checkpoint(path).model_config.dropout == 0.0
+
+
+def test_every_shipped_training_config_loads_and_names_files_that_exist():
+    """The model card's recipes are commands on these files; one that no longer parses (a
+    renamed key, a refused setting) or names a missing noise profile breaks a documented
+    command silently until someone reruns it."""
+    configs = sorted((REPO / "config").glob("train_*.yaml"))
+    assert len(configs) > 30
+    for path in configs:
+        cfg = load_config(path)
+        noise = cfg.window.perception_noise
+        for profile in (noise,) if isinstance(noise, str) else noise:
+            if profile:
+                assert (REPO / profile).is_file(), f"{path.name}: {profile} is missing"
+        assert cfg.model.dropout == 0.0, f"{path.name}: dropout belongs in optim, not model"
