@@ -149,4 +149,3 @@ def test_every_shipped_training_config_loads_and_names_files_that_exist():
         for profile in (noise,) if isinstance(noise, str) else noise:
             if profile:
                 assert (REPO / profile).is_file(), f"{path.name}: {profile} is missing"
-        assert cfg.model.dropout == 0.0, f"{path.name}: dropout belongs in optim, not model"
