@@ -227,6 +227,8 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys)
     assert "PGBIG, released checkpoint, its per-action figures averaged over our" in printed
     # another folder's trials (the public test split, say) are named as what they are
     assert f"(ours, the trials under {data})" in printed and "(ours, our trials)" not in printed
+    assert f"worse; theirs on the public test split, ours on the trials under {data})" in printed
+    assert "indicative only" not in printed
 
 
 def test_the_headline_is_nermo_with_the_most_steps_mirror_averaged_as_the_node_runs_it():

@@ -153,8 +153,10 @@ def summary_text(layout: str, sampling: str, summary: dict, note: str = "",
     if public:
         parts.append(per_action_table(public, best, title=f"### {where}, {complete}: {best} "
                                       "per action, mean over 38 joints (public code)"))
+        trials = ("different trials, indicative only" if ours == OUR_TRIALS else
+                  f"theirs on the public test split, ours on {ours}")
         parts.append(pgbig_ratio_table(public[best], title=f"### {where}, {complete}: {best} "
                                        "over PGBIG's released per-action figures (38 joints; "
                                        f"bold: more than {published.PER_ACTION_TOLERANCE:.0%} "
-                                       "worse; different trials, indicative only)"))
+                                       f"worse; {trials})"))
     return "\n\n".join(parts)
