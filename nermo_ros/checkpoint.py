@@ -107,8 +107,9 @@ def load_checkpoint(path: str | Path = SHIPPED_DEFAULT, *, expect_layout: str | 
         if model_config.num_joints != payload["num_joints"] or model_config.layout != payload["layout"]:
             raise ValueError(f"{path}: its model config ({model_config.num_joints} joints, "
                              f"{model_config.layout!r}) contradicts its header; the file is corrupt")
-        if model_config.dropout:
-            raise ValueError(f"{path}: its model config keeps dropout {model_config.dropout} for "
+        kept = max(model_config.dropout, model_config.encoder_dropout)
+        if kept:
+            raise ValueError(f"{path}: its model config keeps dropout {kept} for "
                              f"inference, which would make every forecast random; dropout is a "
                              f"training setting (optim.dropout)")
     return Checkpoint(

@@ -64,12 +64,14 @@ class ModelConfig:
     # nested cross-validation (``evaluation/velocity_blend.py``), set by a zero-step stage.
     velocity_blend: float = 0.0
     velocity_blend_time_s: float = 0.32
-    # Share of the entries of every residual branch (decoder and encoder blocks) dropped at
-    # random: set only inside the training loss (``optim.dropout``); checkpoints keep 0.
+    # Share of the entries of every residual branch dropped at random, in the decoder's blocks
+    # and in the history encoder's: set only inside the training loss (``optim.dropout``,
+    # ``optim.dropout_scope``); checkpoints keep 0.
     dropout: float = 0.0
+    encoder_dropout: float = 0.0
 
     ADAPTATION_FIELDS = ("adapt_frame_stride", "mirror_average", "velocity_fit",
-                         "velocity_blend", "velocity_blend_time_s", "dropout")
+                         "velocity_blend", "velocity_blend_time_s", "dropout", "encoder_dropout")
 
     def __post_init__(self):
         if self.velocity_fit not in ("linear", "quadratic"):
@@ -81,8 +83,10 @@ class ModelConfig:
         if not self.velocity_blend_time_s > 0.0:
             raise ValueError(f"ModelConfig: velocity_blend_time_s must be > 0, "
                              f"got {self.velocity_blend_time_s!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"ModelConfig: dropout must be in [0, 1), got {self.dropout!r}")
+        for name in ("dropout", "encoder_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"ModelConfig: {name} must be in [0, 1), "
+                                 f"got {getattr(self, name)!r}")
         if self.adapt_frame_stride < 1:
             raise ValueError(f"ModelConfig: adapt_frame_stride must be >= 1, "
                              f"got {self.adapt_frame_stride}")
@@ -202,7 +206,7 @@ class HistoryEncoder(nn.Module):
         super().__init__()
         w = cfg.encoder_width
         self.slot_in = nn.Linear(4 * cfg.num_joints + 1, w)
-        self.blocks = nn.Sequential(*(MixBlock(cfg.encoder_frames, w, 2 * w, cfg.dropout)
+        self.blocks = nn.Sequential(*(MixBlock(cfg.encoder_frames, w, 2 * w, cfg.encoder_dropout)
                                       for _ in range(cfg.encoder_blocks)))
         self.to_z = nn.Linear(cfg.encoder_frames * w, cfg.modulation_dim)
         nn.init.zeros_(self.to_z.weight)

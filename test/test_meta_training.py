@@ -203,4 +203,8 @@ def test_dropout_changes_the_training_loss_but_not_the_checkpoint_or_its_forecas
         dropped = [float(nermo_loss(weights, batch, cfg, 1)) for _ in range(2)]
         plain_cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, dropout=0.0))
         plain = [float(nermo_loss(weights, batch, plain_cfg, 1)) for _ in range(2)]
+        encoder_cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim,
+                                                                         dropout_scope="encoder"))
+        encoder_only = [float(nermo_loss(weights, batch, encoder_cfg, 1)) for _ in range(2)]
     assert dropped[0] != dropped[1] and plain[0] == plain[1]
+    assert encoder_only[0] != encoder_only[1]  # the encoder's guess drops too (smoke: 1 block)

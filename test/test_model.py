@@ -80,20 +80,31 @@ def test_codebook_attention_as_two_matmuls_equals_per_head_attention():
 
 
 def test_dropout_draws_a_new_mask_each_call_and_at_zero_adds_no_operator():
-    dropping = ModelConfig(**{**SMALL.to_dict(), "dropout": 0.3, "encoder_blocks": 1,
-                              "encoder_frames": 4})
+    dropping = ModelConfig(**{**SMALL.to_dict(), "dropout": 0.3, "encoder_dropout": 0.3,
+                              "encoder_blocks": 1, "encoder_frames": 4})
     torch.manual_seed(0)
     model = NermoModel(dropping)
     t, z, seen = torch.rand(2, 4), torch.randn(2, 8), torch.ones(2, 5)
     assert not torch.allclose(model(t, z, seen), model(t, z, seen))
     slots = torch.randn(2, 4, dropping.encoder_width)  # the encoder's blocks (its output starts at 0)
     assert not torch.allclose(model.encoder.blocks(slots), model.encoder.blocks(slots))
-    plain = NermoModel(ModelConfig(**{**dropping.to_dict(), "dropout": 0.0}))
+    # each part drops only with its own field: the encoder alone, or the decoder alone
+    encoder_only = NermoModel(ModelConfig(**{**dropping.to_dict(), "dropout": 0.0}))
+    encoder_only.load_state_dict(model.state_dict())
+    assert torch.equal(encoder_only(t, z, seen), encoder_only(t, z, seen))
+    assert not torch.allclose(encoder_only.encoder.blocks(slots), encoder_only.encoder.blocks(slots))
+    decoder_only = NermoModel(ModelConfig(**{**dropping.to_dict(), "encoder_dropout": 0.0}))
+    decoder_only.load_state_dict(model.state_dict())
+    assert torch.equal(decoder_only.encoder.blocks(slots), decoder_only.encoder.blocks(slots))
+    assert not torch.allclose(decoder_only(t, z, seen), decoder_only(t, z, seen))
+    plain = NermoModel(ModelConfig(**{**dropping.to_dict(), "dropout": 0.0, "encoder_dropout": 0.0}))
     plain.load_state_dict(model.state_dict())
     assert torch.equal(plain(t, z, seen), plain(t, z, seen))
     ops = lambda m: [str(n.target) for n in make_fx(m)(t, z, seen).graph.nodes]  # noqa: E731
     assert any("dropout" in op or "bernoulli" in op for op in ops(model))  # the check can fail
     assert not any("dropout" in op or "bernoulli" in op for op in ops(plain))
-    assert "dropout" not in dropping.shape_dict()  # the same weights, with or without
+    assert {"dropout", "encoder_dropout"}.isdisjoint(dropping.shape_dict())  # the same weights
     with pytest.raises(ValueError, match="dropout"):
         ModelConfig(dropout=1.0)
+    with pytest.raises(ValueError, match="encoder_dropout"):
+        ModelConfig(encoder_dropout=-0.1)

@@ -114,8 +114,16 @@ def test_a_stage_starts_only_from_weights_that_never_saw_its_validation_trials(t
 
 def test_dropout_is_a_training_setting_and_the_model_section_refuses_it():
     assert config_from_dict({"optim": {"dropout": 0.1}}).optim.dropout == 0.1
-    with pytest.raises(ValueError, match="optim.dropout"):
-        config_from_dict({"model": {"dropout": 0.1}})
+    for key in ("dropout", "encoder_dropout"):
+        with pytest.raises(ValueError, match="optim.dropout"):
+            config_from_dict({"model": {key: 0.1}})
+    scoped = lambda scope: config_from_dict(  # noqa: E731
+        {"optim": {"dropout": 0.2, "dropout_scope": scope}}).optim.model_dropout()
+    assert scoped("all") == {"dropout": 0.2, "encoder_dropout": 0.2}
+    assert scoped("encoder") == {"dropout": 0.0, "encoder_dropout": 0.2}
+    assert scoped("decoder") == {"dropout": 0.2, "encoder_dropout": 0.0}
+    with pytest.raises(ValueError, match="optim.dropout_scope must be one of"):
+        scoped("everywhere")
     with pytest.raises(ValueError, match=r"optim.dropout must be in \[0, 1\)"):
         config_from_dict({"optim": {"dropout": -0.1}})
     with pytest.raises(ValueError, match="kind nermo only"):
@@ -131,6 +139,11 @@ def test_a_checkpoint_that_keeps_dropout_for_inference_is_refused(tmp_path):
                     params={"w": torch.zeros(2)}, train_config=cfg.to_dict(),
                     model_config=dataclasses.replace(cfg.model, dropout=0.1))
     with pytest.raises(ValueError, match="dropout 0.1 for inference"):
+        load_checkpoint(path)
+    save_checkpoint(path, kind="nermo", layout=cfg.layout, num_joints=cfg.model.num_joints,
+                    params={"w": torch.zeros(2)}, train_config=cfg.to_dict(),
+                    model_config=dataclasses.replace(cfg.model, encoder_dropout=0.2))
+    with pytest.raises(ValueError, match="dropout 0.2 for inference"):
         load_checkpoint(path)
     save_checkpoint(path, kind="nermo", layout=cfg.layout, num_joints=cfg.model.num_joints,
                     params={"w": torch.zeros(2)}, train_config=cfg.to_dict(), model_config=cfg.model)

@@ -117,14 +117,28 @@ class OptimConfig:
     # whichever of steps or time runs out first (for fixed GPU budgets; the run then
     # reproduces up to the step it reached, which the checkpoint records).
     max_minutes: float = 0.0
-    # Share of every residual branch's entries (NeRMo's decoder and encoder blocks) dropped at
-    # random in the training loss, inner steps included: a regulariser against learning the
-    # training trials by heart. Validation and checkpoints run without it.
+    # Share of every residual branch's entries dropped at random in the training loss, inner
+    # steps included: a regulariser against learning the training trials by heart. Validation
+    # and checkpoints run without it. dropout_scope says where: "all" (NeRMo's decoder and
+    # history-encoder blocks), "encoder" (only the encoder's first guess of the modulation,
+    # leaving the decoder's detail alone) or "decoder".
     dropout: float = 0.0
+    dropout_scope: str = "all"
+
+    DROPOUT_SCOPES = ("all", "encoder", "decoder")
 
     def __post_init__(self):
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"optim.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.dropout_scope not in self.DROPOUT_SCOPES:
+            raise ValueError(f"optim.dropout_scope must be one of {self.DROPOUT_SCOPES}, "
+                             f"got {self.dropout_scope!r}")
+
+    def model_dropout(self) -> dict[str, float]:
+        """The ModelConfig dropout fields the training loss runs with."""
+        return {"dropout": self.dropout if self.dropout_scope in ("all", "decoder") else 0.0,
+                "encoder_dropout": self.dropout if self.dropout_scope in ("all", "encoder")
+                else 0.0}
 
 
 @dataclass(frozen=True)
@@ -226,7 +240,7 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     cfg = _build(TrainConfig, values, where)
     if cfg.kind not in ("nermo", "dct_mlp"):
         raise ValueError(f"{where}: kind must be nermo or dct_mlp, got {cfg.kind!r}")
-    if cfg.model.dropout:
+    if cfg.model.dropout or cfg.model.encoder_dropout:
         raise ValueError(f"{where}: set dropout as optim.dropout (training only), not "
                          f"model.dropout, which the checkpoint would keep for inference")
     if cfg.optim.dropout and cfg.kind != "nermo":

@@ -158,7 +158,7 @@ def nermo_loss(params: dict[str, Tensor], batch: Batch, cfg: TrainConfig, steps:
     # images (window augmentation). Dropout acts here only.
     pred, _, recon = adapt_and_predict(
         params, batch.obs_t, batch.obs_x, batch.obs_mask, z0, batch.fut_t, steps=steps,
-        config=replace(cfg.model, mirror_average=False, dropout=cfg.optim.dropout))
+        config=replace(cfg.model, mirror_average=False, **cfg.optim.model_dropout()))
     weight = None
     if cfg.meta.horizon_weight_power:
         weight = horizon_weights(batch.fut_t, cfg.meta.horizon_weight_power,
