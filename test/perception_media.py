@@ -41,3 +41,23 @@ def packaged_video_or_skip(name: str) -> Path:
         pytest.skip(f"the {video.distribution} package (requirements-media.txt) that ships the "
                     f"{name!r} video is not installed")
     return video.path()
+
+
+def packaged_clip(name: str, first: int, count: int, path: Path) -> str:
+    """Frames [first, first + count) of a packaged video as an MJPG avi (real frames, shorter);
+    skips as ``packaged_video_or_skip`` does."""
+    source = packaged_video_or_skip(name)
+    capture = cv2.VideoCapture(str(source))
+    rate_hz = capture.get(cv2.CAP_PROP_FPS)
+    capture.set(cv2.CAP_PROP_POS_FRAMES, first)
+    writer = None
+    for _ in range(count):
+        ok, bgr = capture.read()
+        assert ok, f"{source} has fewer than {first + count} frames"
+        if writer is None:
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), rate_hz,
+                                     (bgr.shape[1], bgr.shape[0]))
+        writer.write(bgr)
+    writer.release()
+    capture.release()
+    return str(path)

@@ -161,3 +161,27 @@ def test_a_video_through_the_pose_estimator_becomes_a_skeleton_bag_with_video_ti
     assert all(len(f.people) == 1 and f.frame_id == "camera_body" for f in frames)
     confidence = frames[0].people[0].confidence
     assert confidence[JOINT_INDEX["left_shoulder"]] > 0.5  # the astronaut's shoulders show
+
+
+def test_a_video_of_two_people_becomes_a_bag_of_both_under_ids_kept_across_frames(tmp_path):
+    """Sports2D's demo from 2 s on: a man on a box and a woman walking past below him. The
+    bag holds both, each under the id the perception node gives them, not whoever the pose
+    estimator happened to report first."""
+    pytest.importorskip("mediapipe")
+    from collections import Counter
+
+    from perception_media import packaged_clip
+
+    from nermo_ros.cli import main as cli_main
+
+    video = packaged_clip("several", 0, 90, tmp_path / "two.avi")
+    assert cli_main(["bag", "convert", video, str(tmp_path / "two")]) == 0
+    all_frames, _ = io.read_skeleton_frames(tmp_path / "two")
+    assert len(all_frames) == 90  # every video frame, people or not
+    frames = all_frames[60:]  # both in view
+    assert sum(len(f.people) == 2 for f in frames) >= 24
+    counts = Counter(p.track_id for f in frames for p in f.people)
+    (_, n1), (_, n2) = counts.most_common(2)
+    assert n1 + n2 >= 0.95 * sum(counts.values()) and min(n1, n2) >= 24
+    assert all(len({p.track_id for p in f.people}) == len(f.people) for f in all_frames)
+    assert cli_main(["bag", "convert", video, str(tmp_path / "named"), "--track-id", "x"]) != 0

@@ -8,7 +8,7 @@ from nermo_ros.perception.depth import CameraIntrinsics, DepthConfig
 from nermo_ros.perception.frame_source import FrameSource
 from nermo_ros.perception.pipeline import DepthFrame, SkeletonPerception
 from nermo_ros.perception.pose import PoseConfig, PoseEstimator
-from nermo_ros.perception.video import iter_video_skeletons, video_skeletons
+from nermo_ros.perception.video import iter_video_people
 from perception_media import VIDEO_RATE_HZ, astronaut_rgb, write_astronaut_video
 
 J = skeleton.JOINT_INDEX
@@ -100,16 +100,18 @@ def test_a_camera_that_cannot_be_opened_is_an_error_naming_the_device():
         FrameSource.camera(57)
 
 
-def test_video_to_skeletons_gives_one_stamped_skeleton_per_frame(tmp_path):
+def test_a_video_gives_one_stamped_frame_per_video_frame_with_its_person(tmp_path):
     path = write_astronaut_video(tmp_path / "astronaut.avi", num_frames=4)
-    skeletons = video_skeletons(str(path), start_time_s=5.0)
-    assert [s.stamp_s for s in skeletons] == pytest.approx([5.0, 5.1, 5.2, 5.3])
-    for s in skeletons:
-        assert s.positions_m.shape == (skeleton.NUM_JOINTS, 3)
-        assert s.confidence[J["neck"]] > 0.9 and s.confidence[J["left_ankle"]] == 0.0
+    frames = list(iter_video_people(str(path), start_time_s=5.0))
+    assert [f.stamp_s for f in frames] == pytest.approx([5.0, 5.1, 5.2, 5.3])
+    for f in frames:
+        (person,) = f.result.people
+        assert person.track_id == "body_0"  # one person, one id across frames
+        assert person.positions_m.shape == (skeleton.NUM_JOINTS, 3)
+        assert person.confidence[J["neck"]] > 0.9 and person.confidence[J["left_ankle"]] == 0.0
 
 
-def test_video_frames_without_a_person_are_kept_when_asked(tmp_path):
+def test_video_frames_without_a_person_are_kept_as_empty_frames(tmp_path):
     import cv2
 
     path = tmp_path / "empty.avi"
@@ -117,6 +119,5 @@ def test_video_frames_without_a_person_are_kept_when_asked(tmp_path):
     for _ in range(2):
         writer.write(np.full((48, 64, 3), 90, np.uint8))
     writer.release()
-    assert video_skeletons(str(path)) == []
-    frames = list(iter_video_skeletons(str(path)))
-    assert [(f.positions_m, f.confidence) for f in frames] == [(None, None), (None, None)]
+    frames = list(iter_video_people(str(path)))
+    assert [(f.result.people, f.result.bodies_found) for f in frames] == [((), 0), ((), 0)]

@@ -17,7 +17,7 @@ from nermo_ros.msg import Skeleton3DArray  # noqa: E402
 from nermo_ros.nodes.diagnostics import status_values  # noqa: E402
 from nermo_ros.nodes.msg_convert import skeleton_fields  # noqa: E402
 from nermo_ros.nodes.perception_node import PerceptionNode  # noqa: E402
-from nermo_ros.perception.media import VIDEOS  # noqa: E402
+from perception_media import packaged_clip as clip  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 DOMAIN_ID = 100 + os.getpid() % 40  # own DDS domains (100-139)
@@ -30,30 +30,6 @@ def ros():
     rclpy.init(domain_id=DOMAIN_ID)
     yield
     rclpy.try_shutdown()
-
-
-def clip(name: str, first: int, count: int, path) -> str:
-    """Frames [first, first + count) of a packaged video as an MJPG avi (real frames, shorter)."""
-    import cv2
-
-    source = VIDEOS[name].path()
-    if source is None:
-        pytest.skip(f"the {VIDEOS[name].distribution} package (requirements-media.txt) that "
-                    f"ships the {name!r} video is not installed")
-    capture = cv2.VideoCapture(str(source))
-    rate_hz = capture.get(cv2.CAP_PROP_FPS)
-    capture.set(cv2.CAP_PROP_POS_FRAMES, first)
-    writer = None
-    for _ in range(count):
-        ok, bgr = capture.read()
-        assert ok, f"{source} has fewer than {first + count} frames"
-        if writer is None:
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), rate_hz,
-                                     (bgr.shape[1], bgr.shape[0]))
-        writer.write(bgr)
-    writer.release()
-    capture.release()
-    return str(path)
 
 
 def run_node(video: str, frames: int) -> tuple[list, dict]:

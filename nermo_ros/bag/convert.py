@@ -45,18 +45,20 @@ def write_skeleton_bag(path: str | Path, frames: Iterable[SkeletonFrame],
 
 
 def video_frames(video_path: str | Path, start_ns: int = DEFAULT_START_NS,
-                 track_id: str = DEFAULT_TRACK_ID, frame_id: str = "camera_body"
-                 ) -> Iterable[SkeletonFrame]:
-    """A video through the perception pipeline's pose estimator, one frame per video frame.
+                 frame_id: str = "camera_body") -> Iterable[SkeletonFrame]:
+    """A video through the perception node's own pipeline (its pose estimator defaults,
+    several people, ids kept across frames by its identity tracker), one frame per video frame.
 
-    Frames where nobody was found are written with no people, as the perception node
-    publishes them, so the bag keeps the video's timing.
+    Every person found is written under the id the perception node would publish, so a
+    video with several people keeps them all, apart. Frames where nobody was found are
+    written with no people, as the perception node publishes them, so the bag keeps the
+    video's timing.
     """
-    from nermo_ros.perception.video import iter_video_skeletons  # imports MediaPipe
+    from nermo_ros.perception.video import iter_video_people  # imports MediaPipe
 
-    for item in iter_video_skeletons(str(video_path), start_time_s=start_ns * 1e-9):
+    for item in iter_video_people(str(video_path), start_time_s=start_ns * 1e-9):
         stamp = int(round(item.stamp_s * 1e9))
-        people = () if item.positions_m is None else (
-            Person(track_id, np.asarray(item.positions_m, dtype=np.float32).reshape(-1),
-                   np.asarray(item.confidence, dtype=np.float32)),)
+        people = tuple(Person(p.track_id, np.asarray(p.positions_m, dtype=np.float32).reshape(-1),
+                              np.asarray(p.confidence, dtype=np.float32))
+                       for p in item.result.people)
         yield SkeletonFrame(stamp, frame_id, people, log_ns=stamp)

@@ -15,24 +15,32 @@ _CMU_NAME = re.compile(r"^(?P<action>.+)_(?P<n>\d+)$")
 
 
 def source_frames(source: str, start_s: float | None = None, frame_id: str | None = None,
-                  track_id: str = DEFAULT_TRACK_ID, cycles: int = 1, protocol: bool = False,
+                  track_id: str | None = None, cycles: int = 1, protocol: bool = False,
                   downsample: int = 2, input_topic: str | None = None,
                   notes: list[str] | None = None) -> Iterable[SkeletonFrame]:
-    """Frames of ``source``; what reading a source bag reported goes into ``notes``."""
+    """Frames of ``source``; what reading a source bag reported goes into ``notes``.
+    ``track_id`` names the one person of a mocap source (default ``body_0``); a video's people
+    get the perception pipeline's ids, and a bag keeps its own."""
     start_ns = DEFAULT_START_NS if start_s is None else int(round(start_s * 1e9))
     path = Path(source)
-    if source == "pybullet" or source.startswith("pybullet:"):
+    pybullet = source == "pybullet" or source.startswith("pybullet:")
+    cmu = source.startswith("cmu:") or re.search(r"\.txt(\.gz)?$", source)
+    if track_id is not None and not (pybullet or cmu):
+        raise ValueError(f"--track-id names the one person of a mocap source; {source} keeps "
+                         f"its people's own ids (a video's are the perception node's)")
+    track_id = track_id or DEFAULT_TRACK_ID
+    if pybullet:
         from nermo_ros.data.pybullet_clips import DEFAULT_CLIP, load_clip
 
         clip = load_clip(source.partition(":")[2] or DEFAULT_CLIP, cycles=cycles)
         return clip_frames(clip, start_ns, track_id, frame_id or DEFAULT_FRAME_ID)
-    if source.startswith("cmu:") or re.search(r"\.txt(\.gz)?$", source):
+    if cmu:
         clip = _cmu_clip(source, protocol, downsample)
         return clip_frames(clip, start_ns, track_id, frame_id or DEFAULT_FRAME_ID)
     if path.suffix.lower() in VIDEO_SUFFIXES:
         if not path.is_file():
             raise FileNotFoundError(f"no video file {source}")
-        return video_frames(path, start_ns, track_id, frame_id or "camera_body")
+        return video_frames(path, start_ns, frame_id or "camera_body")
     if path.exists():
         from nermo_ros.bag.io import read_skeleton_frames
 

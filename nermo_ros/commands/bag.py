@@ -35,7 +35,8 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
                    help="stamp of the first frame, seconds since 1970 (default 2026-01-01)")
     p.add_argument("--frame-id", default=None, help="header frame_id (default world; "
                    "camera_body for videos)")
-    p.add_argument("--track-id", default="body_0", help="the person's track id")
+    p.add_argument("--track-id", default=None, help="the track id of a mocap source's one "
+                   "person (default body_0; videos and bags keep their people's own ids)")
     p.add_argument("--cycles", type=int, default=1, help="repeat a looping pybullet clip")
     p.add_argument("--protocol", action="store_true",
                    help="CMU as the benchmark uses it: root-relative, offsets x70 mm "
