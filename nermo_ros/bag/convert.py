@@ -58,7 +58,6 @@ def video_frames(video_path: str | Path, start_ns: int = DEFAULT_START_NS,
 
     for item in iter_video_people(str(video_path), start_time_s=start_ns * 1e-9):
         stamp = int(round(item.stamp_s * 1e9))
-        people = tuple(Person(p.track_id, np.asarray(p.positions_m, dtype=np.float32).reshape(-1),
-                              np.asarray(p.confidence, dtype=np.float32))
-                       for p in item.result.people)
+        people = tuple(Person(p.track_id, p.positions_m.reshape(-1), p.confidence)
+                       for p in item.result.people)  # float32 already (PersonSkeleton)
         yield SkeletonFrame(stamp, frame_id, people, log_ns=stamp)
