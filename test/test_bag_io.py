@@ -158,7 +158,7 @@ def test_a_video_through_the_pose_estimator_becomes_a_skeleton_bag_with_video_ti
     frames, _ = io.read_skeleton_frames(tmp_path / "video")
     assert [f.stamp_ns for f in frames] == [int(round((100 + k / VIDEO_RATE_HZ) * 1e9))
                                             for k in range(3)]
-    assert all(len(f.people) == 1 and f.frame_id == "camera_body" for f in frames)
+    assert all(len(f.people) == 1 and f.frame_id == "camera_link" for f in frames)  # the node's
     confidence = frames[0].people[0].confidence
     assert confidence[JOINT_INDEX["left_shoulder"]] > 0.5  # the astronaut's shoulders show
 

@@ -45,17 +45,20 @@ def write_skeleton_bag(path: str | Path, frames: Iterable[SkeletonFrame],
 
 
 def video_frames(video_path: str | Path, start_ns: int = DEFAULT_START_NS,
-                 frame_id: str = "camera_body") -> Iterable[SkeletonFrame]:
+                 frame_id: str = "") -> Iterable[SkeletonFrame]:
     """A video through the perception node's own pipeline (its pose estimator defaults,
-    several people, ids kept across frames by its identity tracker), one frame per video frame.
+    several people, ids kept across frames by its identity tracker), one frame per video frame,
+    in the node's default frame unless ``frame_id`` names another.
 
     Every person found is written under the id the perception node would publish, so a
     video with several people keeps them all, apart. Frames where nobody was found are
     written with no people, as the perception node publishes them, so the bag keeps the
     video's timing.
     """
+    from nermo_ros.perception.pipeline import CAMERA_FRAME_ID
     from nermo_ros.perception.video import iter_video_people  # imports MediaPipe
 
+    frame_id = frame_id or CAMERA_FRAME_ID  # the perception node's default
     for item in iter_video_people(str(video_path), start_time_s=start_ns * 1e-9):
         stamp = int(round(item.stamp_s * 1e9))
         people = tuple(Person(p.track_id, p.positions_m.reshape(-1), p.confidence)

@@ -40,7 +40,7 @@ def source_frames(source: str, start_s: float | None = None, frame_id: str | Non
     if path.suffix.lower() in VIDEO_SUFFIXES:
         if not path.is_file():
             raise FileNotFoundError(f"no video file {source}")
-        return video_frames(path, start_ns, frame_id or "camera_body")
+        return video_frames(path, start_ns, frame_id or "")
     if path.exists():
         from nermo_ros.bag.io import read_skeleton_frames
 

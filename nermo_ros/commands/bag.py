@@ -34,7 +34,7 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start-s", type=float, default=None,
                    help="stamp of the first frame, seconds since 1970 (default 2026-01-01)")
     p.add_argument("--frame-id", default=None, help="header frame_id (default world; "
-                   "camera_body for videos)")
+                   "for videos the perception node's default, camera_link)")
     p.add_argument("--track-id", default=None, help="the track id of a mocap source's one "
                    "person (default body_0; videos and bags keep their people's own ids)")
     p.add_argument("--cycles", type=int, default=1, help="repeat a looping pybullet clip")

@@ -26,7 +26,8 @@ from nermo_ros.perception.frame_source import FrameSource
 from nermo_ros.perception.image_convert import (ImageFormatError, depth_image_to_metres,
                                                 image_to_rgb)
 from nermo_ros.perception.identity import IdentitySettings, IdentityTracker
-from nermo_ros.perception.pipeline import DUPLICATE_BOX_OVERLAP, DepthFrame, SkeletonPerception
+from nermo_ros.perception.pipeline import (CAMERA_FRAME_ID, DUPLICATE_BOX_OVERLAP, DepthFrame,
+                                          SkeletonPerception)
 from nermo_ros.perception.pose import PoseConfig, PoseEstimator
 from nermo_ros.perception.stamp_matcher import ApproximateStampMatcher
 from nermo_ros.perception.stats import FrameRateWindow, SkippedFrameCounter
@@ -56,7 +57,7 @@ PARAMS = (
               "image and its depth image and camera_info"),
     ParamSpec("sync_queue_size", 10, "Messages per stream kept for stamp matching"),
     ParamSpec("skeletons_topic", "skeletons", "nermo_ros/Skeleton3DArray output topic"),
-    ParamSpec("frame_id", "camera_link", "Frame of the published positions: REP-103 axes "
+    ParamSpec("frame_id", CAMERA_FRAME_ID, "Frame of the published positions: REP-103 axes "
               "(x forward, y left, z up) at the camera"),
     ParamSpec("num_poses", 4, "Most people MediaPipe's PoseLandmarker looks for in a frame "
               "(each costs a landmark pass)", at_least(1)),

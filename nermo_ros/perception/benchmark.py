@@ -23,7 +23,7 @@ import numpy as np
 
 from nermo_ros.perception.frame_source import FrameSource
 from nermo_ros.perception.identity import IdentityCounts, IdentitySettings, IdentityTracker
-from nermo_ros.perception.pipeline import FrameResult, SkeletonPerception
+from nermo_ros.perception.pipeline import CAMERA_FRAME_ID, FrameResult, SkeletonPerception
 from nermo_ros.perception.pose import PoseConfig, PoseEstimator
 from nermo_ros.stats import percentiles_ms
 
@@ -85,7 +85,7 @@ def summary(perceived: PerceivedVideo) -> dict:
     }
 
 
-def skeleton_frames(perceived: PerceivedVideo, frame_id: str = "camera_link") -> list:
+def skeleton_frames(perceived: PerceivedVideo, frame_id: str = CAMERA_FRAME_ID) -> list:
     """The published skeletons as the predictor's frames (``bag.messages.SkeletonFrame``)."""
     from nermo_ros.bag.messages import Person, SkeletonFrame
 

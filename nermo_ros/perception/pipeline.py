@@ -19,6 +19,9 @@ from nermo_ros.perception.pose import BodyObservation
 # Two bodies whose joint boxes overlap more than this (of the smaller box) are one person
 # fitted twice; measured on real video, such pairs overlap 0.82-1.0, people side by side ~0.
 DUPLICATE_BOX_OVERLAP = 0.8
+# The frame the skeletons are in (REP-103 axes at the camera): the perception node's default
+# header frame_id, and every offline tool's that writes what it would have published.
+CAMERA_FRAME_ID = "camera_link"
 
 
 @dataclass(frozen=True)
