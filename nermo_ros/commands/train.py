@@ -1,5 +1,9 @@
 """`nermo-ros train --config config/train_body17.yaml`: meta-train NeRMo or the DCT-MLP baseline.
 
+``--recipe config/recipe_cmu25_protocol.yaml`` runs a recipe's stages in order instead, each
+from the one before (``training/recipe.py``): finished stages are skipped, so a call cut short by
+``--pause-after-minutes`` is resumed by the same command.
+
 Resumes from ``OUT/last.pt`` when it exists; ``torchrun --nproc_per_node=N -m nermo_ros.cli
 train ...`` trains data-parallel on N GPUs. ``--fold k --folds K`` trains cross-validation fold
 k's training trials; ``--all-trials`` trains on every trial (see ``DataConfig``).
@@ -16,9 +20,13 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="YAML file, e.g. config/train_body17.yaml")
-    parser.add_argument("--out", default="", help="run directory (default: runs/<config name>, "
-                        "plus _fold<k>of<K> or _all)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--config", help="YAML file, e.g. config/train_body17.yaml")
+    what.add_argument("--recipe", help="a recipe YAML listing stages (config, steps, seed), "
+                      "e.g. config/recipe_cmu25_protocol.yaml; each stage trains in OUT/<nn>_<config "
+                      "name> and OUT/final.pt is the last one's")
+    parser.add_argument("--out", default="", help="run directory (default: runs/<config or recipe "
+                        "name>, plus _fold<k>of<K> or _all)")
     parser.add_argument("--data", default="", help="CMU mocap folder (default: the config's, "
                         "else $NERMO_CMU_DIR or ../shared/data/cmu_mocap)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
@@ -49,12 +57,12 @@ CPU_BATCH_WARNING = 32
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import torch
-
     from nermo_ros.training.config import load_config
     from nermo_ros.training.loop import train
     from nermo_ros.training.validation import validate
 
+    if args.recipe:
+        return _run_recipe(args)
     cfg = load_config(args.config)
     if args.data:
         cfg = dataclasses.replace(cfg, data_dir=args.data)
@@ -65,7 +73,60 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         cfg = dataclasses.replace(cfg, seed=args.seed)
     cfg = dataclasses.replace(cfg, data=_data_overrides(cfg.data, args))
-    device = args.device
+    device = _device(args.device, cfg)
+    out = Path(args.out or Path("runs") / (Path(args.config).stem + _run_suffix(cfg.data)))
+    final = train(cfg, out, device=device, resume=not args.no_resume,
+                  validate_fn=None if args.no_validate else validate,
+                  pause_after_minutes=args.pause_after_minutes)
+    _report(final)
+    return 0
+
+
+def _run_recipe(args: argparse.Namespace) -> int:
+    """Every unfinished stage of the recipe, each with this command's split and data."""
+    from pathlib import Path
+
+    from nermo_ros.training.loop import train
+    from nermo_ros.training.recipe import load_recipe, run_recipe, stage_config
+    from nermo_ros.training.validation import validate
+
+    given = [flag for flag, value in (("--steps", args.steps or None), ("--seed", args.seed),
+                                      ("--init-from", args.init_from),
+                                      ("--no-resume", args.no_resume or None))
+             if value is not None]
+    if given:
+        raise SystemExit(f"nermo-ros train: {', '.join(given)} cannot go with --recipe: the "
+                         "recipe fixes each stage's steps, seed and start, and resumes")
+    stages = load_recipe(args.recipe)
+
+    def adapt(cfg):
+        if args.data:
+            cfg = dataclasses.replace(cfg, data_dir=args.data)
+        return dataclasses.replace(cfg, data=_data_overrides(cfg.data, args))
+
+    first = adapt(stage_config(stages[0], None))
+    device = _device(args.device, first)
+    out = Path(args.out or Path("runs") / (Path(args.recipe).stem + _run_suffix(first.data)))
+
+    def train_stage(cfg, stage_out, pause_after_minutes):
+        final = train(cfg, stage_out, device=device, resume=True,
+                      validate_fn=None if args.no_validate else validate,
+                      pause_after_minutes=pause_after_minutes)
+        _report(final)
+        return final
+
+    result = run_recipe(stages, out, adapt, train_stage, args.pause_after_minutes)
+    if result.name == "final.pt" and result.parent == out:
+        print(f"recipe done: {result}", file=sys.stderr)
+    else:
+        print(f"recipe paused at {result}; run the same command again to go on", file=sys.stderr)
+    return 0
+
+
+def _device(requested: str, cfg) -> str:
+    import torch
+
+    device = requested
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and cfg.optim.steps > 0 and cfg.optim.batch_size > CPU_BATCH_WARNING:
@@ -77,10 +138,11 @@ def run(args: argparse.Namespace) -> int:
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    out = Path(args.out or Path("runs") / (Path(args.config).stem + _run_suffix(cfg.data)))
-    final = train(cfg, out, device=device, resume=not args.no_resume,
-                  validate_fn=None if args.no_validate else validate,
-                  pause_after_minutes=args.pause_after_minutes)
+    return device
+
+
+def _report(final) -> None:
+    """Name a finished checkpoint and print its validation line (rank 0 only)."""
     if final.name == "final.pt" and final.is_file() and os.environ.get("RANK", "0") == "0":
         from nermo_ros.checkpoint import load_raw
 
@@ -89,7 +151,6 @@ def run(args: argparse.Namespace) -> int:
         if validation:
             print(json.dumps({"protocol_horizons_ms": validation["protocol_horizons_ms"],
                               "mpjpe_mm": [round(v, 2) for v in validation["protocol_mpjpe_mm"]]}))
-    return 0
 
 
 def _data_overrides(data, args):

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Run a staged recipe (config/recipe_*.yaml: stages in order, each from the one before) for
+# every cross-validation fold and the every-trial model at once, spread round-robin over this
+# machine's GPUs. Finished stages are skipped, so the same command continues a lineage that an
+# earlier slice (PAUSE_MINUTES) stopped. Each run writes RUNS_DIR/<name>/<nn>_<stage>/ and, when
+# its last stage ends, RUNS_DIR/<name>/final.pt; its log is RUNS_DIR/<name>.log.
+#   scripts/train_stages.sh RECIPE RUNS_DIR [FOLDS] [PAUSE_MINUTES] [RUNS_PER_GPU]
+# e.g. scripts/train_stages.sh config/recipe_cmu25_protocol.yaml runs/recipe 5 25
+# Memory: a protocol run at batch 128 takes about 24 GiB of an H200, 48 GiB at batch 256 (the
+# first stage); RUNS_PER_GPU (default 3) runs share one GPU, the rest wait for a free place.
+set -euo pipefail
+recipe=$1 runs=$2 folds=${3:-5} pause=${4:-0} per_gpu=${5:-3}
+gpus=$(python3 -c 'import torch; print(max(torch.cuda.device_count(), 1))')
+mkdir -p "$runs"
+names=() splits=()
+for k in $(seq 0 $((folds - 1))); do names+=("fold$k"); splits+=("--fold $k --folds $folds"); done
+names+=("all"); splits+=("--all-trials")
+slots=$((gpus * per_gpu))
+for i in "${!names[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$slots" ]; do wait -n || true; done
+  gpu=$((i % gpus))
+  # shellcheck disable=SC2086 # the split flags are words
+  CUDA_VISIBLE_DEVICES=$gpu OMP_NUM_THREADS=4 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True \
+    python3 -m nermo_ros.cli train --recipe "$recipe" ${splits[$i]} --device cuda \
+    --pause-after-minutes "$pause" --out "$runs/${names[$i]}" >>"$runs/${names[$i]}.log" 2>&1 &
+  echo "started ${names[$i]} on GPU $gpu"
+done
+wait
+echo "all runs ended"

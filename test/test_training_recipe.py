@@ -1,0 +1,99 @@
+"""`nermo-ros train --recipe`: stages in order, each from the one before, resumable in slices."""
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from nermo_ros.checkpoint import load_raw
+from nermo_ros.training.loop import _same_or_grown
+from nermo_ros.training.recipe import first_unfinished, load_recipe, stage_config, stage_dir
+
+REPO = Path(__file__).resolve().parents[1]
+CMU_DIR = Path(os.environ.get("NERMO_CMU_DIR", REPO.parent / "shared/data/cmu_mocap"))
+needs_data = pytest.mark.skipif(not (CMU_DIR / "train").is_dir(),
+                                reason="CMU mocap data not present")
+
+
+def test_the_shipped_protocol_recipe_chains_stages_that_keep_or_grow_the_network():
+    stages = load_recipe(REPO / "config/recipe_cmu25_protocol.yaml")
+    configs = [stage_config(stage, None) for stage in stages]
+    assert [stage.steps for stage in stages][-1] == 1420  # the shipped stage 19's count
+    for before, after in zip(configs, configs[1:]):
+        assert _same_or_grown(dataclasses.asdict(before.model), after.model), after
+        assert after.layout == before.layout == "cmu_protocol25"
+    assert all(cfg.optim.max_minutes == 0 for cfg in configs)  # steps, not time, end a stage
+    assert configs[2].seed == 4 and configs[-1].seed == 19  # the recipe's seed, else the config's
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("stages: []\n", "one key, `stages`"),
+    ("stages: [{config: train_smoke.yaml, steps: 2}]\nseed: 3\n", "one key, `stages`"),
+    ("stages: [{config: missing.yaml, steps: 2}]\n", "no training config"),
+    ("stages: [{config: train_smoke.yaml, steps: 0}]\n", "positive whole number"),
+    ("stages: [{config: train_smoke.yaml, steps: 2, lr: 0.1}]\n", "give config and steps"),
+    ("stages: [{config: train_smoke.yaml}]\n", "give config and steps"),
+])
+def test_a_malformed_recipe_is_refused_naming_the_stage(tmp_path, text, complaint):
+    (tmp_path / "train_smoke.yaml").write_text((REPO / "config/train_smoke.yaml").read_text())
+    with pytest.raises(ValueError, match=complaint):
+        load_recipe(_write(tmp_path / "recipe.yaml", text))
+
+
+def _smoke_recipe(folder: Path) -> Path:
+    (folder / "train_smoke.yaml").write_text((REPO / "config/train_smoke.yaml").read_text())
+    return _write(folder / "recipe.yaml", "stages:\n"
+                  "  - {config: train_smoke.yaml, steps: 3}\n"
+                  "  - {config: train_smoke.yaml, steps: 2, seed: 5}\n")
+
+
+def _train(recipe: Path, out: Path, *more: str) -> int:
+    from nermo_ros.cli import main
+
+    return main(["train", "--recipe", str(recipe), "--data", str(CMU_DIR), "--fold", "0",
+                 "--folds", "5", "--device", "cpu", "--out", str(out), *more])
+
+
+@pytest.mark.shared_data
+@needs_data
+def test_a_recipe_trains_each_stage_from_the_last_and_a_second_call_trains_nothing(tmp_path):
+    recipe, out = _smoke_recipe(tmp_path), tmp_path / "fold0"
+    assert _train(recipe, out) == 0
+    stages = load_recipe(recipe)
+    first, second = (load_raw(stage_dir(out, i, s) / "final.pt") for i, s in enumerate(stages))
+    assert (first["step"], second["step"]) == (3, 2)
+    assert second["train_config"]["init_from"] == str(stage_dir(out, 0, stages[0]) / "final.pt")
+    assert second["train_config"]["seed"] == 5
+    assert second["train_config"]["data"]["split"] == "fold"  # the command's split, every stage
+    final = load_raw(out / "final.pt")
+    assert final["params"].keys() == second["params"].keys()
+    assert all((final["params"][k] == second["params"][k]).all() for k in final["params"])
+    before = (out / "final.pt").stat().st_mtime_ns
+    assert _train(recipe, out) == 0 and first_unfinished(stages, out) == 2
+    assert (out / "final.pt").stat().st_mtime_ns == before
+
+
+@pytest.mark.shared_data
+@needs_data
+def test_a_paused_recipe_goes_on_from_the_stage_it_stopped_in(tmp_path, capsys):
+    recipe, out = _smoke_recipe(tmp_path), tmp_path / "fold0"
+    assert _train(recipe, out, "--pause-after-minutes", "1e-6") == 0
+    assert "recipe paused" in capsys.readouterr().err
+    stages = load_recipe(recipe)
+    assert first_unfinished(stages, out) == 0 and (stage_dir(out, 0, stages[0]) / "last.pt").is_file()
+    assert not (out / "final.pt").exists()
+    assert _train(recipe, out) == 0
+    assert load_raw(out / "final.pt")["step"] == 2 and first_unfinished(stages, out) == 2
+
+
+def test_flags_the_recipe_decides_are_refused_with_it(tmp_path):
+    from nermo_ros.cli import main
+
+    with pytest.raises(SystemExit, match="--steps, --seed cannot go with --recipe"):
+        main(["train", "--recipe", str(_smoke_recipe(tmp_path)), "--steps", "5", "--seed", "2"])
