@@ -46,6 +46,11 @@ def test_a_malformed_recipe_is_refused_naming_the_stage(tmp_path, text, complain
         load_recipe(_write(tmp_path / "recipe.yaml", text))
 
 
+def test_a_missing_recipe_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="recipe .*nope.yaml does not exist"):
+        load_recipe(tmp_path / "nope.yaml")
+
+
 def _smoke_recipe(folder: Path) -> Path:
     (folder / "train_smoke.yaml").write_text((REPO / "config/train_smoke.yaml").read_text())
     return _write(folder / "recipe.yaml", "stages:\n"

@@ -38,6 +38,8 @@ class Stage:
 def load_recipe(path: str | Path) -> tuple[Stage, ...]:
     """The stages of a recipe YAML; configs are named relative to the recipe's own folder."""
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe {path} does not exist; see config/recipe_*.yaml")
     raw = yaml.safe_load(path.read_text()) or {}
     if set(raw) != {"stages"} or not isinstance(raw["stages"], list) or not raw["stages"]:
         raise ValueError(f"{path}: a recipe is one key, `stages`, a list of "
