@@ -89,7 +89,7 @@ def test_a_recipe_trains_each_stage_from_the_last_and_a_second_call_trains_nothi
 def test_a_paused_recipe_goes_on_from_the_stage_it_stopped_in(tmp_path, capsys):
     recipe, out = _smoke_recipe(tmp_path), tmp_path / "fold0"
     assert _train(recipe, out, "--pause-after-minutes", "1e-6") == 0
-    assert "recipe paused" in capsys.readouterr().err
+    assert "recipe stopped" in capsys.readouterr().err
     stages = load_recipe(recipe)
     assert first_unfinished(stages, out) == 0 and (stage_dir(out, 0, stages[0]) / "last.pt").is_file()
     assert not (out / "final.pt").exists()
@@ -102,3 +102,19 @@ def test_flags_the_recipe_decides_are_refused_with_it(tmp_path):
 
     with pytest.raises(SystemExit, match="--steps, --seed cannot go with --recipe"):
         main(["train", "--recipe", str(_smoke_recipe(tmp_path)), "--steps", "5", "--seed", "2"])
+
+
+@pytest.mark.shared_data
+@needs_data
+def test_a_recipe_can_stop_at_a_stage_end_and_go_on_from_its_weights_alone(tmp_path):
+    recipe, out = _smoke_recipe(tmp_path), tmp_path / "fold0"
+    assert _train(recipe, out, "--last-stage", "1") == 0
+    stages = load_recipe(recipe)
+    first = stage_dir(out, 0, stages[0])
+    assert (first / "final.pt").is_file() and not stage_dir(out, 1, stages[1]).exists()
+    assert not (out / "final.pt").exists()
+    (first / "last.pt").unlink()  # what a machine lent in slices carries: the weights alone
+    assert _train(recipe, out) == 0
+    assert load_raw(out / "final.pt")["train_config"]["init_from"] == str(first / "final.pt")
+    with pytest.raises(ValueError, match="stages 1-2"):
+        _train(recipe, tmp_path / "other", "--last-stage", "3")

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pause-after-minutes", type=float, default=0.0,
                         help="stop this call after so many minutes and save OUT/last.pt to "
                         "resume from (for machines lent in slices); 0: run to the end")
+    parser.add_argument("--last-stage", type=int, default=0, help="with --recipe: stop after "
+                        "this stage (1-based) ends, so that only weights need carrying to the "
+                        "next machine; 0: run to the recipe's end")
     parser.add_argument("--no-validate", action="store_true", help="skip the validation at the end "
                         "(a predictor refuses a checkpoint without it)")
     split = parser.add_mutually_exclusive_group()
@@ -63,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.recipe:
         return _run_recipe(args)
+    if args.last_stage:
+        raise SystemExit("nermo-ros train: --last-stage goes with --recipe")
     cfg = load_config(args.config)
     if args.data:
         cfg = dataclasses.replace(cfg, data_dir=args.data)
@@ -115,11 +120,13 @@ def _run_recipe(args: argparse.Namespace) -> int:
         _report(final)
         return final
 
-    result = run_recipe(stages, out, adapt, train_stage, args.pause_after_minutes)
+    result = run_recipe(stages, out, adapt, train_stage, args.pause_after_minutes,
+                        args.last_stage)
     if result.name == "final.pt" and result.parent == out:
         print(f"recipe done: {result}", file=sys.stderr)
     else:
-        print(f"recipe paused at {result}; run the same command again to go on", file=sys.stderr)
+        print(f"recipe stopped at {result}; run the same command again to go on",
+              file=sys.stderr)
     return 0
 
 

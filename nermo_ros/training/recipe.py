@@ -90,9 +90,11 @@ def stage_config(stage: Stage, init_from: Path | None) -> TrainConfig:
 
 def run_recipe(stages: tuple[Stage, ...], out_dir: str | Path,
                adapt: Callable[[TrainConfig], TrainConfig], train_stage: Callable[..., Path],
-               pause_after_minutes: float = 0.0) -> Path:
+               pause_after_minutes: float = 0.0, last_stage: int = 0) -> Path:
     """Run the unfinished stages; -> ``out_dir/final.pt`` (a copy of the last stage's) when all
-    are done, else the checkpoint to resume from when ``pause_after_minutes`` ran out.
+    are done, else the checkpoint to resume from when ``pause_after_minutes`` ran out or stage
+    ``last_stage`` (1-based; 0: the last) ended. Stopping at a stage's end leaves only weights to
+    carry to the next machine, not the optimiser's state.
 
     ``adapt(cfg)`` applies the caller's split and data choices to every stage;
     ``train_stage(cfg, stage_out, pause_after_minutes=...)`` trains one stage (``loop.train``).
@@ -101,7 +103,9 @@ def run_recipe(stages: tuple[Stage, ...], out_dir: str | Path,
     deadline = time.monotonic() + pause_after_minutes * 60.0 if pause_after_minutes > 0 else None
     start = first_unfinished(stages, out_dir)
     previous = stage_dir(out_dir, start - 1, stages[start - 1]) / "final.pt" if start else None
-    for index in range(start, len(stages)):
+    if not 0 <= last_stage <= len(stages):
+        raise ValueError(f"last stage {last_stage}: the recipe has stages 1-{len(stages)}")
+    for index in range(start, last_stage or len(stages)):
         stage = stages[index]
         remaining = 0.0
         if deadline is not None:
@@ -116,6 +120,8 @@ def run_recipe(stages: tuple[Stage, ...], out_dir: str | Path,
         if result.name != "final.pt":
             return result
         previous = result
+    if last_stage and last_stage < len(stages):
+        return previous or stage_dir(out_dir, start - 1, stages[start - 1]) / "final.pt"
     final = out_dir / "final.pt"
     if previous is not None and (not final.is_file() or
                                  final.stat().st_mtime < previous.stat().st_mtime):
