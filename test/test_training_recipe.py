@@ -27,6 +27,14 @@ def test_the_shipped_protocol_recipe_chains_stages_that_keep_or_grow_the_network
     assert configs[2].seed == 4 and configs[-1].seed == 19  # the recipe's seed, else the config's
 
 
+def test_the_node_models_recipe_chains_its_clean_and_camera_stages():
+    stages = load_recipe(REPO / "config/recipe_body17_node.yaml")
+    clean, camera = (stage_config(stage, None) for stage in stages)
+    assert _same_or_grown(dataclasses.asdict(clean.model), camera.model)
+    assert clean.layout == camera.layout == "nermo_body17"
+    assert not clean.window.perception_noise and camera.window.noise_profiles  # camera stage last
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
