@@ -2,13 +2,17 @@
 
 import dataclasses
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from nermo_ros.checkpoint import load_raw
 from nermo_ros.training.loop import _same_or_grown
-from nermo_ros.training.recipe import first_unfinished, load_recipe, stage_config, stage_dir
+from nermo_ros.training.recipe import (carry_weights, first_unfinished, load_recipe,
+                                       stage_config, stage_dir)
 
 REPO = Path(__file__).resolve().parents[1]
 CMU_DIR = Path(os.environ.get("NERMO_CMU_DIR", REPO.parent / "shared/data/cmu_mocap"))
@@ -121,8 +125,17 @@ def test_a_recipe_can_stop_at_a_stage_end_and_go_on_from_its_weights_alone(tmp_p
     first = stage_dir(out, 0, stages[0])
     assert (first / "final.pt").is_file() and not stage_dir(out, 1, stages[1]).exists()
     assert not (out / "final.pt").exists()
-    (first / "last.pt").unlink()  # what a machine lent in slices carries: the weights alone
-    assert _train(recipe, out) == 0
-    assert load_raw(out / "final.pt")["train_config"]["init_from"] == str(first / "final.pt")
+    carried = tmp_path / "next_machine" / "fold0"  # what a machine lent in slices carries
+    script = subprocess.run([sys.executable, str(REPO / "scripts/carry_weights.py"), str(tmp_path),
+                             str(carried.parent)], capture_output=True, text=True, check=True)
+    assert "fold0/01_train_smoke/final.pt" in script.stdout
+    kept = first.parent.parent / "next_machine" / "fold0" / first.name / "final.pt"
+    raw = torch.load(kept, weights_only=True)
+    assert "training_state" not in raw
+    assert all(v.dtype == torch.float16 for v in raw["params"].values() if v.is_floating_point())
+    assert _train(recipe, carried) == 0
+    assert load_raw(carried / "final.pt")["train_config"]["init_from"] == str(kept)
+    with pytest.raises(FileNotFoundError, match="no finished stage"):
+        carry_weights(tmp_path / "empty", tmp_path / "dest")
     with pytest.raises(ValueError, match="stages 1-2"):
         _train(recipe, tmp_path / "other", "--last-stage", "3")
