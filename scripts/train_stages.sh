@@ -6,8 +6,9 @@
 # its last stage ends, RUNS_DIR/<name>/final.pt; its log is RUNS_DIR/<name>.log.
 #   [TRAIN_FLAGS=...] scripts/train_stages.sh RECIPE RUNS_DIR [FOLDS] [PAUSE_MINUTES] [RUNS_PER_GPU]
 # e.g. TRAIN_FLAGS="--last-stage 1" scripts/train_stages.sh config/recipe_cmu25_protocol.yaml runs/recipe 5 25
-# (TRAIN_FLAGS go to every `nermo-ros train --recipe` call: --last-stage N ends a slice at a
-# stage's end, so the next machine needs each run's weights only, not its optimiser state.)
+# TRAIN_FLAGS go to every `nermo-ros train --recipe` call: --last-stage N ends a slice at a
+# stage's end, so the next machine needs each run's weights only (scripts/carry_weights.py), not
+# its optimiser state. DEVICE=cpu runs a small recipe on the CPU as a check.
 # Memory: a protocol run at batch 128 takes about 24 GiB of an H200, 48 GiB at batch 256 (the
 # first stage); RUNS_PER_GPU (default 3) runs share one GPU, the rest wait for a free place.
 set -euo pipefail
@@ -23,7 +24,7 @@ for i in "${!names[@]}"; do
   gpu=$((i % gpus))
   # shellcheck disable=SC2086 # the split flags and TRAIN_FLAGS are words
   CUDA_VISIBLE_DEVICES=$gpu OMP_NUM_THREADS=4 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True \
-    python3 -m nermo_ros.cli train --recipe "$recipe" ${splits[$i]} ${TRAIN_FLAGS:-} --device cuda \
+    python3 -m nermo_ros.cli train --recipe "$recipe" ${splits[$i]} ${TRAIN_FLAGS:-} --device "${DEVICE:-cuda}" \
     --pause-after-minutes "$pause" --out "$runs/${names[$i]}" >>"$runs/${names[$i]}.log" 2>&1 &
   echo "started ${names[$i]} on GPU $gpu"
 done
