@@ -2,13 +2,14 @@
 """Copy recipe runs' newest finished stages as 16-bit weights for the next machine.
 
   scripts/carry_weights.py RUNS_DIR DEST_DIR
-e.g. scripts/carry_weights.py runs/recipe "$OUT/recipe"   (every run folder under runs/recipe)
+e.g. scripts/carry_weights.py runs/recipe "$OUT"   (every run folder under runs/recipe)
 
 A machine lent in slices gives back a few files of limited size: a protocol run's finished
 stage is 3.3 MB this way against 6.5 MB in 32 bits and about 20 MB with the optimiser's
-state. Copy DEST_DIR back to RUNS_DIR on the next machine and run the same
-`nermo-ros train --recipe` (or scripts/train_stages.sh) command: it goes on with the next
-stage. Stop slices at a stage's end (`--last-stage`) so no stage is half done.
+state; one file a run, two folders down (DEST_DIR/<run>/<nn>_<stage>/final.pt). Copy DEST_DIR
+back to RUNS_DIR on the next machine and run the same `nermo-ros train --recipe` (or
+scripts/train_stages.sh) command: it goes on with the next stage, or writes the run's final.pt
+when that was the last. Stop slices at a stage's end (`--last-stage`) so no stage is half done.
 """
 
 import sys
@@ -28,8 +29,8 @@ def main(argv: list[str]) -> int:
         print(f"{runs} holds no recipe run with a finished stage", file=sys.stderr)
         return 1
     for run in folders:
-        for path in carry_weights(run, dest / run.name):
-            print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        path = carry_weights(run, dest / run.name)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

@@ -135,6 +135,10 @@ def test_a_recipe_can_stop_at_a_stage_end_and_go_on_from_its_weights_alone(tmp_p
     assert all(v.dtype == torch.float16 for v in raw["params"].values() if v.is_floating_point())
     assert _train(recipe, carried) == 0
     assert load_raw(carried / "final.pt")["train_config"]["init_from"] == str(kept)
+    done = carry_weights(carried, tmp_path / "third_machine")  # the last stage's weights only
+    assert _train(recipe, done.parent.parent) == 0
+    assert load_raw(done.parent.parent / "final.pt")["step"] == 2
+    assert not (done.parent / "log.jsonl").exists()  # written again, not trained again
     with pytest.raises(FileNotFoundError, match="no finished stage"):
         carry_weights(tmp_path / "empty", tmp_path / "dest")
     with pytest.raises(ValueError, match="stages 1-2"):

@@ -129,26 +129,22 @@ def run_recipe(stages: tuple[Stage, ...], out_dir: str | Path,
     return final
 
 
-def carry_weights(out_dir: str | Path, dest_dir: str | Path) -> list[Path]:
+def carry_weights(out_dir: str | Path, dest_dir: str | Path) -> Path:
     """Copy a recipe run's newest finished stage as 16-bit weights, without the optimiser's
     state (a few MB instead of tens), into the same layout under ``dest_dir``: enough for
-    ``run_recipe`` on another machine to go on with the next stage. -> the files written."""
+    ``run_recipe`` on another machine to go on with the next stage, or, when it was the last,
+    to write ``final.pt`` again. -> the file written."""
     import torch
 
     out_dir, dest_dir = Path(out_dir), Path(dest_dir)
     finished = sorted(out_dir.glob("[0-9][0-9]_*/final.pt"))
     if not finished:
         raise FileNotFoundError(f"{out_dir} has no finished stage (<nn>_<stage>/final.pt)")
-    written = []
-    for source in (finished[-1], out_dir / "final.pt"):
-        if not source.is_file():
-            continue
-        payload = torch.load(source, map_location="cpu", weights_only=True)
-        payload["params"] = {k: v.half() if v.is_floating_point() else v
-                             for k, v in payload["params"].items()}
-        payload.pop("training_state", None)
-        target = dest_dir / source.relative_to(out_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(payload, target)
-        written.append(target)
-    return written
+    payload = torch.load(finished[-1], map_location="cpu", weights_only=True)
+    payload["params"] = {k: v.half() if v.is_floating_point() else v
+                         for k, v in payload["params"].items()}
+    payload.pop("training_state", None)
+    target = dest_dir / finished[-1].relative_to(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(payload, target)
+    return target
