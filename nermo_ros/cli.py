@@ -14,7 +14,8 @@ import sys
 VERBS: dict[str, str] = {
     "demo": "Stream a recorded person through the real nodes and show live forecast error.",
     "run": "Start the perception and predictor nodes without `ros2 launch`.",
-    "train": "Meta-train the NeRMo model (or the DCT-MLP baseline) from a YAML config.",
+    "train": "Meta-train the NeRMo model (or the DCT-MLP baseline) from a YAML config or a "
+             "staged recipe.",
     "evaluate": "Benchmark NeRMo and baselines on held-out CMU mocap (MPJPE per horizon).",
     "calibrate": "Calibrate the forecast radius on held-out mocap and report its coverage.",
     "export": "Export the adapt-and-predict step to ONNX (and a TensorRT engine where possible).",
