@@ -8,7 +8,9 @@
 # e.g. TRAIN_FLAGS="--last-stage 1" scripts/train_stages.sh config/recipe_cmu25_protocol.yaml runs/recipe 5 25
 # TRAIN_FLAGS go to every `nermo-ros train --recipe` call: --last-stage N ends a slice at a
 # stage's end, so the next machine needs each run's weights only (scripts/carry_weights.py), not
-# its optimiser state. DEVICE=cpu runs a small recipe on the CPU as a check.
+# its optimiser state. ALL_TRIALS=0 leaves out the every-trial model (folds only, e.g. to
+# re-make the folds of a model already shipped). DEVICE=cpu runs a small recipe on the CPU as a
+# check.
 # Memory: a protocol run at batch 128 takes about 24 GiB of an H200, 48 GiB at batch 256 (the
 # first stage); RUNS_PER_GPU (default 3) runs share one GPU, the rest wait for a free place.
 set -euo pipefail
@@ -17,7 +19,7 @@ gpus=$(python3 -c 'import torch; print(max(torch.cuda.device_count(), 1))')
 mkdir -p "$runs"
 names=() splits=()
 for k in $(seq 0 $((folds - 1))); do names+=("fold$k"); splits+=("--fold $k --folds $folds"); done
-names+=("all"); splits+=("--all-trials")
+if [ "${ALL_TRIALS:-1}" != 0 ]; then names+=("all"); splits+=("--all-trials"); fi
 slots=$((gpus * per_gpu))
 for i in "${!names[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$slots" ]; do wait -n || true; done
