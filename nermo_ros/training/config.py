@@ -54,6 +54,12 @@ class WindowConfig:
     # proportional to n ** (1 - action_balance). 0: every window alike, so long actions
     # dominate; 1: every action alike, as the benchmark's average over actions weighs them.
     action_balance: float = 0.0
+    # Windows played backwards, for actions whose motion reads as well in reverse (arm signals,
+    # gestures; not gait, whose foot contacts would run backwards): in time_reverse_share of the
+    # windows of the action folders time_reverse_actions names (empty: every action) the same
+    # frames run from the last to the first, so a trial shows twice the motion it holds.
+    time_reverse_share: float = 0.0
+    time_reverse_actions: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not all(0.0 <= v < 1.0 for v in (self.scale_jitter, self.speed_jitter,
@@ -68,6 +74,20 @@ class WindowConfig:
         if not 0.0 <= self.action_balance <= 1.0:
             raise ValueError(f"window: action_balance {self.action_balance} must lie in [0, 1] "
                              "(0: every window alike, 1: every action alike)")
+        if isinstance(self.time_reverse_actions, (list, str)):  # read from YAML
+            names = self.time_reverse_actions
+            object.__setattr__(self, "time_reverse_actions",
+                               (names,) if isinstance(names, str) else tuple(names))
+        if not 0.0 <= self.time_reverse_share <= 1.0:
+            raise ValueError(f"window: time_reverse_share {self.time_reverse_share} must lie in "
+                             "[0, 1]")
+        if self.time_reverse_actions and not self.time_reverse_share:
+            raise ValueError("window: time_reverse_actions names actions to play backwards, but "
+                             "time_reverse_share is 0; give the share of their windows")
+        if self.time_reverse_share and self.camera_like:
+            raise ValueError("window: time_reverse_share applies to clean windows; windows drawn "
+                             "as a camera delivers them (frame_rates_hz, timestamp_jitter_s, "
+                             "perception_noise) do not take it")
         if not 0.0 <= self.perception_noise_share <= 1.0:
             raise ValueError(f"window: perception_noise_share {self.perception_noise_share} "
                              "must lie in [0, 1]")

@@ -35,6 +35,9 @@ class SequenceBank:
     starts: Tensor  # (W,) indices where a window of span_raw frames fits inside one trial
     # (W,) odds of drawing each start (``WindowConfig.action_balance``); None: all alike.
     odds: Tensor | None = None
+    # (N,) per raw frame: may a window starting there run backwards
+    # (``WindowConfig.time_reverse_actions``); None: every window may.
+    reversible: Tensor | None = None
 
     def draw(self, batch_size: int, gen: torch.Generator) -> Tensor:
         """(B,) window starts."""
@@ -54,16 +57,18 @@ def action_odds(actions: list[str], balance: float) -> np.ndarray:
 
 
 def build_bank(files: list[Path], skeleton: cmu.CmuSkeleton, layout: str, span_raw: int,
-               device: torch.device | str = "cpu", action_balance: float = 0.0) -> SequenceBank:
+               device: torch.device | str = "cpu", action_balance: float = 0.0,
+               reversible_actions: tuple[str, ...] = ()) -> SequenceBank:
     """Convert the trial files once; refuse an empty split with a clear message. A file's
     action is its folder's name (``cmu.list_trials``)."""
-    chunks, starts, actions, offset = [], [], [], 0
+    chunks, starts, actions, frame_actions, offset = [], [], [], [], 0
     for path in files:
         pos = trial_positions_m(cmu.read_expmap_file(path), skeleton, layout)
         if len(pos) >= span_raw:
             starts.append(offset + np.arange(len(pos) - span_raw + 1))
             actions += [Path(path).parent.name] * len(starts[-1])
         chunks.append(pos)
+        frame_actions += [Path(path).parent.name] * len(pos)
         offset += len(pos)
     if not starts:
         raise ValueError(f"no trial among {len(files)} files is long enough for a training "
@@ -72,10 +77,17 @@ def build_bank(files: list[Path], skeleton: cmu.CmuSkeleton, layout: str, span_r
     if action_balance > 0:
         odds = torch.as_tensor(action_odds(actions, action_balance), dtype=torch.float32,
                                device=device)
+    reversible = None
+    if reversible_actions:
+        unknown = sorted(set(reversible_actions) - set(frame_actions))
+        if unknown:
+            raise ValueError(f"window.time_reverse_actions {unknown}: no such action folder "
+                             f"among the training trials ({', '.join(sorted(set(actions)))})")
+        reversible = torch.as_tensor(np.isin(frame_actions, reversible_actions), device=device)
     return SequenceBank(
         positions_m=torch.as_tensor(np.concatenate(chunks), dtype=torch.float32, device=device),
         starts=torch.as_tensor(np.concatenate(starts), dtype=torch.long, device=device),
-        odds=odds)
+        odds=odds, reversible=reversible)
 
 
 @dataclass(frozen=True)
@@ -139,6 +151,18 @@ def _mirror(x: Tensor, layout: str, gen: torch.Generator) -> Tensor:
     return torch.where(pick[:, None, None, None], mirrored, x)
 
 
+def _played_backwards(bank: SequenceBank, spec: WindowConfig, start: Tensor, offsets: Tensor,
+                      gen: torch.Generator) -> Tensor:
+    """(N,) raw-frame offsets of every window, or (B, N) with a time_reverse_share of the
+    reversible windows running over the same frames from the last to the first."""
+    if spec.time_reverse_share <= 0:  # no draw: earlier configs keep their batches
+        return offsets
+    pick = torch.rand(len(start), device=start.device, generator=gen) < spec.time_reverse_share
+    if bank.reversible is not None:
+        pick &= bank.reversible[start]
+    return torch.where(pick[:, None], offsets[-1] - offsets[None], offsets[None])
+
+
 def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, batch_size: int,
                  gen: torch.Generator) -> Batch:
     if spec.camera_like:
@@ -148,12 +172,12 @@ def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, bat
     obs_off = torch.arange(spec.obs_frames, device=device) * spec.obs_step_raw
     newest = (spec.obs_frames - 1) * spec.obs_step_raw
     fut_off = newest + torch.arange(1, spec.future_frames + 1, device=device) * spec.future_step_raw
-    offsets = torch.cat([obs_off, fut_off])
+    offsets = _played_backwards(bank, spec, start, torch.cat([obs_off, fut_off]), gen)
     if spec.speed_jitter > 0:
         speed = _jitter(batch_size, spec.speed_jitter, gen, device)
         x = _gather_frames(bank, start, offsets, speed)  # (B, T + Q, J, 3) metres
     else:
-        x = bank.positions_m[start[:, None] + offsets[None]]
+        x = bank.positions_m[start[:, None] + offsets]
     x = _augment(x, spec, model, gen) / model.position_unit_m
     period_s = 1.0 / cmu.RAW_FRAME_RATE_HZ
     obs_t = ((obs_off - newest).float() * period_s / model.time_unit_s).expand(batch_size, -1)
