@@ -68,16 +68,13 @@ def run(args: argparse.Namespace) -> int:
         return _run_recipe(args)
     if args.last_stage:
         raise SystemExit("nermo-ros train: --last-stage goes with --recipe")
-    cfg = load_config(args.config)
-    if args.data:
-        cfg = dataclasses.replace(cfg, data_dir=args.data)
+    cfg = _with_split_and_data(load_config(args.config), args)
     if args.steps:
         cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, steps=args.steps))
     if args.init_from is not None:
         cfg = dataclasses.replace(cfg, init_from=args.init_from)
     if args.seed is not None:
         cfg = dataclasses.replace(cfg, seed=args.seed)
-    cfg = dataclasses.replace(cfg, data=_data_overrides(cfg.data, args))
     device = _device(args.device, cfg)
     out = Path(args.out or Path("runs") / (Path(args.config).stem + _run_suffix(cfg.data)))
     final = train(cfg, out, device=device, resume=not args.no_resume,
@@ -105,9 +102,7 @@ def _run_recipe(args: argparse.Namespace) -> int:
     stages = load_recipe(args.recipe)
 
     def adapt(cfg):
-        if args.data:
-            cfg = dataclasses.replace(cfg, data_dir=args.data)
-        return dataclasses.replace(cfg, data=_data_overrides(cfg.data, args))
+        return _with_split_and_data(cfg, args)
 
     first = adapt(stage_config(stages[0], None))
     device = _device(args.device, first)
@@ -158,6 +153,13 @@ def _report(final) -> None:
         if validation:
             print(json.dumps({"protocol_horizons_ms": validation["protocol_horizons_ms"],
                               "mpjpe_mm": [round(v, 2) for v in validation["protocol_mpjpe_mm"]]}))
+
+
+def _with_split_and_data(cfg, args):
+    """The config with the command line's data folder and split flags applied."""
+    if args.data:
+        cfg = dataclasses.replace(cfg, data_dir=args.data)
+    return dataclasses.replace(cfg, data=_data_overrides(cfg.data, args))
 
 
 def _data_overrides(data, args):
