@@ -11,6 +11,8 @@
 # its optimiser state. ALL_TRIALS=0 leaves out the every-trial model (folds only, e.g. to
 # re-make the folds of a model already shipped). DEVICE=cpu runs a small recipe on the CPU as a
 # check.
+# On a GPU every run replays CUDA-graphed steps (--cuda-graphs; CUDA_GRAPHS=0 trains eagerly):
+# a few per cent more steps a minute at three runs a GPU (BENCHMARKS.md, "Training speed").
 # Memory: a protocol run at batch 128 takes about 24 GiB of an H200, 48 GiB at batch 256 (the
 # first stage); RUNS_PER_GPU (default 3) runs share one GPU, the rest wait for a free place.
 set -euo pipefail
@@ -21,12 +23,14 @@ names=() splits=()
 for k in $(seq 0 $((folds - 1))); do names+=("fold$k"); splits+=("--fold $k --folds $folds"); done
 if [ "${ALL_TRIALS:-1}" != 0 ]; then names+=("all"); splits+=("--all-trials"); fi
 slots=$((gpus * per_gpu))
+graphs=""
+if [ "${DEVICE:-cuda}" = cuda ] && [ "${CUDA_GRAPHS:-1}" != 0 ]; then graphs=--cuda-graphs; fi
 for i in "${!names[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$slots" ]; do wait -n || true; done
   gpu=$((i % gpus))
   # shellcheck disable=SC2086 # the split flags and TRAIN_FLAGS are words
   CUDA_VISIBLE_DEVICES=$gpu OMP_NUM_THREADS=4 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True \
-    python3 -m nermo_ros.cli train --recipe "$recipe" ${splits[$i]} ${TRAIN_FLAGS:-} --device "${DEVICE:-cuda}" \
+    python3 -m nermo_ros.cli train --recipe "$recipe" ${splits[$i]} ${TRAIN_FLAGS:-} $graphs --device "${DEVICE:-cuda}" \
     --pause-after-minutes "$pause" --out "$runs/${names[$i]}" >>"$runs/${names[$i]}.log" 2>&1 &
   echo "started ${names[$i]} on GPU $gpu"
 done

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--last-stage", type=int, default=0, help="with --recipe: stop after "
                         "this stage (1-based) ends, so that only weights need carrying to the "
                         "next machine; 0: run to the recipe's end")
+    parser.add_argument("--cuda-graphs", action="store_true", help="replay each inner-step "
+                        "count's captured training step (about twice the steps a minute on a "
+                        "GPU; one process, --device cuda)")
     parser.add_argument("--no-validate", action="store_true", help="skip the validation at the end "
                         "(a predictor refuses a checkpoint without it)")
     split = parser.add_mutually_exclusive_group()
@@ -75,11 +78,11 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, init_from=args.init_from)
     if args.seed is not None:
         cfg = dataclasses.replace(cfg, seed=args.seed)
-    device = _device(args.device, cfg)
+    device = _device(args.device, cfg, args.cuda_graphs)
     out = Path(args.out or Path("runs") / (Path(args.config).stem + _run_suffix(cfg.data)))
     final = train(cfg, out, device=device, resume=not args.no_resume,
                   validate_fn=None if args.no_validate else validate,
-                  pause_after_minutes=args.pause_after_minutes)
+                  pause_after_minutes=args.pause_after_minutes, cuda_graphs=args.cuda_graphs)
     _report(final)
     return 0
 
@@ -105,13 +108,13 @@ def _run_recipe(args: argparse.Namespace) -> int:
         return _with_split_and_data(cfg, args)
 
     first = adapt(stage_config(stages[0], None))
-    device = _device(args.device, first)
+    device = _device(args.device, first, args.cuda_graphs)
     out = Path(args.out or Path("runs") / (Path(args.recipe).stem + _run_suffix(first.data)))
 
     def train_stage(cfg, stage_out, pause_after_minutes):
         final = train(cfg, stage_out, device=device, resume=True,
                       validate_fn=None if args.no_validate else validate,
-                      pause_after_minutes=pause_after_minutes)
+                      pause_after_minutes=pause_after_minutes, cuda_graphs=args.cuda_graphs)
         _report(final)
         return final
 
@@ -125,7 +128,7 @@ def _run_recipe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device(requested: str, cfg) -> str:
+def _device(requested: str, cfg, cuda_graphs: bool = False) -> str:
     import torch
 
     device = requested
@@ -137,6 +140,8 @@ def _device(requested: str, cfg) -> str:
         print(f"warning: batch_size {cfg.optim.batch_size} on the CPU may exhaust memory "
               f"(about 24 GiB at 128); the shipped configs are sized for a GPU. Use "
               f"--device cuda, or config/train_smoke.yaml for a CPU check.", file=sys.stderr)
+    if cuda_graphs and device != "cuda":
+        raise SystemExit(f"nermo-ros train: --cuda-graphs needs --device cuda (got {device})")
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -28,6 +28,7 @@ from nermo_ros.evaluation.metrics import horizon_weights, mpjpe_loss
 from nermo_ros.meta import GROWABLE_FIELDS, adapt_and_predict, grow_params, init_params
 from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import TrainConfig
+from nermo_ros.training.graphed import GraphedSteps, make_optimizer, match_optimizer, set_lr
 from nermo_ros.training.windows import Batch, build_bank, sample_batch
 
 
@@ -218,16 +219,21 @@ class Progress:
 
 
 def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume: bool = True,
-          validate_fn=None, pause_after_minutes: float = 0.0) -> Path:
+          validate_fn=None, pause_after_minutes: float = 0.0, cuda_graphs: bool = False) -> Path:
     """Train; returns the final checkpoint path (``out_dir/final.pt``), or ``out_dir/last.pt``
     when ``pause_after_minutes`` (> 0) ran out first: a later call resumes there, and the
     time budget ``optim.max_minutes`` counts the training time of all calls together.
 
     ``validate_fn(weights, cfg) -> dict`` (optional) runs on the held-out split at the end and
     its result is stored in the checkpoint (the predictor's uncertainty comes from it).
+    ``cuda_graphs`` replays captured steps (``training/graphed.py``); a run may resume the
+    other way.
     """
     out_dir = Path(out_dir)
     dist_info, dev = setup_distributed(device)
+    if cuda_graphs and (dev.type != "cuda" or dist_info.world > 1):
+        raise ValueError("CUDA graphs train in one process on a CUDA device (--device cuda, "
+                         "without torchrun)")
     files, _ = training_files(cfg)
     skeleton = cmu.load_skeleton(cmu.find_skeleton_json(Path(files[0]).parent.parent))
     bank = build_bank(files, skeleton, cfg.layout, cfg.window.span_raw, dev,
@@ -243,7 +249,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
         for v in weights.values():
             v.requires_grad_(True)
         trainable = list(weights.values())
-    opt = torch.optim.AdamW(trainable, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    opt = make_optimizer(trainable, cfg.optim.lr, cfg.optim.weight_decay, cuda_graphs)
     gen = torch.Generator(device=dev)
     gen.manual_seed(cfg.seed * 1000 + dist_info.rank)
     step_rng = np.random.default_rng(cfg.seed)
@@ -260,6 +266,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
                 for k, v in weights.items():
                     v.copy_(loaded[k])
         opt.load_state_dict(state["optimizer"])
+        match_optimizer(opt, cuda_graphs)
         gen.set_state(state["generator"][0])
         step_rng.bit_generator.state = state["step_rng"]
         start = state["step"]
@@ -273,6 +280,11 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
     log = (out_dir / "log.jsonl").open("a") if dist_info.main else None
     progress = Progress(cfg.optim.steps - start, dist_info.main)
     running = None
+
+    def loss_fn(batch: Batch, k: int) -> Tensor:
+        return dct_loss(net, batch) if net is not None else nermo_loss(weights, batch, cfg, k)
+
+    graphed = GraphedSteps(loss_fn, trainable, opt, cfg.optim.grad_clip) if cuda_graphs else None
     started = time.time()
     budget_s = cfg.optim.max_minutes * 60.0
     pause_s = pause_after_minutes * 60.0
@@ -285,23 +297,22 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
         if pause_s > 0 and agree_max((time.time() - started) / pause_s, dist_info, dev) >= 1.0:
             paused = True
             break
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg, time_progress)
+        set_lr(opt, lr_at(step, cfg, time_progress))
         batch = sample_batch(bank, cfg.window, cfg.model, cfg.optim.batch_size, gen)
         k = int(step_rng.choice(cfg.meta.inner_steps))
-        loss = dct_loss(net, batch) if net is not None else nermo_loss(weights, batch, cfg, k)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        average_gradients(trainable, dist_info)
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, cfg.optim.grad_clip))
-        opt.step()
-        value = float(loss.detach())
-        running = value if running is None else 0.98 * running + 0.02 * value
+        if graphed is not None:
+            loss, grad_norm = graphed.step(batch, k)
+        else:
+            loss, grad_norm = _eager_step(loss_fn, batch, k, trainable, opt, cfg, dist_info)
+        # On the device: reading a value waits for the GPU, so only logged steps do.
+        running = loss.clone() if running is None else running.mul_(0.98).add_(0.02 * loss)
         if dist_info.main and ((step + 1) % cfg.log_every == 0 or step == start):
-            mm = running * cfg.model.position_unit_m * 1000
-            log.write(json.dumps({"step": step + 1, "loss": value, "loss_avg": running,
-                                  "loss_avg_mm": mm, "inner_steps": k, "grad_norm": grad_norm,
-                                  "lr": opt.param_groups[0]["lr"], "time": time.time()}) + "\n")
+            mm = float(running) * cfg.model.position_unit_m * 1000
+            log.write(json.dumps({"step": step + 1, "loss": float(loss),
+                                  "loss_avg": float(running), "loss_avg_mm": mm,
+                                  "inner_steps": k, "grad_norm": float(grad_norm),
+                                  "lr": lr_at(step, cfg, time_progress),
+                                  "time": time.time()}) + "\n")
             log.flush()
             progress.update(step - start, f"loss {mm:7.2f} mm (avg)")
         if dist_info.main and (step + 1) % cfg.save_every == 0:
@@ -311,6 +322,11 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
     else:
         step = cfg.optim.steps  # the loop ran to the end (not stopped by the time budget)
     progress.close()
+    if dist_info.main and step > start:
+        minutes = (time.time() - started) / 60.0
+        print(f"trained steps {start + 1}-{step} in {minutes:.2f} min "
+              f"({(step - start) / minutes:.0f} steps a minute"
+              f"{', CUDA graphs' if cuda_graphs else ''})", file=sys.stderr)
     final = out_dir / "final.pt"
     if dist_info.main:
         current = net.state_dict() if net is not None else weights
@@ -327,6 +343,18 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
         _save(final, cfg, current, step, None, None, None, validation=validation)
     _finish_distributed(dist_info)
     return final
+
+
+def _eager_step(loss_fn, batch: Batch, k: int, trainable: list[Tensor], opt, cfg: TrainConfig,
+                dist_info: Dist) -> tuple[Tensor, Tensor]:
+    """One optimizer step; (loss, gradient norm) as tensors."""
+    loss = loss_fn(batch, k)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    average_gradients(trainable, dist_info)
+    grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.optim.grad_clip)
+    opt.step()
+    return loss.detach(), grad_norm
 
 
 def _finish_distributed(dist_info: Dist) -> None:
