@@ -231,6 +231,39 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys)
     assert "indicative only" not in printed
 
 
+def test_one_checkpoint_file_is_scored_on_its_own_skeleton_and_a_missing_one_refused(
+        tmp_path, capsys):
+    from nermo_ros.cli import main
+
+    data = tiny_slice(tmp_path / "data")
+    common = ["evaluate", "--data", str(data), "--skeleton", str(CMU_DIR / "skeleton.json"),
+              "--settings", "complete", "--steps", "1"]
+    model = Path(__file__).resolve().parents[1] / "models/dct_mlp_cmu_protocol25.pt"
+    assert main(common + ["--models", str(model), "--out", str(tmp_path / "one")]) == 0
+    results = json.loads((tmp_path / "one" / "results.json").read_text())
+    protocol = results["cmu_protocol25"]["protocol8"]["mpjpe_mm"]["complete"]
+    body = results["nermo_body17"]["protocol8"]["mpjpe_mm"]["complete"]
+    assert "dct_mlp" in protocol and not any(m.startswith("nermo") for m in protocol)
+    assert not any(m.startswith(("nermo", "dct")) for m in body)  # baselines only there
+    assert "is a dct_mlp model of cmu_protocol25; nermo is left out" in capsys.readouterr().err
+    assert main(common + ["--models", str(tmp_path / "typo"), "--out", str(tmp_path / "x")]) != 0
+    assert "no such folder or checkpoint file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+@pytest.mark.parametrize("verb", ["evaluate", "train"])
+def test_a_device_this_machine_lacks_is_refused_at_start_with_a_message(tmp_path, verb):
+    from nermo_ros.cli import main
+
+    smoke = Path(__file__).resolve().parents[1] / "config/train_smoke.yaml"
+    extra = ["--config", str(smoke), "--out", str(tmp_path / "run")] if verb == "train" else ["--out", str(tmp_path / "run")]
+    with pytest.raises(SystemExit, match="sees no CUDA device here"):
+        main([verb, "--device", "cuda"] + extra)
+    with pytest.raises(SystemExit, match="use cpu, cuda, cuda:N or auto"):
+        main([verb, "--device", "gpu"] + extra)
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_headline_is_nermo_with_the_most_steps_mirror_averaged_as_the_node_runs_it():
     from nermo_ros.evaluation.report import headline_method
 

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=LAYOUTS + ("all",), default="all")
     parser.add_argument("--models", default="", help="folder with nermo_body17.pt, "
                         "nermo_cmu_protocol25.pt, dct_mlp_body17.pt, dct_mlp_cmu_protocol25.pt "
-                        "(default: the shipped models/)")
+                        "(default: the shipped models/), or one checkpoint file, scored on its "
+                        "own skeleton")
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 3, 10],
                         help="NeRMo adaptation steps to compare")
     parser.add_argument("--mirror-average", action="store_true",
@@ -144,13 +145,10 @@ def _noise(args):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import torch
-
+    from nermo_ros.commands.device import resolve_device
     from nermo_ros.evaluation import report
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(args.device, "evaluate")
     cross_validating = bool(args.cv_models)
     try:
         noise, noise_record, layouts = _noise(args)
@@ -194,12 +192,11 @@ def _plain(args, trials, skeleton, layout, settings, device):
     """One set of models (``--models``) on every listed trial."""
     from pathlib import Path
 
-    from nermo_ros.checkpoint import MODELS_DIR, model_path
+    from nermo_ros.checkpoint import MODELS_DIR
     from nermo_ros.evaluation import benchmark, methods
 
     models = Path(args.models) if args.models else MODELS_DIR
-    nermo = _load(model_path("nermo", layout, models), "nermo", layout)
-    dct = _load(model_path("dct_mlp", layout, models), "dct_mlp", layout)
+    nermo, dct = (_model_from(models, kind, layout) for kind in ("nermo", "dct_mlp"))
     chosen = methods.all_methods(nermo, dct, tuple(args.steps), device, args.mirror_average,
                                  args.hold)
     sequences = benchmark.load_sequences(trials, skeleton, layout)
@@ -308,6 +305,23 @@ def _with_blend_grid(found, ckpt, path):
     cv = methods.baseline_methods()["constant_velocity"]
     return {**{n: m for n, m in found.items() if n != base},
             **velocity_blend.blended_rows(base, found[base], cv)}
+
+
+def _model_from(models, kind, layout):
+    """``--models``: a folder of files named as the shipped ones, or one checkpoint file,
+    which then stands for its own kind and skeleton only."""
+    from nermo_ros.checkpoint import load_raw, model_path
+
+    if not models.exists():
+        raise ValueError(f"--models {models}: no such folder or checkpoint file")
+    if models.is_dir():
+        return _load(model_path(kind, layout, models), kind, layout)
+    raw = load_raw(models)
+    if (raw["kind"], raw["layout"]) != (kind, layout):
+        print(f"{models} is a {raw['kind']} model of {raw['layout']}; {kind} is left out of "
+              f"the {layout} table", file=sys.stderr)
+        return None
+    return _load(models, kind, layout)
 
 
 def _load(path, kind, layout):

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "name>, plus _fold<k>of<K> or _all)")
     parser.add_argument("--data", default="", help="CMU mocap folder (default: the config's, "
                         "else $NERMO_CMU_DIR or ../shared/data/cmu_mocap)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU if torch sees one)")
     parser.add_argument("--steps", type=int, default=0, help="override optim.steps")
     parser.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     parser.add_argument("--pause-after-minutes", type=float, default=0.0,
@@ -131,18 +131,18 @@ def _run_recipe(args: argparse.Namespace) -> int:
 def _device(requested: str, cfg, cuda_graphs: bool = False) -> str:
     import torch
 
-    device = requested
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    from nermo_ros.commands.device import resolve_device
+
+    device = resolve_device(requested, "train")
     if device == "cpu" and cfg.optim.steps > 0 and cfg.optim.batch_size > CPU_BATCH_WARNING:
         # Meta-gradients through K unrolled steps hold every step's activations: the shipped
         # configs (batch 128-256) need more than a 24 GiB machine has and get killed silently.
         print(f"warning: batch_size {cfg.optim.batch_size} on the CPU may exhaust memory "
               f"(about 24 GiB at 128); the shipped configs are sized for a GPU. Use "
               f"--device cuda, or config/train_smoke.yaml for a CPU check.", file=sys.stderr)
-    if cuda_graphs and device != "cuda":
-        raise SystemExit(f"nermo-ros train: --cuda-graphs needs --device cuda (got {device})")
-    if device == "cuda":
+    if cuda_graphs and device == "cpu":
+        raise SystemExit("nermo-ros train: --cuda-graphs needs --device cuda (got cpu)")
+    if device != "cpu":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     return device
