@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 VERBS: dict[str, str] = {
@@ -55,7 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     verb_parser = argparse.ArgumentParser(prog=f"nermo-ros {verb}", description=VERBS[verb])
     module.add_arguments(verb_parser)
     args = verb_parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except (FileNotFoundError, ValueError) as error:
+        # What a user gave that cannot be used (a missing file, a malformed config): the
+        # message says what and why; the traceback only where the code is being debugged.
+        if os.environ.get("NERMO_TRACEBACK") == "1":
+            raise
+        print(f"nermo-ros {verb}: {error}", file=sys.stderr)
+        print("(NERMO_TRACEBACK=1 shows where it was raised)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

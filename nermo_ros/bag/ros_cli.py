@@ -16,6 +16,8 @@ from nermo_ros.nodes.bringup import spin_until
 
 
 def replay(args) -> int:
+    if not os.path.exists(args.bag):
+        raise FileNotFoundError(f"no bag at {args.bag}; pass a rosbag2 folder, .mcap or .db3 file")
     report = BagReadReport(args.bag)
     messages = read_raw(args.bag, set(args.topics) if args.topics else None, report)
     for line in report.lines()[1:]:

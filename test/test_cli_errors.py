@@ -1,0 +1,39 @@
+"""`nermo-ros`: what a user gives that cannot be used ends the command with its message and
+exit status 2, not a traceback (unless NERMO_TRACEBACK=1 asks for it)."""
+
+from pathlib import Path
+
+import pytest
+
+from nermo_ros.cli import main
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--config", "nope.yaml"], "training config nope.yaml does not exist"),
+    (["train", "--recipe", "nope.yaml"], "recipe nope.yaml does not exist"),
+    (["calibrate", "--checkpoint", "/nope.pt"], "checkpoint /nope.pt does not exist"),
+    (["bench", "--checkpoint", "/nope.pt"], "checkpoint /nope.pt does not exist"),
+    (["perception", "bench", "--video", "/nope.mp4"], "neither a packaged video"),
+    (["bag", "replay", "/nope"], "no bag at /nope"),
+])
+def test_a_missing_input_ends_with_its_message_and_status_2(argv, message, capsys, monkeypatch):
+    monkeypatch.delenv("NERMO_TRACEBACK", raising=False)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"nermo-ros {argv[0]}: " in err and message in err and "Traceback" not in err
+
+
+def test_a_malformed_config_names_its_problem(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("NERMO_TRACEBACK", raising=False)
+    config = tmp_path / "bad.yaml"
+    config.write_text("kind: nermo\nmodel: {layout: nermo_body17}\nlayout: cmu_protocol25\n")
+    assert main(["train", "--config", str(config), "--device", "cpu", "--out",
+                 str(tmp_path / "run")]) == 2
+    assert "model.layout 'nermo_body17' differs from layout" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_nermo_traceback_1_lets_the_error_through_for_debugging(monkeypatch):
+    monkeypatch.setenv("NERMO_TRACEBACK", "1")
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        main(["train", "--config", str(Path("nope.yaml"))])
