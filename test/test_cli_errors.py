@@ -20,7 +20,7 @@ def test_a_missing_input_ends_with_its_message_and_status_2(argv, message, capsy
     monkeypatch.delenv("NERMO_TRACEBACK", raising=False)
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert f"nermo-ros {argv[0]}: " in err and message in err and "Traceback" not in err
+    assert err.startswith(f"nermo-ros {argv[0]}") and message in err and "Traceback" not in err
 
 
 def test_a_malformed_config_names_its_problem(tmp_path, capsys, monkeypatch):
