@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a staged recipe (config/recipe_*.yaml: stages in order, each from the one before) for
-# every cross-validation fold and the every-trial model at once, spread round-robin over this
-# machine's GPUs. Finished stages are skipped, so the same command continues a lineage that an
+# every cross-validation fold and the every-trial model at once, each started on the least busy
+# of this machine's GPUs. Finished stages are skipped, so the same command continues a lineage that an
 # earlier slice (PAUSE_MINUTES) stopped. Each run writes RUNS_DIR/<name>/<nn>_<stage>/ and, when
 # its last stage ends, RUNS_DIR/<name>/final.pt; its log is RUNS_DIR/<name>.log.
 #   [TRAIN_FLAGS=...] scripts/train_stages.sh RECIPE RUNS_DIR [FOLDS] [PAUSE_MINUTES] [RUNS_PER_GPU]
@@ -14,25 +14,52 @@
 # On a GPU every run replays CUDA-graphed steps (--cuda-graphs; CUDA_GRAPHS=0 trains eagerly):
 # a few per cent more steps a minute at three runs a GPU (BENCHMARKS.md, "Training speed").
 # Memory: a protocol run at batch 128 takes about 24 GiB of an H200, 48 GiB at batch 256 (the
-# first stage); RUNS_PER_GPU (default 3) runs share one GPU, the rest wait for a free place.
+# first stage; three of those do not fit one H200). RUNS_PER_GPU (default 2) runs share a GPU,
+# each started on the least busy one; the rest wait for a free place. Two graphed runs already
+# keep an H200 busy (BENCHMARKS.md, "Training speed"). A run that fails is named at the end
+# and the script exits with status 1.
 set -euo pipefail
-recipe=$1 runs=$2 folds=${3:-5} pause=${4:-0} per_gpu=${5:-3}
+recipe=$1 runs=$2 folds=${3:-5} pause=${4:-0} per_gpu=${5:-2}
 gpus=$(python3 -c 'import torch; print(max(torch.cuda.device_count(), 1))')
 mkdir -p "$runs"
 names=() splits=()
 for k in $(seq 0 $((folds - 1))); do names+=("fold$k"); splits+=("--fold $k --folds $folds"); done
 if [ "${ALL_TRIALS:-1}" != 0 ]; then names+=("all"); splits+=("--all-trials"); fi
-slots=$((gpus * per_gpu))
 graphs=""
 if [ "${DEVICE:-cuda}" = cuda ] && [ "${CUDA_GRAPHS:-1}" != 0 ]; then graphs=--cuda-graphs; fi
+declare -A gpu_of=() name_of=()
+failed=()
+reap() {  # forget the runs that ended, keeping the names of those that failed
+  local running pid
+  running=" $(jobs -rp | tr '\n' ' ') "
+  for pid in "${!gpu_of[@]}"; do
+    if [[ $running != *" $pid "* ]]; then
+      wait "$pid" || failed+=("${name_of[$pid]}")
+      unset "gpu_of[$pid]"
+    fi
+  done
+}
+least_busy_gpu() {  # the GPU running the fewest runs, if it has room
+  local g pid count best=-1 best_count=$per_gpu
+  for g in $(seq 0 $((gpus - 1))); do
+    count=0
+    for pid in "${!gpu_of[@]}"; do [ "${gpu_of[$pid]}" = "$g" ] && count=$((count + 1)); done
+    if [ "$count" -lt "$best_count" ]; then best=$g best_count=$count; fi
+  done
+  echo "$best"
+}
 for i in "${!names[@]}"; do
-  while [ "$(jobs -rp | wc -l)" -ge "$slots" ]; do wait -n || true; done
-  gpu=$((i % gpus))
+  while reap; gpu=$(least_busy_gpu); [ "$gpu" -lt 0 ]; do sleep 5; done
   # shellcheck disable=SC2086 # the split flags and TRAIN_FLAGS are words
   CUDA_VISIBLE_DEVICES=$gpu OMP_NUM_THREADS=4 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True \
     python3 -m nermo_ros.cli train --recipe "$recipe" ${splits[$i]} ${TRAIN_FLAGS:-} $graphs --device "${DEVICE:-cuda}" \
     --pause-after-minutes "$pause" --out "$runs/${names[$i]}" >>"$runs/${names[$i]}.log" 2>&1 &
+  gpu_of[$!]=$gpu name_of[$!]=${names[$i]}
   echo "started ${names[$i]} on GPU $gpu"
 done
-wait
+while reap; [ "${#gpu_of[@]}" -gt 0 ]; do sleep 5; done
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "runs that failed (see their logs in $runs): ${failed[*]}" >&2
+  exit 1
+fi
 echo "all runs ended"
