@@ -37,3 +37,14 @@ def test_nermo_traceback_1_lets_the_error_through_for_debugging(monkeypatch):
     monkeypatch.setenv("NERMO_TRACEBACK", "1")
     with pytest.raises(FileNotFoundError, match="nope.yaml"):
         main(["train", "--config", str(Path("nope.yaml"))])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--config", "x.yaml", "--steps", "-5"], "give a whole number of steps"),
+    (["bench", "--people", "0"], "argument --people: '0': give whole numbers of at least 1"),
+    (["bench", "--steps", "1,x"], "give whole numbers separated by commas"),
+])
+def test_a_count_out_of_range_is_refused_by_the_argument_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2 and message in capsys.readouterr().err

@@ -11,8 +11,19 @@ from dataclasses import asdict, replace
 
 
 
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v]
+def _ints(text: str, minimum: int = 0) -> list[int]:
+    """A comma-separated list of whole numbers, each at least ``minimum``."""
+    try:
+        values = [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers separated by commas")
+    if not values or min(values) < minimum:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers of at least {minimum}")
+    return values
+
+
+def _people(text: str) -> list[int]:
+    return _ints(text, minimum=1)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "depend on the weights)")
     parser.add_argument("--backends", default="available",
                         help="comma list of backend[:device], or 'available' (default)")
-    parser.add_argument("--people", type=_ints, default=[1, 4, 16], help="e.g. 1,4,16")
+    parser.add_argument("--people", type=_people, default=[1, 4, 16], help="e.g. 1,4,16")
     parser.add_argument("--steps", type=_ints, default=[1, 3, 5], help="K values, e.g. 1,3,5")
     from nermo_ros.predictors.base import DEFAULT_MIRROR_AVERAGE
 

@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="", help="CMU mocap folder (default: the config's, "
                         "else $NERMO_CMU_DIR or ../shared/data/cmu_mocap)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU if torch sees one)")
-    parser.add_argument("--steps", type=int, default=0, help="override optim.steps")
+    parser.add_argument("--steps", type=_whole_steps, default=0, help="override optim.steps "
+                        "(0: the config's)")
     parser.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     parser.add_argument("--pause-after-minutes", type=float, default=0.0,
                         help="stop this call after so many minutes and save OUT/last.pt to "
@@ -54,6 +55,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "again from its own output needs batches it has not seen)")
     parser.add_argument("--init-from", default=None, help="override init_from (a stage's "
                         "starting weights; for a fold, the same fold's earlier stage)")
+
+
+def _whole_steps(text: str) -> int:
+    """--steps: a whole number, 0 keeping the config's."""
+    try:
+        steps = int(text)
+    except ValueError:
+        steps = -1
+    if steps < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of steps (0: the "
+                                         "config's own)")
+    return steps
 
 
 # Above this many windows a step, CPU meta-training is likely to run out of memory.
