@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "name>, plus _fold<k>of<K> or _all)")
     parser.add_argument("--data", default="", help="CMU mocap folder (default: the config's, "
                         "else $NERMO_CMU_DIR or ../shared/data/cmu_mocap)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU if torch sees one)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU if "
+                        "torch sees one)")
     parser.add_argument("--steps", type=_whole_steps, default=0, help="override optim.steps "
                         "(0: the config's)")
     parser.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
@@ -40,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "this stage (1-based) ends, so that only weights need carrying to the "
                         "next machine; 0: run to the recipe's end")
     parser.add_argument("--cuda-graphs", action="store_true", help="replay each inner-step "
-                        "count's captured training step (about twice the steps a minute on a "
-                        "GPU; one process, --device cuda)")
+                        "count's captured training step (1.7x the steps a minute of one run "
+                        "alone on a GPU; one process, --device cuda)")
     parser.add_argument("--no-validate", action="store_true", help="skip the validation at the end "
                         "(a predictor refuses a checkpoint without it)")
     split = parser.add_mutually_exclusive_group()

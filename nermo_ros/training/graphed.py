@@ -3,9 +3,10 @@
 An eager meta-training step launches thousands of small kernels from Python (the K unrolled
 inner steps and their second-order backward), and the GPU waits on the launches. Here each
 inner-step count's whole step (loss, backward, gradient clipping, the AdamW update) is
-captured once and then replayed with one call: on an H200, 76 against 145 ms a step at 3 inner
-steps, batch 128 (BENCHMARKS.md, "Training speed"). The arithmetic is the eager step's;
-only dropout draws other random numbers.
+captured once and then replayed with one call: one run on an H200 makes 1.7x the steps a
+minute (BENCHMARKS.md, "Training speed"); runs sharing a GPU filled those gaps already, so
+there it gains a few per cent. The arithmetic is the eager step's; only dropout draws other
+random numbers.
 
 Capture needs fixed addresses: every batch is copied into buffers owned here, the optimizer
 must be capturable with its learning rate a device tensor (``make_optimizer``), and its state
