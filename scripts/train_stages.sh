@@ -17,7 +17,7 @@
 # first stage; three of those do not fit one H200). RUNS_PER_GPU (default 2) runs share a GPU,
 # each started on the least busy one; the rest wait for a free place. Two graphed runs already
 # keep an H200 busy (BENCHMARKS.md, "Training speed"). A run that fails is named at the end
-# and the script exits with status 1.
+# and the script exits with status 1. RUNS_DIR/summary.txt says where each run stands.
 set -euo pipefail
 recipe=$1 runs=$2 folds=${3:-5} pause=${4:-0} per_gpu=${5:-2}
 gpus=$(python3 -c 'import torch; print(max(torch.cuda.device_count(), 1))')
@@ -58,6 +58,11 @@ for i in "${!names[@]}"; do
   echo "started ${names[$i]} on GPU $gpu"
 done
 while reap; [ "${#gpu_of[@]}" -gt 0 ]; do sleep 5; done
+for name in "${names[@]}"; do  # where each run stands, and its last speed
+  stage=$(find "$runs/$name" -path '*/[0-9][0-9]_*/final.pt' 2>/dev/null | sort | tail -n 1)
+  speed=$(grep -h "steps a minute" "$runs/$name.log" 2>/dev/null | tail -n 1 || true)
+  echo "$name: newest finished stage ${stage:-none}; ${speed:-no steps trained}"
+done | tee "$runs/summary.txt"
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "runs that failed (see their logs in $runs): ${failed[*]}" >&2
   exit 1
