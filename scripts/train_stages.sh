@@ -59,7 +59,7 @@ for i in "${!names[@]}"; do
 done
 while reap; [ "${#gpu_of[@]}" -gt 0 ]; do sleep 5; done
 for name in "${names[@]}"; do  # where each run stands, and its last speed
-  stage=$(find "$runs/$name" -path '*/[0-9][0-9]_*/final.pt' 2>/dev/null | sort | tail -n 1)
+  stage=$(find "$runs/$name" -path '*/[0-9][0-9]_*/final.pt' 2>/dev/null | sort | tail -n 1 || true)
   speed=$(grep -h "steps a minute" "$runs/$name.log" 2>/dev/null | tail -n 1 || true)
   echo "$name: newest finished stage ${stage:-none}; ${speed:-no steps trained}"
 done | tee "$runs/summary.txt"

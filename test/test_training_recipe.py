@@ -144,3 +144,32 @@ def test_a_recipe_can_stop_at_a_stage_end_and_go_on_from_its_weights_alone(tmp_p
     capsys.readouterr()
     assert _train(recipe, tmp_path / "other", "--last-stage", "3") == 2
     assert "last stage 3: the recipe has stages 1-2" in capsys.readouterr().err
+
+
+def _train_stages(recipe: Path, runs: Path, flags: str) -> subprocess.CompletedProcess:
+    """scripts/train_stages.sh on the CPU: two folds and the every-trial model, one at a
+    time."""
+    env = {**os.environ, "DEVICE": "cpu", "TRAIN_FLAGS": f"--data {CMU_DIR} {flags}",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(["bash", str(REPO / "scripts/train_stages.sh"), str(recipe), str(runs),
+                           "2", "0", "1"], env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.shared_data
+@needs_data
+def test_the_stages_script_runs_every_split_to_the_asked_stage_and_names_failures(tmp_path):
+    recipe = _smoke_recipe(tmp_path)
+    done = _train_stages(recipe, tmp_path / "runs", "--no-validate --last-stage 1")
+    assert done.returncode == 0, done.stderr
+    summary = (tmp_path / "runs" / "summary.txt").read_text().splitlines()
+    assert [line.split(":")[0] for line in summary] == ["fold0", "fold1", "all"]
+    for name, line in zip(("fold0", "fold1", "all"), summary):
+        assert f"{name}/01_train_smoke/final.pt" in line and "steps a minute" in line
+        assert not (tmp_path / "runs" / name / "02_train_smoke").exists()
+    assert load_raw(tmp_path / "runs/all/01_train_smoke/final.pt")["train_config"]["data"][
+        "split"] == "all"
+    failed = _train_stages(recipe, tmp_path / "bad", "--last-stage 9")
+    assert failed.returncode == 1
+    assert "runs that failed" in failed.stderr and "fold0 fold1 all" in failed.stderr
+    assert "fold0: newest finished stage none; no steps trained" in failed.stdout
