@@ -11,7 +11,7 @@ random numbers.
 Capture needs fixed addresses: every batch is copied into buffers owned here, the optimizer
 must be capturable with its learning rate a device tensor (``make_optimizer``), and its state
 must exist before the first capture (the first step runs eagerly and creates it). All graphs
-share one memory pool, so memory is that of the largest step alone; that is safe because a
+share one memory pool, so they add only the largest step's memory; that is safe because a
 step reads nothing another graph wrote except the weights and the optimizer's state, which
 live outside the pool.
 """
