@@ -18,6 +18,8 @@
 # each started on the least busy one; the rest wait for a free place. Two graphed runs already
 # keep an H200 busy (BENCHMARKS.md, "Training speed"). A run that fails is named at the end
 # and the script exits with status 1. RUNS_DIR/summary.txt says where each run stands.
+# CARRY_TO=DIR: at the end, scripts/carry_weights.py RUNS_DIR DIR and the summary beside it
+# (what a lent machine gives back for the next slice).
 set -euo pipefail
 recipe=$1 runs=$2 folds=${3:-5} pause=${4:-0} per_gpu=${5:-2}
 gpus=$(python3 -c 'import torch; print(max(torch.cuda.device_count(), 1))')
@@ -63,6 +65,10 @@ for name in "${names[@]}"; do  # where each run stands, and its last speed
   speed=$(grep -h "steps a minute" "$runs/$name.log" 2>/dev/null | tail -n 1 || true)
   echo "$name: newest finished stage ${stage:-none}; ${speed:-no steps trained}"
 done | tee "$runs/summary.txt"
+if [ -n "${CARRY_TO:-}" ]; then  # each run's newest finished stage as 16-bit weights, and the summary
+  python3 "$(dirname "$0")/carry_weights.py" "$runs" "$CARRY_TO" || echo "nothing to carry" >&2
+  cp "$runs/summary.txt" "$CARRY_TO/" 2>/dev/null || true
+fi
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "runs that failed (see their logs in $runs): ${failed[*]}" >&2
   exit 1

@@ -146,12 +146,13 @@ def test_a_recipe_can_stop_at_a_stage_end_and_go_on_from_its_weights_alone(tmp_p
     assert "last stage 3: the recipe has stages 1-2" in capsys.readouterr().err
 
 
-def _train_stages(recipe: Path, runs: Path, flags: str) -> subprocess.CompletedProcess:
+def _train_stages(recipe: Path, runs: Path, flags: str, **env: str) -> subprocess.CompletedProcess:
     """scripts/train_stages.sh on the CPU: two folds and the every-trial model, one at a
     time."""
     env = {**os.environ, "DEVICE": "cpu", "TRAIN_FLAGS": f"--data {CMU_DIR} {flags}",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           **env}
     return subprocess.run(["bash", str(REPO / "scripts/train_stages.sh"), str(recipe), str(runs),
                            "2", "0", "1"], env=env, capture_output=True, text=True, timeout=600)
 
@@ -160,7 +161,8 @@ def _train_stages(recipe: Path, runs: Path, flags: str) -> subprocess.CompletedP
 @needs_data
 def test_the_stages_script_runs_every_split_to_the_asked_stage_and_names_failures(tmp_path):
     recipe = _smoke_recipe(tmp_path)
-    done = _train_stages(recipe, tmp_path / "runs", "--no-validate --last-stage 1")
+    done = _train_stages(recipe, tmp_path / "runs", "--no-validate --last-stage 1",
+                         CARRY_TO=str(tmp_path / "carried"))
     assert done.returncode == 0, done.stderr
     summary = (tmp_path / "runs" / "summary.txt").read_text().splitlines()
     assert [line.split(":")[0] for line in summary] == ["fold0", "fold1", "all"]
@@ -169,6 +171,9 @@ def test_the_stages_script_runs_every_split_to_the_asked_stage_and_names_failure
         assert not (tmp_path / "runs" / name / "02_train_smoke").exists()
     assert load_raw(tmp_path / "runs/all/01_train_smoke/final.pt")["train_config"]["data"][
         "split"] == "all"
+    carried = torch.load(tmp_path / "carried/fold1/01_train_smoke/final.pt", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in carried["params"].values())
+    assert (tmp_path / "carried/summary.txt").read_text().splitlines() == summary
     failed = _train_stages(recipe, tmp_path / "bad", "--last-stage 9")
     assert failed.returncode == 1
     assert "runs that failed" in failed.stderr and "fold0 fold1 all" in failed.stderr
