@@ -65,6 +65,21 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
             group["lr"] = lr
 
 
+def eager_step(loss_fn: LossFn, batch: Batch, inner_steps: int, trainable: list[Tensor],
+               opt: torch.optim.Optimizer, grad_clip: float,
+               reduce_grads: Callable[[], None] | None = None) -> tuple[Tensor, Tensor]:
+    """One optimizer step; (loss, gradient norm) as device tensors. ``reduce_grads`` averages
+    the gradients over processes (data-parallel) before they are clipped."""
+    loss = loss_fn(batch, inner_steps)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if reduce_grads is not None:
+        reduce_grads()
+    grad_norm = torch.nn.utils.clip_grad_norm_(trainable, grad_clip)
+    opt.step()
+    return loss.detach(), grad_norm
+
+
 class GraphedSteps:
     """Training steps replayed from one CUDA graph per inner-step count."""
 
@@ -88,20 +103,13 @@ class GraphedSteps:
         else:
             _copy_into(self.static, batch)
         if not self.opt.state:  # no optimizer state yet: create it with one eager step
-            return self._eager(self.static, inner_steps)
+            return eager_step(self.loss_fn, self.static, inner_steps, self.trainable, self.opt,
+                              self.grad_clip)
         if inner_steps not in self.graphs:
             self.graphs[inner_steps] = self._capture(inner_steps)
         graph, loss, grad_norm = self.graphs[inner_steps]
         graph.replay()
         return loss, grad_norm
-
-    def _eager(self, batch: Batch, inner_steps: int) -> tuple[Tensor, Tensor]:
-        loss = self.loss_fn(batch, inner_steps)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.trainable, self.grad_clip)
-        self.opt.step()
-        return loss.detach(), grad_norm
 
     def _capture(self, inner_steps: int) -> tuple[torch.cuda.CUDAGraph, Tensor, Tensor]:
         self.stream.wait_stream(torch.cuda.current_stream())
@@ -114,12 +122,10 @@ class GraphedSteps:
         self.opt.zero_grad(set_to_none=True)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=self.pool, stream=self.stream):
-            loss = self.loss_fn(self.static, inner_steps)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.trainable, self.grad_clip)
-            self.opt.step()
+            loss, grad_norm = eager_step(self.loss_fn, self.static, inner_steps, self.trainable,
+                                         self.opt, self.grad_clip)
         self.pool = graph.pool()
-        return graph, loss.detach(), grad_norm
+        return graph, loss, grad_norm
 
 
 def _clone(batch: Batch) -> Batch:

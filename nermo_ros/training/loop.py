@@ -28,7 +28,8 @@ from nermo_ros.evaluation.metrics import horizon_weights, mpjpe_loss
 from nermo_ros.meta import GROWABLE_FIELDS, adapt_and_predict, grow_params, init_params
 from nermo_ros.model import ModelConfig
 from nermo_ros.training.config import TrainConfig
-from nermo_ros.training.graphed import GraphedSteps, make_optimizer, match_optimizer, set_lr
+from nermo_ros.training.graphed import (GraphedSteps, eager_step, make_optimizer,
+                                       match_optimizer, set_lr)
 from nermo_ros.training.windows import Batch, build_bank, sample_batch
 
 
@@ -303,7 +304,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
         if graphed is not None:
             loss, grad_norm = graphed.step(batch, k)
         else:
-            loss, grad_norm = _eager_step(loss_fn, batch, k, trainable, opt, cfg, dist_info)
+            loss, grad_norm = eager_step(loss_fn, batch, k, trainable, opt, cfg.optim.grad_clip,
+                                         lambda: average_gradients(trainable, dist_info))
         # On the device: reading a value waits for the GPU, so only logged steps do.
         running = loss.clone() if running is None else running.mul_(0.98).add_(0.02 * loss)
         if dist_info.main and ((step + 1) % cfg.log_every == 0 or step == start):
@@ -343,18 +345,6 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
         _save(final, cfg, current, step, None, None, None, validation=validation)
     _finish_distributed(dist_info)
     return final
-
-
-def _eager_step(loss_fn, batch: Batch, k: int, trainable: list[Tensor], opt, cfg: TrainConfig,
-                dist_info: Dist) -> tuple[Tensor, Tensor]:
-    """One optimizer step; (loss, gradient norm) as tensors."""
-    loss = loss_fn(batch, k)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    average_gradients(trainable, dist_info)
-    grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.optim.grad_clip)
-    opt.step()
-    return loss.detach(), grad_norm
 
 
 def _finish_distributed(dist_info: Dist) -> None:

@@ -121,7 +121,7 @@ def run_recipe(stages: tuple[Stage, ...], out_dir: str | Path,
             return result
         previous = result
     if last_stage and last_stage < len(stages):
-        return previous or stage_dir(out_dir, start - 1, stages[start - 1]) / "final.pt"
+        return previous  # set: the loop ran, or an earlier call finished stage last_stage
     final = out_dir / "final.pt"
     if previous is not None and (not final.is_file() or
                                  final.stat().st_mtime < previous.stat().st_mtime):
