@@ -146,6 +146,22 @@ def test_a_recipe_can_stop_at_a_stage_end_and_go_on_from_its_weights_alone(tmp_p
     assert "last stage 3: the recipe has stages 1-2" in capsys.readouterr().err
 
 
+@pytest.mark.shared_data
+@needs_data
+def test_the_cpu_memory_warning_names_the_largest_batch_of_any_stage(tmp_path, capsys):
+    smoke = (REPO / "config/train_smoke.yaml").read_text()
+    (tmp_path / "train_smoke.yaml").write_text(smoke)
+    big = smoke.replace("batch_size: 16", "batch_size: 48")
+    assert big != smoke
+    (tmp_path / "train_big.yaml").write_text(big)
+    recipe = _write(tmp_path / "recipe.yaml", "stages:\n  - {config: train_smoke.yaml, steps: 1}\n"
+                    "  - {config: train_big.yaml, steps: 1}\n")
+    assert _train(recipe, tmp_path / "fold0", "--last-stage", "1") == 0
+    assert "warning: batch_size 48 on the CPU" in capsys.readouterr().err
+    assert _train(_smoke_recipe(tmp_path), tmp_path / "small", "--last-stage", "1") == 0
+    assert "on the CPU may exhaust memory" not in capsys.readouterr().err
+
+
 def _train_stages(recipe: Path, runs: Path, flags: str, **env: str) -> subprocess.CompletedProcess:
     """scripts/train_stages.sh on the CPU: two folds and the every-trial model, one at a
     time."""

@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, init_from=args.init_from)
     if args.seed is not None:
         cfg = dataclasses.replace(cfg, seed=args.seed)
-    device = _device(args.device, cfg, args.cuda_graphs)
+    device = _device(args.device, cfg.optim.batch_size if cfg.optim.steps > 0 else 0,
+                     args.cuda_graphs)
     out = Path(args.out or Path("runs") / (Path(args.config).stem + _run_suffix(cfg.data)))
     final = train(cfg, out, device=device, resume=not args.no_resume,
                   validate_fn=None if args.no_validate else validate,
@@ -122,7 +123,9 @@ def _run_recipe(args: argparse.Namespace) -> int:
         return _with_split_and_data(cfg, args)
 
     first = adapt(stage_config(stages[0], None))
-    device = _device(args.device, first, args.cuda_graphs)
+    largest_batch = max((stage_config(stage, None).optim.batch_size for stage in stages
+                         if stage.steps > 0), default=0)
+    device = _device(args.device, largest_batch, args.cuda_graphs)
     out = Path(args.out or Path("runs") / (Path(args.recipe).stem + _run_suffix(first.data)))
 
     def train_stage(cfg, stage_out, pause_after_minutes):
@@ -142,16 +145,18 @@ def _run_recipe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device(requested: str, cfg, cuda_graphs: bool = False) -> str:
+def _device(requested: str, batch_size: int, cuda_graphs: bool = False) -> str:
+    """The checked device; warns when ``batch_size`` (the largest a run trains with, 0 for
+    none) is likely too much for a CPU."""
     import torch
 
     from nermo_ros.commands.device import resolve_device
 
     device = resolve_device(requested, "train")
-    if device == "cpu" and cfg.optim.steps > 0 and cfg.optim.batch_size > CPU_BATCH_WARNING:
+    if device == "cpu" and batch_size > CPU_BATCH_WARNING:
         # Meta-gradients through K unrolled steps hold every step's activations: the shipped
         # configs (batch 128-256) need more than a 24 GiB machine has and get killed silently.
-        print(f"warning: batch_size {cfg.optim.batch_size} on the CPU may exhaust memory "
+        print(f"warning: batch_size {batch_size} on the CPU may exhaust memory "
               f"(about 24 GiB at 128); the shipped configs are sized for a GPU. Use "
               f"--device cuda, or config/train_smoke.yaml for a CPU check.", file=sys.stderr)
     if cuda_graphs and device == "cpu":
