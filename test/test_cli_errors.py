@@ -48,3 +48,14 @@ def test_a_count_out_of_range_is_refused_by_the_argument_parser(argv, message, c
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", [["bag", "convert", "pybullet:humanoid3d_walk.txt"], ["demo"]])
+def test_a_clip_played_no_times_is_refused_before_anything_is_written(verb, tmp_path, capfd,
+                                                                        monkeypatch):
+    monkeypatch.delenv("NERMO_TRACEBACK", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out = ["walk_bag"] if verb[0] == "bag" else ["--duration", "1"]
+    assert main([*verb, *out, "--cycles", "0"]) == 2
+    assert "cycles 0: a clip plays at least once" in capfd.readouterr().err
+    assert list(tmp_path.iterdir()) == []

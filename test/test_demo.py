@@ -104,9 +104,9 @@ def test_demo_command_streams_the_recorded_walk_and_writes_the_plot(tmp_path):
 
 def test_demo_settings_name_their_node_and_perception_ones_need_an_input(capsys):
     assert main(["demo", "--set", "video_realtime=false"]) == 2
-    assert "must look like predictor.NAME=VALUE" in capsys.readouterr().out
+    assert "must look like predictor.NAME=VALUE" in capsys.readouterr().err
     assert main(["demo", "--set", "perception.video_realtime=false"]) == 2
-    assert "--set perception.* needs --input" in capsys.readouterr().out
+    assert "--set perception.* needs --input" in capsys.readouterr().err
 
 
 @pytest.mark.ros

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -55,21 +56,26 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(list_clips()))
         return 0
     if args.duration is not None and args.duration <= 0:
-        print(f"nermo-ros demo: --duration must be > 0 seconds, got {args.duration}")
+        print(f"nermo-ros demo: --duration must be > 0 seconds, got {args.duration}",
+              file=sys.stderr)
         return 2
     if args.people < 1:
-        print(f"nermo-ros demo: --people must be at least 1, got {args.people}")
+        print(f"nermo-ros demo: --people must be at least 1, got {args.people}", file=sys.stderr)
+        return 2
+    if args.cycles < 1:
+        print(f"nermo-ros demo: cycles {args.cycles}: a clip plays at least once (give 1 or "
+              f"more)", file=sys.stderr)
         return 2
     from nermo_ros.commands.run import parse_sets
 
     try:
         sets = parse_sets(args.set)
     except ValueError as error:
-        print(f"nermo-ros demo: {error}")
+        print(f"nermo-ros demo: {error}", file=sys.stderr)
         return 2
     if sets["perception"] and not args.input:
         print("nermo-ros demo: --set perception.* needs --input (without it the recorded clip "
-              "goes straight to the predictor, no perception node runs)")
+              "goes straight to the predictor, no perception node runs)", file=sys.stderr)
         return 2
     import rclpy
     from rclpy.executors import ExternalShutdownException
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         print("\nstopped")
         return 130
     except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"nermo-ros demo: {error}")
+        print(f"nermo-ros demo: {error}", file=sys.stderr)
         return 2
     finally:
         rclpy.try_shutdown()

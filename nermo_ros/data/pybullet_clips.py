@@ -230,6 +230,8 @@ def repeat_cycles(frames: np.ndarray, cycles: int) -> np.ndarray:
 
 def load_clip(name: str = DEFAULT_CLIP, cycles: int = 1) -> Clip:
     """One humanoid clip as a canonical Clip; ``cycles`` > 1 repeats a looping ("wrap") clip."""
+    if cycles < 1:
+        raise ValueError(f"cycles {cycles}: a clip plays at least once (give 1 or more)")
     path = Path(name) if Path(name).is_absolute() else motions_dir() / name
     if not path.is_file():
         raise FileNotFoundError(f"no mocap clip {name!r}; choose one of {', '.join(list_clips())}")
