@@ -23,7 +23,7 @@ VERBS: dict[str, str] = {
     "bench": "Time the adapt-and-predict backends per number of people and adaptation steps.",
     "bag": "Record, convert, replay and evaluate rosbag2 files of skeletons and forecasts.",
     "perception": "Build the pose bundle; benchmark perception on real videos (people, ids, "
-                  "latency, 30 Hz budget).",
+                  "latency, 30 Hz budget) and against a multi-camera 3D reference.",
     "perception_noise": "Measure MediaPipe's skeleton noise on the packaged real videos and "
                         "write the noise model (config/perception_noise.yaml).",
 }

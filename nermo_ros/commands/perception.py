@@ -40,6 +40,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="predictor node parameters the forecasts run with (default: "
                             "config/predictor.yaml), e.g. one with mirror_average: true")
     bench.add_argument("--json", default=None, help="also write the results to this file")
+    reference = sub.add_parser(
+        "reference", help="each camera's skeletons and forecasts against a 3D reference "
+                          "triangulated from all cameras of a calibrated recording")
+    reference.add_argument("--views", default="lab_4views",
+                           help="packaged multi-camera recording (lab_4views)")
+    reference.add_argument("--no-forecasts", action="store_true",
+                           help="only the skeletons' error, no predictors")
+    reference.add_argument("--predictor-config", default=None, metavar="YAML",
+                           help="predictor node parameters the forecasts run with (default: "
+                                "config/predictor.yaml)")
+    reference.add_argument("--json", default=None, help="also write the results to this file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +61,40 @@ def run(args: argparse.Namespace) -> int:
 
         print(pose_bundle_path(Path(args.cache_dir) if args.cache_dir else None))
         return 0
+    if args.action == "reference":
+        return _reference(args)
     return _bench(args)
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from nermo_ros.perception.media import MULTIVIEWS
+    from nermo_ros.perception.reference import reference_report
+
+    if args.views not in MULTIVIEWS:
+        raise ValueError(f"--views {args.views!r}: choose one of {', '.join(MULTIVIEWS)}")
+    videos, calibration = MULTIVIEWS[args.views].require()
+    report = reference_report(videos, calibration, forecasts=not args.no_forecasts,
+                              config_path=args.predictor_config)
+    print(f"{args.views}: {len(videos)} cameras, {report['frames']} frames in all views (frame "
+          f"offsets {report['offsets_frames']}); the views agree to "
+          f"{report['reprojection_px_median']} px (median; p90 "
+          f"{report['reprojection_px_p90']} px)")
+    keys = ("wrong_fit_frames", "joints_missing_pct", "mpjpe_mm", "depth_mm", "across_mm",
+            "depth_bias_mm", "procrustes_mm", "bone_scale", "bone_change_pct", "error_change_mm")
+    print("each camera's skeleton against the reference (hip-centred, mm):")
+    print("  camera " + " ".join(keys))
+    for view in report["views"]:
+        print(f"  {view['camera']:6} " + " ".join(f"{view[k]!s:>{len(k)}}" for k in keys))
+    for view, forecasts in zip(report["views"], report["forecasts"]):
+        print(f"forecasts from {view['camera']} against the reference, mm at horizon (s):")
+        horizons = list(next(iter(forecasts.values())))
+        print(f"  {'predictor':18}" + " ".join(f"{h:>6}" for h in horizons))
+        for name, row in forecasts.items():
+            print(f"  {name:18}" + " ".join(f"{row[h]!s:>6}" for h in horizons))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(report, out, indent=2)
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -10,6 +10,10 @@ from them, never run their code.
 - ``several``: Sports2D's demo: outdoors at 30 fps (1768 x 994, 230 frames), a man stands on
   a concrete box, jumps down and walks off while a woman walks across the view.
 
+- ``lab_4views`` (``MULTIVIEWS``): the ``single`` scene from all four of its cameras, with
+  their calibration: a multi-view 3D reference for one camera's skeletons
+  (``perception/reference.py``).
+
 (Pose2Sim's two-person demo is not used: its second person is a rendered figure.)
 """
 
@@ -30,14 +34,7 @@ class PackagedVideo:
 
     def path(self) -> Path | None:
         """The file, or None when the package is not installed."""
-        spec = importlib.util.find_spec(self.package)
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        for folder in spec.submodule_search_locations:
-            candidate = Path(folder) / self.relative_path
-            if candidate.is_file():
-                return candidate
-        return None
+        return packaged_file(self.package, self.relative_path)
 
     def require(self) -> Path:
         path = self.path()
@@ -48,11 +45,55 @@ class PackagedVideo:
         return path
 
 
+def packaged_file(package: str, relative_path: str) -> Path | None:
+    """A file inside an installed package's folder, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / relative_path
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class PackagedMultiView:
+    """Views of one scene from calibrated cameras, with their calibration, in one package."""
+
+    name: str
+    package: str
+    distribution: str
+    folder: str                # inside the package's folder
+    views: tuple[str, ...]     # video files inside ``folder``
+    calibration: str           # a Qualisys .qca calibration inside ``folder``
+    people: str
+
+    def require(self) -> tuple[tuple[Path, ...], Path]:
+        """(the videos in order, the calibration file)."""
+        paths = [packaged_file(self.package, f"{self.folder}/{name}")
+                 for name in (*self.views, self.calibration)]
+        if any(path is None for path in paths):
+            raise FileNotFoundError(
+                f"views {self.name!r} ship in the {self.distribution} package, which is not "
+                f"installed; run scripts/setup.sh (it installs requirements-media.txt)")
+        return tuple(paths[:-1]), paths[-1]
+
+
 VIDEOS = {v.name: v for v in (
     PackagedVideo("single", "Pose2Sim", "pose2sim",
                   "Demo_SinglePerson/videos/cam01.mp4", "1 person"),
     PackagedVideo("several", "Sports2D", "sports2d", "Demo/demo.mp4",
                   "2 people (1 in the first 2 s)"),
+)}
+
+
+# ``lab_4views``: the ``single`` scene from all four of its cameras (their calibration ships
+# beside them), 100 frames each at 60 fps.
+MULTIVIEWS = {m.name: m for m in (
+    PackagedMultiView("lab_4views", "Pose2Sim", "pose2sim", "Demo_SinglePerson",
+                      tuple(f"videos/cam0{k}.mp4" for k in range(1, 5)),
+                      "calibration/Calib.qca.txt", "1 person"),
 )}
 
 

@@ -1,0 +1,244 @@
+"""How far one camera's MediaPipe skeleton is from where the person really was.
+
+Every view of a calibrated multi-camera recording (``media.MULTIVIEWS``) goes through the
+perception node's pose model. The joints' image positions in all views, triangulated
+(``multiview``), give a 3D reference; each view's own 3D skeleton (hip-centred, in the camera's
+axes, as the node publishes it) is then scored against that reference turned into the same
+camera's axes. The error splits into the part along the camera's line of sight (what a single
+image cannot see: depth) and the part across it, and into what Procrustes alignment removes
+(a tilt, a size) and what it leaves (the pose itself).
+
+The reference is not ground truth: it comes from the same pose model's 2D landmarks, so it
+shares their biases, but not the depth guess of any one view. ``reprojection_px`` says how
+well the views agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nermo_ros import skeleton
+from nermo_ros.perception.multiview import (Camera, frame_offsets, read_qualisys_calibration,
+                                            reprojection_error_px, triangulate)
+from nermo_ros.perception.pose import PoseConfig, PoseEstimator
+
+PELVIS = skeleton.JOINT_NAMES.index("pelvis")
+# A view whose landmark lands this far from where the other views put the joint is left out
+# of that joint's triangulation (at the videos' 1080 x 1920, about 2 % of the image height).
+OUTLIER_PX = 40.0
+# A view whose landmarks land this far (median over the joints) from the reference in a frame
+# reported another body or a wrong fit there: such frames are counted, not scored as pose error.
+WRONG_FIT_PX = 80.0
+
+
+@dataclass(frozen=True)
+class ViewTrack:
+    """One camera's pose model output for the first person it reports, frame by frame.
+
+    pixels (F, J, 2); seen (F, J) joints above the visibility threshold; positions_m (F, J, 3)
+    hip-centred body axes of the camera (x away from it, y left, z up), NaN without a person.
+    """
+
+    pixels: np.ndarray
+    seen: np.ndarray
+    positions_m: np.ndarray
+
+
+def perceive_view(path: str | Path, pose_config: PoseConfig = PoseConfig(num_poses=1),
+                  rate_hz: float = 60.0) -> ViewTrack:
+    """Every frame of one video through the pose model (video mode, frames in order)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise FileNotFoundError(f"cannot open video {path}")
+    pixels, seen, positions = [], [], []
+    joints = len(skeleton.JOINT_NAMES)
+    with PoseEstimator(pose_config) as estimator:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            height, width = bgr.shape[:2]
+            bodies = estimator.estimate(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+                                        len(pixels) / rate_hz)
+            if bodies:
+                pixels.append(bodies[0].image_xy * (width, height))
+                seen.append(bodies[0].confidence > 0)
+                positions.append(bodies[0].positions_m)
+            else:
+                pixels.append(np.full((joints, 2), np.nan))
+                seen.append(np.zeros(joints, bool))
+                positions.append(np.full((joints, 3), np.nan))
+    capture.release()
+    if not pixels:
+        raise ValueError(f"video {path} has no frames")
+    return ViewTrack(np.array(pixels), np.array(seen), np.array(positions, np.float64))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The triangulated skeleton over the frames every view covers.
+
+    frames: view 0's frame numbers; view c's matching frame is ``frames + offsets[c]``.
+    points_m (F, J, 3) world; reprojection_px (C, F, J), NaN where a view does not see a joint.
+    """
+
+    cameras: tuple[Camera, ...]
+    offsets: tuple[int, ...]
+    frames: np.ndarray
+    points_m: np.ndarray
+    reprojection_px: np.ndarray
+
+
+def triangulated_reference(cameras: tuple[Camera, ...], views: list[ViewTrack],
+                           search_frames: int = 6,
+                           max_error_px: float | None = OUTLIER_PX) -> Reference:
+    """Line the views up in time (``frame_offsets``), then triangulate every joint of every
+    frame that all views cover, leaving out a view that disagrees by over ``max_error_px``."""
+    count = min(len(view.pixels) for view in views)
+    pixels = np.stack([view.pixels[:count] for view in views])
+    seen = np.stack([view.seen[:count] for view in views])
+    offsets = frame_offsets(cameras, pixels, seen, search=search_frames)
+    frames = np.arange(max(0, -min(offsets)), count - max(0, max(offsets)))
+    points, errors = [], []
+    for f in frames:
+        frame_pixels = np.stack([pixels[c, f + s] for c, s in enumerate(offsets)])
+        frame_seen = np.stack([seen[c, f + s] for c, s in enumerate(offsets)])
+        points.append(triangulate(cameras, frame_pixels, frame_seen, max_error_px))
+        errors.append(reprojection_error_px(cameras, points[-1], frame_pixels, frame_seen))
+    return Reference(cameras, offsets, frames, np.array(points),
+                     np.stack(errors, axis=1))
+
+
+def _procrustes_aligned(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``source`` (N, 3) moved, turned and scaled onto ``target`` as closely as it goes."""
+    mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
+    a, b = source - mu_s, target - mu_t
+    u, sigma, vt = np.linalg.svd(a.T @ b)
+    sign = np.sign(np.linalg.det(u @ vt))
+    d = np.diag([1.0, 1.0, sign])
+    rotation = u @ d @ vt
+    scale = (sigma * np.diag(d)).sum() / (a ** 2).sum()
+    return scale * a @ rotation + mu_t
+
+
+def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
+    """View ``index``'s own 3D skeleton against the reference in that camera's axes (mm), over
+    the frames where its landmarks fit the reference's person (``WRONG_FIT_PX``)."""
+    camera = reference.cameras[index]
+    frames = reference.frames + reference.offsets[index]
+    ours = view.positions_m[frames]
+    truth = skeleton.optical_to_body_frame(reference.points_m @ camera.rotation.T)
+    with np.errstate(all="ignore"):
+        wrong_fit = np.nanmedian(reference.reprojection_px[index], axis=1) > WRONG_FIT_PX
+    ours = ours - ours[:, PELVIS:PELVIS + 1]
+    truth = truth - truth[:, PELVIS:PELVIS + 1]
+    present = view.seen[frames] & np.isfinite(truth).all(axis=2) & np.isfinite(ours).all(axis=2)
+    present &= ~wrong_fit[:, None]
+    usable = present.copy()
+    usable[:, PELVIS] = False  # zero by construction on both sides
+    error = np.where(usable[..., None], ours - truth, np.nan)
+    aligned = []
+    for f in range(len(frames)):
+        if present[f].sum() >= 4:
+            fitted = _procrustes_aligned(ours[f, present[f]], truth[f, present[f]])
+            aligned.extend(np.linalg.norm(fitted - truth[f, present[f]], axis=1))
+    ratios = np.concatenate([
+        np.linalg.norm(ours[both, child] - ours[both, parent], axis=1)
+        / np.linalg.norm(truth[both, child] - truth[both, parent], axis=1)
+        for parent, child in skeleton.BONES
+        for both in [present[:, parent] & present[:, child]]])
+    change = np.diff(error, axis=0)
+    return {
+        "camera": camera.name,
+        "frames": int(len(frames)),
+        "wrong_fit_frames": int(wrong_fit.sum()),
+        "joints_missing_pct": round(100.0 * (1.0 - view.seen[frames].mean()), 1),
+        "mpjpe_mm": round(1e3 * float(np.nanmean(np.linalg.norm(error, axis=2))), 1),
+        "depth_mm": round(1e3 * float(np.nanmean(np.abs(error[..., 0]))), 1),
+        "across_mm": round(1e3 * float(np.nanmean(np.linalg.norm(error[..., 1:], axis=2))), 1),
+        "depth_bias_mm": round(1e3 * float(np.nanmean(error[..., 0])), 1),
+        "procrustes_mm": round(1e3 * float(np.mean(aligned)), 1) if aligned else None,
+        "bone_scale": round(float(np.median(ratios)), 3),
+        "bone_change_pct": round(100.0 * float(np.median(np.abs(ratios - np.median(ratios)))), 1),
+        "error_change_mm": round(1e3 * float(np.nanmean(np.linalg.norm(change, axis=2))), 1),
+    }
+
+
+FORECAST_PREDICTORS = ("nermo", "constant_velocity", "zero_velocity")
+TRACK_ID = "body_0"
+
+
+def _frames(positions_m: np.ndarray, confidence: np.ndarray, frame_numbers: np.ndarray,
+            rate_hz: float) -> list:
+    """Skeleton frames of one person as the perception node publishes them (no depth)."""
+    from nermo_ros.bag.messages import Person, SkeletonFrame
+    from nermo_ros.perception.pipeline import CAMERA_FRAME_ID
+
+    frames = []
+    for positions, conf, number in zip(positions_m, confidence, frame_numbers):
+        stamp_ns = int(round(1e9 * (1.0 + number / rate_hz)))
+        people = () if not np.isfinite(positions).all() and not conf.any() else (
+            Person(TRACK_ID, np.nan_to_num(positions).astype(np.float32).reshape(-1),
+                   conf.astype(np.float32)),)
+        frames.append(SkeletonFrame(stamp_ns, CAMERA_FRAME_ID, people, log_ns=stamp_ns))
+    return frames
+
+
+def forecasts_against_reference(reference: Reference, view: ViewTrack, index: int,
+                                predictors: tuple[str, ...] = FORECAST_PREDICTORS,
+                                config_path: str | Path | None = None,
+                                rate_hz: float = 60.0) -> dict:
+    """Each predictor run as the predictor node would on view ``index``'s published skeletons,
+    scored against where the reference says the joints then were (in that camera's axes,
+    hip-centred, as the view's skeletons are): mm by horizon."""
+    from nermo_ros.bag.metrics import ground_truth, score
+    from nermo_ros.bag.offline import node_params, run_offline
+    from nermo_ros.forecasting.settings import settings_from
+    from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
+    from nermo_ros.predictors.factory import make_predictor_from_params
+    from nermo_ros.tracking.validation import BodyLimits
+
+    camera = reference.cameras[index]
+    numbers = np.arange(len(view.positions_m))
+    published = _frames(view.positions_m, view.seen.astype(np.float32), numbers, rate_hz)
+    truth_m = skeleton.optical_to_body_frame(reference.points_m @ camera.rotation.T)
+    truth_m = truth_m - truth_m[:, PELVIS:PELVIS + 1]
+    known = np.isfinite(truth_m).all(axis=2)
+    truth_frames = _frames(np.where(known[..., None], truth_m, 0.0), known.astype(np.float32),
+                           reference.frames + reference.offsets[index], rate_hz)
+    report = {}
+    for name in predictors:
+        settings = settings_from({**node_params(config_path), "predictor": name})
+        run = run_offline(published, make_predictor_from_params(settings.as_params()), settings)
+        truth = ground_truth(truth_frames, settings.min_joint_confidence,
+                             BodyLimits(settings.max_distance_m, settings.max_body_extent_m))
+        scores = score(run.records, truth, SCORING_MAX_GAP_S)
+        report[name] = {f"{h:.2f}": (round(1e3 * float(e), 1) if np.isfinite(e) else None)
+                        for h, e in zip(scores.horizons_s, scores.mpjpe_by_horizon_m)}
+    return report
+
+
+def reference_report(videos: tuple[Path, ...], calibration: Path,
+                     pose_config: PoseConfig = PoseConfig(num_poses=1),
+                     forecasts: bool = True, config_path: str | Path | None = None) -> dict:
+    """Everything ``perception reference`` prints: the views' agreement, each view's error and,
+    with ``forecasts``, each predictor's error against the reference from each view."""
+    cameras = read_qualisys_calibration(calibration)
+    if len(cameras) != len(videos):
+        raise ValueError(f"{calibration} has {len(cameras)} cameras for {len(videos)} videos")
+    views = [perceive_view(path, pose_config) for path in videos]
+    reference = triangulated_reference(cameras, views)
+    return {
+        "offsets_frames": list(reference.offsets),
+        "frames": int(len(reference.frames)),
+        "reprojection_px_median": round(float(np.nanmedian(reference.reprojection_px)), 1),
+        "reprojection_px_p90": round(float(np.nanpercentile(reference.reprojection_px, 90)), 1),
+        "views": [view_error(reference, view, c) for c, view in enumerate(views)],
+        "forecasts": [forecasts_against_reference(reference, view, c, config_path=config_path)
+                      for c, view in enumerate(views)] if forecasts else [],
+    }
