@@ -39,22 +39,27 @@ class ViewTrack:
     """One camera's pose model output for the first person it reports, frame by frame.
 
     pixels (F, J, 2); seen (F, J) joints above the visibility threshold; positions_m (F, J, 3)
-    hip-centred body axes of the camera (x away from it, y left, z up), NaN without a person.
+    hip-centred body axes of the camera (x away from it, y left, z up), NaN without a person;
+    rate_hz: the video's frame rate.
     """
 
     pixels: np.ndarray
     seen: np.ndarray
     positions_m: np.ndarray
+    rate_hz: float
 
 
-def perceive_view(path: str | Path, pose_config: PoseConfig = PoseConfig(num_poses=1),
-                  rate_hz: float = 60.0) -> ViewTrack:
+def perceive_view(path: str | Path,
+                  pose_config: PoseConfig = PoseConfig(num_poses=1)) -> ViewTrack:
     """Every frame of one video through the pose model (video mode, frames in order)."""
     import cv2
 
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise FileNotFoundError(f"cannot open video {path}")
+    rate_hz = capture.get(cv2.CAP_PROP_FPS)
+    if not rate_hz > 0:
+        raise ValueError(f"video {path} states no frame rate")
     pixels, seen, positions = [], [], []
     joints = len(skeleton.JOINT_NAMES)
     with PoseEstimator(pose_config) as estimator:
@@ -76,7 +81,7 @@ def perceive_view(path: str | Path, pose_config: PoseConfig = PoseConfig(num_pos
     capture.release()
     if not pixels:
         raise ValueError(f"video {path} has no frames")
-    return ViewTrack(np.array(pixels), np.array(seen), np.array(positions, np.float64))
+    return ViewTrack(np.array(pixels), np.array(seen), np.array(positions, np.float64), rate_hz)
 
 
 @dataclass(frozen=True)
@@ -175,24 +180,23 @@ TRACK_ID = "body_0"
 
 def _frames(positions_m: np.ndarray, confidence: np.ndarray, frame_numbers: np.ndarray,
             rate_hz: float) -> list:
-    """Skeleton frames of one person as the perception node publishes them (no depth)."""
+    """Skeleton frames of one person as the perception node publishes them (no depth); a
+    frame where no joint is known has nobody in it."""
     from nermo_ros.bag.messages import Person, SkeletonFrame
     from nermo_ros.perception.pipeline import CAMERA_FRAME_ID
 
     frames = []
     for positions, conf, number in zip(positions_m, confidence, frame_numbers):
         stamp_ns = int(round(1e9 * (1.0 + number / rate_hz)))
-        people = () if not np.isfinite(positions).all() and not conf.any() else (
-            Person(TRACK_ID, np.nan_to_num(positions).astype(np.float32).reshape(-1),
-                   conf.astype(np.float32)),)
+        people = (Person(TRACK_ID, np.nan_to_num(positions).astype(np.float32).reshape(-1),
+                         conf.astype(np.float32)),) if conf.any() else ()
         frames.append(SkeletonFrame(stamp_ns, CAMERA_FRAME_ID, people, log_ns=stamp_ns))
     return frames
 
 
 def forecasts_against_reference(reference: Reference, view: ViewTrack, index: int,
                                 predictors: tuple[str, ...] = FORECAST_PREDICTORS,
-                                config_path: str | Path | None = None,
-                                rate_hz: float = 60.0) -> dict:
+                                config_path: str | Path | None = None) -> dict:
     """Each predictor run as the predictor node would on view ``index``'s published skeletons,
     scored against where the reference says the joints then were (in that camera's axes,
     hip-centred, as the view's skeletons are): mm by horizon."""
@@ -205,12 +209,12 @@ def forecasts_against_reference(reference: Reference, view: ViewTrack, index: in
 
     camera = reference.cameras[index]
     numbers = np.arange(len(view.positions_m))
-    published = _frames(view.positions_m, view.seen.astype(np.float32), numbers, rate_hz)
+    published = _frames(view.positions_m, view.seen.astype(np.float32), numbers, view.rate_hz)
     truth_m = skeleton.optical_to_body_frame(reference.points_m @ camera.rotation.T)
     truth_m = truth_m - truth_m[:, PELVIS:PELVIS + 1]
     known = np.isfinite(truth_m).all(axis=2)
     truth_frames = _frames(np.where(known[..., None], truth_m, 0.0), known.astype(np.float32),
-                           reference.frames + reference.offsets[index], rate_hz)
+                           reference.frames + reference.offsets[index], view.rate_hz)
     report = {}
     for name in predictors:
         settings = settings_from({**node_params(config_path), "predictor": name})
