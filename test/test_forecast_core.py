@@ -138,3 +138,27 @@ def test_in_a_churn_of_short_lived_people_everyone_gets_forecast():
         forecast_ids.update(core.process(stamp, present).track_ids)
     assert len(forecast_ids) == people
     assert core.counts[TRACK_EVICTED] > 0 and core.counts[Reason.TOO_MANY_TRACKS] == 0
+
+
+@pytest.mark.parametrize("input_error_m", [[0.2], list(np.linspace(0.05, 0.4, NUM_JOINTS))])
+def test_the_input_s_own_error_widens_radius_and_sigma_in_quadrature(input_error_m):
+    from nermo_ros.forecasting.calibration import gaussian_radius_factor
+
+    plain, widened = make_core(), make_core(input_error_m=input_error_m)
+    for core in (plain, widened):
+        core.process(0, [standing("a")])
+    before = plain.process(33 * MS, [standing("a", 0.01)]).forecast
+    after = widened.process(33 * MS, [standing("a", 0.01)]).forecast
+    error = np.asarray(input_error_m, np.float32)
+    np.testing.assert_array_equal(after.positions, before.positions)
+    np.testing.assert_allclose(after.radius_m, np.hypot(before.radius_m, error), rtol=1e-6)
+    np.testing.assert_allclose(after.uncertainty_m,
+                               np.hypot(before.uncertainty_m, error / gaussian_radius_factor(0.9)),
+                               rtol=1e-6)
+    assert after.coverage == before.coverage
+
+
+@pytest.mark.parametrize("value", [[0.1, 0.2], [-0.1]])
+def test_an_input_error_for_some_joints_or_below_zero_is_refused(value):
+    with pytest.raises(ValueError, match="input_error_m.*1 value or 17"):
+        make_core(input_error_m=value)

@@ -87,10 +87,12 @@ def _reference(args: argparse.Namespace) -> int:
         print(f"  {view['camera']:6} " + " ".join(f"{view[k]!s:>{len(k)}}" for k in keys))
     for view, forecasts in zip(report["views"], report["forecasts"]):
         print(f"forecasts from {view['camera']} against the reference, mm at horizon (s):")
-        horizons = list(next(iter(forecasts.values())))
-        print(f"  {'predictor':18}" + " ".join(f"{h:>6}" for h in horizons))
+        horizons = list(next(iter(forecasts.values()))["mpjpe_mm"])
+        print(f"  {'predictor':18}" + " ".join(f"{h:>6}" for h in horizons)
+              + "  radius covers (states)")
         for name, row in forecasts.items():
-            print(f"  {name:18}" + " ".join(f"{row[h]!s:>6}" for h in horizons))
+            print(f"  {name:18}" + " ".join(f"{row['mpjpe_mm'][h]!s:>6}" for h in horizons)
+                  + f"  {row['radius_coverage']} ({row['coverage_stated']})")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(report, out, indent=2)

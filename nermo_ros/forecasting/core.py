@@ -16,6 +16,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from nermo_ros.forecasting.calibration import gaussian_radius_factor
 from nermo_ros.forecasting.output_check import forecast_problems
 from nermo_ros.forecasting.settings import PredictorSettings
 from nermo_ros.predictors.base import ForecastBatch, Predictor
@@ -65,6 +66,9 @@ class ForecastCore:
         self.predictor = predictor
         self.settings = settings
         self.horizons_s = np.asarray(settings.horizons_s, dtype=np.float64)
+        # The input's own error (1 or J values) and, read as a Gaussian's radius, its sigma.
+        self.input_error_m = np.asarray(settings.input_error_m, dtype=np.float32)
+        self.input_sigma_m = self.input_error_m / gaussian_radius_factor(settings.coverage)
         self.tracker = Tracker(settings.tracker_settings())
         self.limits = BodyLimits(settings.max_distance_m, settings.max_body_extent_m)
         self.counts: Counter = Counter()  # event reason -> how many, since start
@@ -170,6 +174,8 @@ class ForecastCore:
                 self.refuse(Rejection(reason, detail), result)
         if len(keep) < len(ready):
             forecast = forecast.rows(keep)
+        if self.input_error_m.any():
+            forecast = forecast.with_input_error(self.input_error_m, self.input_sigma_m)
         result.track_ids = [ready[row] for row in keep]
         result.forecast = forecast
         return True

@@ -32,6 +32,15 @@ def _gpu_precision(value: str) -> str | None:
     return one_of(*GPU_PRECISIONS)(value)
 
 
+def _input_error(values) -> str | None:
+    from nermo_ros.skeleton import JOINT_NAMES
+
+    if len(values) not in (1, len(JOINT_NAMES)) or min(values) < 0:
+        return (f"must be 1 value or {len(JOINT_NAMES)} (one per joint: "
+                f"{', '.join(JOINT_NAMES)}), each >= 0")
+    return None
+
+
 def _not_empty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
@@ -73,6 +82,13 @@ PARAMS = (
     ParamSpec("coverage", DEFAULT_COVERAGE, "Share of future joint positions the published "
               "radius_m holds, by calibration on held-out mocap", between(float(LEVELS[0]),
                                                                           float(LEVELS[-1]))),
+    ParamSpec("input_error_m", (0.0,), "How far the input skeletons' joints may be from the "
+              "person's (m): one value for every joint, or one per joint of the canonical "
+              "skeleton; added in quadrature to radius_m (its Gaussian reading to "
+              "uncertainty_m), which the calibration sizes for the forecast's error about the "
+              "input alone. 0: the input is taken as exact (mocap). One camera's MediaPipe "
+              "skeleton without depth is 0.05-0.4 m off, by joint (docs/planners.md)",
+              _input_error),
     ParamSpec("calibration", "", "NeRMo radius calibration file; empty: the checkpoint's "
               "<name>.calibration.json (if missing, radius_m is uncalibrated, coverage 0 in "
               "the messages, and /diagnostics warns)"),
@@ -169,5 +185,6 @@ def settings_from(values: Mapping[str, Any] | None = None) -> PredictorSettings:
     if merged["min_frames"] > merged["window_frames"]:
         raise ValueError(f"refusing these settings: min_frames={merged['min_frames']} must be "
                          f"<= window_frames={merged['window_frames']}")
-    merged["horizons_s"] = tuple(float(h) for h in merged["horizons_s"])
+    for name in ("horizons_s", "input_error_m"):  # lists as tuples: settings compare by value
+        merged[name] = tuple(float(v) for v in merged[name])
     return PredictorSettings(**merged)

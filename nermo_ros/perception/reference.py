@@ -131,9 +131,11 @@ def _procrustes_aligned(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return scale * a @ rotation + mu_t
 
 
-def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
-    """View ``index``'s own 3D skeleton against the reference in that camera's axes (mm), over
-    the frames where its landmarks fit the reference's person (``WRONG_FIT_PX``)."""
+def _in_camera_axes(reference: Reference, view: ViewTrack,
+                    index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ours, truth, present, wrong_fit) over the reference's frames: view ``index``'s skeleton
+    and the reference, hip-centred in that camera's body axes; which joints both have, in
+    frames where the view's landmarks fit the reference's person (``WRONG_FIT_PX``)."""
     camera = reference.cameras[index]
     frames = reference.frames + reference.offsets[index]
     ours = view.positions_m[frames]
@@ -143,7 +145,23 @@ def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
     ours = ours - ours[:, PELVIS:PELVIS + 1]
     truth = truth - truth[:, PELVIS:PELVIS + 1]
     present = view.seen[frames] & np.isfinite(truth).all(axis=2) & np.isfinite(ours).all(axis=2)
-    present &= ~wrong_fit[:, None]
+    return ours, truth, present & ~wrong_fit[:, None], wrong_fit
+
+
+def skeleton_error_m(reference: Reference, view: ViewTrack, index: int) -> np.ndarray:
+    """(F, J) distance of view ``index``'s joints from the reference's (NaN where not scored;
+    the pelvis, zero by construction of hip-centred skeletons, is not scored)."""
+    ours, truth, present, _ = _in_camera_axes(reference, view, index)
+    present[:, PELVIS] = False
+    return np.where(present, np.linalg.norm(ours - truth, axis=2), np.nan)
+
+
+def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
+    """View ``index``'s own 3D skeleton against the reference in that camera's axes (mm), over
+    the frames where its landmarks fit the reference's person (``WRONG_FIT_PX``)."""
+    camera = reference.cameras[index]
+    frames = reference.frames + reference.offsets[index]
+    ours, truth, present, wrong_fit = _in_camera_axes(reference, view, index)
     usable = present.copy()
     usable[:, PELVIS] = False  # zero by construction on both sides
     error = np.where(usable[..., None], ours - truth, np.nan)
@@ -171,7 +189,26 @@ def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
         "bone_scale": round(float(np.median(ratios)), 3),
         "bone_change_pct": round(100.0 * float(np.median(np.abs(ratios - np.median(ratios)))), 1),
         "error_change_mm": round(1e3 * float(np.nanmean(np.linalg.norm(change, axis=2))), 1),
+        "error_p90_mm": [None if j == PELVIS else round(1e3 * float(q), 1) for j, q in
+                         enumerate(_p90(skeleton_error_m(reference, view, index)))],
     }
+
+
+def _p90(errors_m: np.ndarray) -> np.ndarray:
+    """(J,) the distance 90 % of each joint's scored errors stay within (NaN: none scored)."""
+    with np.errstate(all="ignore"):
+        return np.array([np.nanpercentile(column, 90) if np.isfinite(column).any() else np.nan
+                         for column in errors_m.T])
+
+
+def input_error_from(errors_m: list[np.ndarray]) -> list[float]:
+    """A predictor's ``input_error_m`` (one value per joint) from cameras' skeleton errors
+    ((F, J) each, pooled): the distance 90 % of each joint's errors stay within; the pelvis,
+    which hip-centred skeletons cannot score, takes the hips' larger one."""
+    margin = _p90(np.concatenate(errors_m))
+    hips = [skeleton.JOINT_NAMES.index(name) for name in ("left_hip", "right_hip")]
+    margin[PELVIS] = np.nanmax(margin[hips])
+    return [round(float(value), 3) for value in np.nan_to_num(margin)]
 
 
 FORECAST_PREDICTORS = ("nermo", "constant_velocity", "zero_velocity")
@@ -196,10 +233,12 @@ def _frames(positions_m: np.ndarray, confidence: np.ndarray, frame_numbers: np.n
 
 def forecasts_against_reference(reference: Reference, view: ViewTrack, index: int,
                                 predictors: tuple[str, ...] = FORECAST_PREDICTORS,
-                                config_path: str | Path | None = None) -> dict:
+                                config_path: str | Path | None = None,
+                                overrides: dict | None = None) -> dict:
     """Each predictor run as the predictor node would on view ``index``'s published skeletons,
     scored against where the reference says the joints then were (in that camera's axes,
-    hip-centred, as the view's skeletons are): mm by horizon."""
+    hip-centred, as the view's skeletons are): mm by horizon, and the share of joint positions
+    inside the forecasts' radius against the share the radius states (0: none stated)."""
     from nermo_ros.bag.metrics import ground_truth, score
     from nermo_ros.bag.offline import node_params, run_offline
     from nermo_ros.forecasting.settings import settings_from
@@ -217,13 +256,18 @@ def forecasts_against_reference(reference: Reference, view: ViewTrack, index: in
                            reference.frames + reference.offsets[index], view.rate_hz)
     report = {}
     for name in predictors:
-        settings = settings_from({**node_params(config_path), "predictor": name})
+        settings = settings_from({**node_params(config_path), **(overrides or {}),
+                                  "predictor": name})
         run = run_offline(published, make_predictor_from_params(settings.as_params()), settings)
         truth = ground_truth(truth_frames, settings.min_joint_confidence,
                              BodyLimits(settings.max_distance_m, settings.max_body_extent_m))
         scores = score(run.records, truth, SCORING_MAX_GAP_S)
-        report[name] = {f"{h:.2f}": (round(1e3 * float(e), 1) if np.isfinite(e) else None)
-                        for h, e in zip(scores.horizons_s, scores.mpjpe_by_horizon_m)}
+        report[name] = {
+            "mpjpe_mm": {f"{h:.2f}": (round(1e3 * float(e), 1) if np.isfinite(e) else None)
+                         for h, e in zip(scores.horizons_s, scores.mpjpe_by_horizon_m)},
+            "radius_coverage": (round(scores.coverage, 3) if np.isfinite(scores.coverage)
+                                else None),
+            "coverage_stated": round(float(scores.coverage_stated), 3)}
     return report
 
 
@@ -237,12 +281,25 @@ def reference_report(videos: tuple[Path, ...], calibration: Path,
         raise ValueError(f"{calibration} has {len(cameras)} cameras for {len(videos)} videos")
     views = [perceive_view(path, pose_config) for path in videos]
     reference = triangulated_reference(cameras, views)
-    return {
+    report = {
         "offsets_frames": list(reference.offsets),
         "frames": int(len(reference.frames)),
         "reprojection_px_median": round(float(np.nanmedian(reference.reprojection_px)), 1),
         "reprojection_px_p90": round(float(np.nanpercentile(reference.reprojection_px, 90)), 1),
         "views": [view_error(reference, view, c) for c, view in enumerate(views)],
-        "forecasts": [forecasts_against_reference(reference, view, c, config_path=config_path)
-                      for c, view in enumerate(views)] if forecasts else [],
+        "forecasts": [],
     }
+    if not forecasts:
+        return report
+    errors = [skeleton_error_m(reference, view, c) for c, view in enumerate(views)]
+    for c, view in enumerate(views):
+        forecast = forecasts_against_reference(reference, view, c, config_path=config_path)
+        # "nermo + input margin": the radius widened by the other cameras' skeleton error
+        # (input_error_m), as a camera the margin was not measured on would get it.
+        margin = input_error_from(errors[:c] + errors[c + 1:])
+        widened = forecasts_against_reference(reference, view, c, ("nermo",), config_path,
+                                              {"input_error_m": margin})
+        forecast["nermo + input margin"] = {
+            **widened["nermo"], "input_error_m": margin}
+        report["forecasts"].append(forecast)
+    return report

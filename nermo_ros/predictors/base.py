@@ -53,6 +53,17 @@ class ForecastBatch:
     radius_m: np.ndarray | None = None
     coverage: float = 0.0
 
+    def with_input_error(self, input_error_m: np.ndarray,
+                         input_sigma_m: np.ndarray) -> "ForecastBatch":
+        """The same forecasts for input skeletons that are themselves off: ``input_error_m``
+        (1 or J values) added in quadrature to the radius, ``input_sigma_m`` (its Gaussian
+        reading) to the per-axis sigma."""
+        return ForecastBatch(
+            self.positions, np.hypot(self.uncertainty_m, input_sigma_m).astype(np.float32),
+            None if self.radius_m is None
+            else np.hypot(self.radius_m, input_error_m).astype(np.float32),
+            self.coverage)
+
     def rows(self, keep: Sequence[int]) -> "ForecastBatch":
         """The forecasts of the people at ``keep`` (indices into the batch)."""
         return ForecastBatch(self.positions[keep], self.uncertainty_m[keep],
