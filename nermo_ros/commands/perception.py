@@ -85,6 +85,8 @@ def _reference(args: argparse.Namespace) -> int:
     print("  camera " + " ".join(keys))
     for view in report["views"]:
         print(f"  {view['camera']:6} " + " ".join(f"{view[k]!s:>{len(k)}}" for k in keys))
+    print(f"input_error_m covering 90 % of each joint's error over every camera (a predictor "
+          f"parameter for a camera like these): {report['input_error_m']}")
     for view, forecasts in zip(report["views"], report["forecasts"]):
         print(f"forecasts from {view['camera']} against the reference, mm at horizon (s):")
         horizons = list(next(iter(forecasts.values()))["mpjpe_mm"])

@@ -289,9 +289,10 @@ def reference_report(videos: tuple[Path, ...], calibration: Path,
         "views": [view_error(reference, view, c) for c, view in enumerate(views)],
         "forecasts": [],
     }
+    errors = [skeleton_error_m(reference, view, c) for c, view in enumerate(views)]
+    report["input_error_m"] = input_error_from(errors)  # every camera's, for a node's YAML
     if not forecasts:
         return report
-    errors = [skeleton_error_m(reference, view, c) for c, view in enumerate(views)]
     for c, view in enumerate(views):
         forecast = forecasts_against_reference(reference, view, c, config_path=config_path)
         # "nermo + input margin": the radius widened by the other cameras' skeleton error
