@@ -24,7 +24,7 @@ from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
 
-from nermo_ros.nodes.bringup import input_overrides
+from nermo_ros.nodes.bringup import camera_input_error, input_overrides
 
 RESPAWN_DELAY_S = 2.0
 
@@ -46,15 +46,21 @@ ARGUMENTS = (
 
 def _nodes(context):
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    predictor_config = value["predictor_config"] or _config("predictor.yaml")
+    perception_config = value["perception_config"] or _config("perception.yaml")
     predictor_overrides = {key: value[key] for key in ("predictor", "backend") if value[key]}
+    perception_overrides = input_overrides(value["input"])
+    # The predictor's radius then covers the person, not the camera's account of them.
+    predictor_overrides = {**camera_input_error(predictor_config, predictor_overrides,
+                                                perception_config, perception_overrides),
+                           **predictor_overrides}
     perception = Node(
         package="nermo_ros", executable="perception_node", output="screen",
-        parameters=[value["perception_config"] or _config("perception.yaml"),
-                    input_overrides(value["input"])])
+        parameters=[perception_config, perception_overrides])
     predictor = LifecycleNode(
         package="nermo_ros", executable="predictor_node", name="predictor", namespace="",
         output="screen", arguments=["--managed"],
-        parameters=[value["predictor_config"] or _config("predictor.yaml"), predictor_overrides],
+        parameters=[predictor_config, predictor_overrides],
         respawn=True, respawn_delay=RESPAWN_DELAY_S)
     return [perception, predictor, *_bring_up(predictor)]
 

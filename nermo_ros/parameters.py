@@ -54,6 +54,16 @@ def between(low: float, high: float) -> Check:
     return check
 
 
+def joint_distances(names: tuple[str, ...]) -> Check:
+    """Distances in metres: one for every joint, or one per joint of ``names``, each >= 0."""
+    def check(values):
+        if len(values) not in (1, len(names)) or min(values) < 0:
+            return (f"must be 1 value or {len(names)} (one per joint: {', '.join(names)}), "
+                    f"each >= 0")
+        return None
+    return check
+
+
 def one_of(*choices: str) -> Check:
     def check(value):
         return None if value in choices else f"must be one of {', '.join(choices)}"

@@ -141,7 +141,7 @@ def test_in_a_churn_of_short_lived_people_everyone_gets_forecast():
 
 
 @pytest.mark.parametrize("input_error_m", [[0.2], list(np.linspace(0.05, 0.4, NUM_JOINTS))])
-def test_the_input_s_own_error_widens_radius_and_sigma_in_quadrature(input_error_m):
+def test_the_input_s_own_error_widens_the_radius_and_the_sigma(input_error_m):
     from nermo_ros.forecasting.calibration import gaussian_radius_factor
 
     plain, widened = make_core(), make_core(input_error_m=input_error_m)
@@ -151,7 +151,7 @@ def test_the_input_s_own_error_widens_radius_and_sigma_in_quadrature(input_error
     after = widened.process(33 * MS, [standing("a", 0.01)]).forecast
     error = np.asarray(input_error_m, np.float32)
     np.testing.assert_array_equal(after.positions, before.positions)
-    np.testing.assert_allclose(after.radius_m, np.hypot(before.radius_m, error), rtol=1e-6)
+    np.testing.assert_allclose(after.radius_m, before.radius_m + error, rtol=1e-6)
     np.testing.assert_allclose(after.uncertainty_m,
                                np.hypot(before.uncertainty_m, error / gaussian_radius_factor(0.9)),
                                rtol=1e-6)

@@ -220,3 +220,18 @@ def test_the_config_file_sets_every_parameter_to_its_documented_default():
 def test_settings_that_cannot_work_are_refused_with_the_value(overrides, says):
     with pytest.raises(ValueError, match=says):
         PerceptionNode(overrides=overrides)
+
+
+def test_a_predictor_started_beside_it_takes_its_skeleton_error_unless_it_sets_its_own(tmp_path):
+    from nermo_ros.nodes.bringup import camera_input_error
+    from nermo_ros.nodes.perception_node import SKELETON_ERROR_M
+
+    assert camera_input_error(None, None, None, None) == {
+        "input_error_m": list(SKELETON_ERROR_M)}
+    assert camera_input_error(None, {"input_error_m": [0.3]}, None, None) == {}
+    assert camera_input_error(None, None, None, {"skeleton_error_m": [0.0]}) == {}
+    own = tmp_path / "predictor.yaml"
+    own.write_text("predictor:\n  ros__parameters:\n    input_error_m: [0.1]\n")
+    assert camera_input_error(own, None, None, None) == {}
+    assert camera_input_error(None, None, None, {"skeleton_error_m": [0.2]}) == {
+        "input_error_m": [0.2]}

@@ -91,10 +91,11 @@ def _reference(args: argparse.Namespace) -> int:
         print(f"forecasts from {view['camera']} against the reference, mm at horizon (s):")
         horizons = list(next(iter(forecasts.values()))["mpjpe_mm"])
         print(f"  {'predictor':18}" + " ".join(f"{h:>6}" for h in horizons)
-              + "  radius covers (states)")
+              + "  radius covers (states), mean m")
         for name, row in forecasts.items():
             print(f"  {name:18}" + " ".join(f"{row['mpjpe_mm'][h]!s:>6}" for h in horizons)
-                  + f"  {row['radius_coverage']} ({row['coverage_stated']})")
+                  + f"  {row['radius_coverage']} ({row['coverage_stated']}), "
+                  f"{row['radius_mean_m']}")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(report, out, indent=2)

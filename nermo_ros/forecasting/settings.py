@@ -10,12 +10,13 @@ from dataclasses import field, fields, make_dataclass
 from typing import Any, Mapping
 
 from nermo_ros.parameters import (ParamSpec, at_least, between, check_values, coerce_value,
-                                  increasing_positive, one_of)
+                                  increasing_positive, joint_distances, one_of)
 from nermo_ros.forecasting.calibration import LEVELS
 from nermo_ros.forecasting.report_hold import DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S
 from nermo_ros.planning.settings import PLANNER_OUTPUT_PARAMS
 from nermo_ros.predictors.base import DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE
 from nermo_ros.predictors.factory import PREDICTOR_NAMES
+from nermo_ros.skeleton import JOINT_NAMES
 from nermo_ros.tracking.tracker import TrackerSettings
 
 NODE_NAME = "predictor"
@@ -30,15 +31,6 @@ def _gpu_precision(value: str) -> str | None:
     from nermo_ros.engine.select import GPU_PRECISIONS
 
     return one_of(*GPU_PRECISIONS)(value)
-
-
-def _input_error(values) -> str | None:
-    from nermo_ros.skeleton import JOINT_NAMES
-
-    if len(values) not in (1, len(JOINT_NAMES)) or min(values) < 0:
-        return (f"must be 1 value or {len(JOINT_NAMES)} (one per joint: "
-                f"{', '.join(JOINT_NAMES)}), each >= 0")
-    return None
 
 
 def _not_empty(value: str) -> str | None:
@@ -84,11 +76,11 @@ PARAMS = (
                                                                           float(LEVELS[-1]))),
     ParamSpec("input_error_m", (0.0,), "How far the input skeletons' joints may be from the "
               "person's (m): one value for every joint, or one per joint of the canonical "
-              "skeleton; added in quadrature to radius_m (its Gaussian reading to "
-              "uncertainty_m), which the calibration sizes for the forecast's error about the "
+              "skeleton; added to radius_m (its Gaussian reading to uncertainty_m, in "
+              "quadrature), which the calibration sizes for the forecast's error about the "
               "input alone. 0: the input is taken as exact (mocap). One camera's MediaPipe "
-              "skeleton without depth is 0.05-0.4 m off, by joint (docs/planners.md)",
-              _input_error),
+              "skeleton without depth is 0.05-0.5 m off, by joint (docs/planners.md)",
+              joint_distances(JOINT_NAMES)),
     ParamSpec("calibration", "", "NeRMo radius calibration file; empty: the checkpoint's "
               "<name>.calibration.json (if missing, radius_m is uncalibrated, coverage 0 in "
               "the messages, and /diagnostics warns)"),

@@ -49,13 +49,43 @@ def input_overrides(text: str) -> dict[str, Any]:
     return {"image_topic": text}
 
 
+def camera_input_error(predictor_config: str | Path | None,
+                       predictor_overrides: Mapping[str, Any] | None,
+                       perception_config: str | Path | None,
+                       perception_overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The predictor overrides that hand it the perception node's ``skeleton_error_m`` as its
+    ``input_error_m`` (so its radius covers the person, not the camera's account of them);
+    none when the predictor's file or overrides set their own, or the perception's is 0."""
+    from nermo_ros.forecasting.settings import PARAMS as PREDICTOR_PARAMS
+    from nermo_ros.nodes.perception_node import PARAMS as PERCEPTION_PARAMS
+    from nermo_ros.parameters import defaults, merge_values
+
+    predictor = merge_values(PREDICTOR_PARAMS, "predictor",
+                             predictor_config or default_config("predictor.yaml"),
+                             predictor_overrides)
+    if any(predictor.get("input_error_m", [0.0])):
+        return {}
+    perception = {**defaults(PERCEPTION_PARAMS),
+                  **merge_values(PERCEPTION_PARAMS, "perception",
+                                 perception_config or default_config("perception.yaml"),
+                                 perception_overrides)}
+    error = perception["skeleton_error_m"]
+    return {"input_error_m": [float(e) for e in error]} if any(error) else {}
+
+
 def build_nodes(predictor_config: str | Path | None = None,
                 predictor_overrides: Mapping[str, Any] | None = None,
                 perception_config: str | Path | None = None,
                 perception_overrides: Mapping[str, Any] | None = None,
                 with_perception: bool = True) -> list:
-    """The predictor node (and the perception node) with their YAML files and overrides."""
+    """The predictor node (and the perception node) with their YAML files and overrides; with
+    the perception node, the predictor takes its skeletons' error (``camera_input_error``)."""
     from nermo_ros.nodes.predictor_node import PredictorNode
+
+    if with_perception:
+        predictor_overrides = {**camera_input_error(predictor_config, predictor_overrides,
+                                                    perception_config, perception_overrides),
+                               **(predictor_overrides or {})}
 
     nodes = [PredictorNode(predictor_config or default_config("predictor.yaml"),
                            predictor_overrides)]

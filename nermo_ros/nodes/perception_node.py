@@ -20,7 +20,8 @@ from nermo_ros.nodes.bringup import spin_node_main
 from nermo_ros.nodes.diagnostics import OK, WARN, DiagnosticReport, DiagnosticsPublisher
 from nermo_ros.nodes.msg_convert import ns_to_stamp, skeleton_array_msg, stamp_to_ns
 from nermo_ros.nodes.params import declare_parameters, parameter_overrides
-from nermo_ros.parameters import ParamSpec, at_least, between, check_values
+from nermo_ros.parameters import ParamSpec, at_least, between, check_values, joint_distances
+from nermo_ros.skeleton import JOINT_NAMES
 from nermo_ros.perception.depth import CameraIntrinsics, DepthConfig
 from nermo_ros.perception.frame_source import FrameSource
 from nermo_ros.perception.image_convert import (ImageFormatError, depth_image_to_metres,
@@ -34,6 +35,10 @@ from nermo_ros.perception.stats import FrameRateWindow, SkippedFrameCounter
 from nermo_ros.stats import DropCounter, LatencyWindow
 
 NODE_NAME = "perception"
+# Measured by `nermo-ros perception reference` on Pose2Sim's lab scene (BENCHMARKS.md,
+# "Perception against a multi-camera reference"), per canonical joint.
+SKELETON_ERROR_M = (0.055, 0.055, 0.157, 0.233, 0.325, 0.055, 0.157, 0.233, 0.325, 0.186,
+                    0.217, 0.201, 0.235, 0.375, 0.201, 0.235, 0.375)
 
 PARAMS = (
     ParamSpec("image_topic", "image", "sensor_msgs/Image colour topic of a camera driver; "
@@ -88,6 +93,13 @@ PARAMS = (
     ParamSpec("max_depth_m", 10.0, "Depth readings farther than this are invalid"),
     ParamSpec("surface_to_centre_m", 0.1, "How far behind the body surface seen by depth the "
               "pelvis (or neck) centre lies, in metres"),
+    ParamSpec("skeleton_error_m", SKELETON_ERROR_M, "How far the published joints "
+              "(without depth) may be from the person's, per joint (m): the distance 90 % of "
+              "their errors stayed within against a four-camera 3D reference, the larger of "
+              "each left/right pair (nermo-ros perception reference). `nermo-ros run` and "
+              "predict.launch.py give it to the predictor started beside this node as "
+              "input_error_m, unless that sets its own; [0.0]: don't",
+              joint_distances(JOINT_NAMES)),
     ParamSpec("rate_window_s", 5.0, "Window, in seconds, of the frame and detection rates"),
     ParamSpec("diagnostics_period_s", 1.0, "Seconds between /diagnostics reports"),
     ParamSpec("warn_throttle_s", 5.0, "At most one warning per kind of bad input this often"),

@@ -237,8 +237,9 @@ def forecasts_against_reference(reference: Reference, view: ViewTrack, index: in
                                 overrides: dict | None = None) -> dict:
     """Each predictor run as the predictor node would on view ``index``'s published skeletons,
     scored against where the reference says the joints then were (in that camera's axes,
-    hip-centred, as the view's skeletons are): mm by horizon, and the share of joint positions
-    inside the forecasts' radius against the share the radius states (0: none stated)."""
+    hip-centred, as the view's skeletons are): mm by horizon, the share of joint positions
+    inside the forecasts' radius against the share the radius states (0: none stated), and the
+    radius's mean over the horizons."""
     from nermo_ros.bag.metrics import ground_truth, score
     from nermo_ros.bag.offline import node_params, run_offline
     from nermo_ros.forecasting.settings import settings_from
@@ -267,6 +268,8 @@ def forecasts_against_reference(reference: Reference, view: ViewTrack, index: in
                          for h, e in zip(scores.horizons_s, scores.mpjpe_by_horizon_m)},
             "radius_coverage": (round(scores.coverage, 3) if np.isfinite(scores.coverage)
                                 else None),
+            "radius_mean_m": (round(float(np.nanmean(scores.mean_radius_by_horizon_m)), 3)
+                              if scores.mean_radius_by_horizon_m is not None else None),
             "coverage_stated": round(float(scores.coverage_stated), 3)}
     return report
 

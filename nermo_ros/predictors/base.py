@@ -55,13 +55,15 @@ class ForecastBatch:
 
     def with_input_error(self, input_error_m: np.ndarray,
                          input_sigma_m: np.ndarray) -> "ForecastBatch":
-        """The same forecasts for input skeletons that are themselves off: ``input_error_m``
-        (1 or J values) added in quadrature to the radius, ``input_sigma_m`` (its Gaussian
-        reading) to the per-axis sigma."""
+        """The same forecasts for input skeletons that are themselves off by up to
+        ``input_error_m`` (1 or J values): added to the radius, since a person within that of
+        the input's account, whose future the radius holds, is within the sum of the two
+        (triangle inequality; errors that persist over frames do not average out, so no
+        quadrature); its Gaussian reading ``input_sigma_m`` added to the per-axis sigma in
+        quadrature."""
         return ForecastBatch(
             self.positions, np.hypot(self.uncertainty_m, input_sigma_m).astype(np.float32),
-            None if self.radius_m is None
-            else np.hypot(self.radius_m, input_error_m).astype(np.float32),
+            None if self.radius_m is None else (self.radius_m + input_error_m).astype(np.float32),
             self.coverage)
 
     def rows(self, keep: Sequence[int]) -> "ForecastBatch":
