@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nermo_ros import skeleton
+from nermo_ros.evaluation.bone_noise import bone_lengths_m
 from nermo_ros.perception.multiview import (Camera, frame_offsets, read_qualisys_calibration,
                                             reprojection_error_px, triangulate)
 from nermo_ros.perception.pose import PoseConfig, PoseEstimator
@@ -131,19 +132,24 @@ def _procrustes_aligned(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return scale * a @ rotation + mu_t
 
 
+def reference_in_camera_axes(reference: Reference, index: int) -> np.ndarray:
+    """(F, J, 3) the reference as camera ``index``'s skeletons are published without depth:
+    hip-centred, in that camera's body axes (x away from it, y left, z up)."""
+    truth = skeleton.optical_to_body_frame(
+        reference.points_m @ reference.cameras[index].rotation.T)
+    return truth - truth[:, PELVIS:PELVIS + 1]
+
+
 def _in_camera_axes(reference: Reference, view: ViewTrack,
                     index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(ours, truth, present, wrong_fit) over the reference's frames: view ``index``'s skeleton
     and the reference, hip-centred in that camera's body axes; which joints both have, in
     frames where the view's landmarks fit the reference's person (``WRONG_FIT_PX``)."""
-    camera = reference.cameras[index]
     frames = reference.frames + reference.offsets[index]
-    ours = view.positions_m[frames]
-    truth = skeleton.optical_to_body_frame(reference.points_m @ camera.rotation.T)
+    ours = view.positions_m[frames] - view.positions_m[frames, PELVIS:PELVIS + 1]
+    truth = reference_in_camera_axes(reference, index)
     with np.errstate(all="ignore"):
         wrong_fit = np.nanmedian(reference.reprojection_px[index], axis=1) > WRONG_FIT_PX
-    ours = ours - ours[:, PELVIS:PELVIS + 1]
-    truth = truth - truth[:, PELVIS:PELVIS + 1]
     present = view.seen[frames] & np.isfinite(truth).all(axis=2) & np.isfinite(ours).all(axis=2)
     return ours, truth, present & ~wrong_fit[:, None], wrong_fit
 
@@ -170,11 +176,9 @@ def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
         if present[f].sum() >= 4:
             fitted = _procrustes_aligned(ours[f, present[f]], truth[f, present[f]])
             aligned.extend(np.linalg.norm(fitted - truth[f, present[f]], axis=1))
-    ratios = np.concatenate([
-        np.linalg.norm(ours[both, child] - ours[both, parent], axis=1)
-        / np.linalg.norm(truth[both, child] - truth[both, parent], axis=1)
-        for parent, child in skeleton.BONES
-        for both in [present[:, parent] & present[:, child]]])
+    parents, children = (list(side) for side in zip(*skeleton.BONES))
+    both = present[:, parents] & present[:, children]
+    ratios = (bone_lengths_m(ours) / bone_lengths_m(truth))[both]
     change = np.diff(error, axis=0)
     return {
         "camera": camera.name,
@@ -247,11 +251,9 @@ def forecasts_against_reference(reference: Reference, view: ViewTrack, index: in
     from nermo_ros.predictors.factory import make_predictor_from_params
     from nermo_ros.tracking.validation import BodyLimits
 
-    camera = reference.cameras[index]
     numbers = np.arange(len(view.positions_m))
     published = _frames(view.positions_m, view.seen.astype(np.float32), numbers, view.rate_hz)
-    truth_m = skeleton.optical_to_body_frame(reference.points_m @ camera.rotation.T)
-    truth_m = truth_m - truth_m[:, PELVIS:PELVIS + 1]
+    truth_m = reference_in_camera_axes(reference, index)
     known = np.isfinite(truth_m).all(axis=2)
     truth_frames = _frames(np.where(known[..., None], truth_m, 0.0), known.astype(np.float32),
                            reference.frames + reference.offsets[index], view.rate_hz)
