@@ -126,3 +126,24 @@ def test_the_shipped_model_publishes_its_calibrated_radius_and_says_so_on_diagno
     assert forecast.coverage == pytest.approx(0.9)
     radius = np.asarray(forecast.radius_m).reshape(len(HORIZONS_S), NUM_JOINTS)
     assert (radius > 0).all() and (radius[1] > radius[0]).all()  # wider further ahead
+
+
+def test_the_input_s_own_error_widens_the_published_radius_and_is_reported():
+    def make_node():
+        return PredictorNode(overrides={
+            "horizons_s": HORIZONS_S, "input_reliability": "reliable", "input_queue_depth": 100,
+            "max_stamp_age_s": 0.0, "max_stamp_ahead_s": 0.0, "warm_up": False,
+            "input_error_m": [0.1]}, predictor=StandStill())
+
+    with node_under_test(make_node, "input_error_test") as (node, _, publisher, forecasts):
+        status = node.report().values
+        pose = load_clip().positions_m[0]
+        for frame in range(3):
+            header = Header(stamp=ns_to_stamp(START_NS + frame * FRAME_NS), frame_id="map")
+            publisher.publish(skeleton_array_msg(header, {"p": (pose, np.ones(NUM_JOINTS,
+                                                                               np.float32))}))
+        wait_for(lambda: len(forecasts) == 3)
+    assert status["radius_input_error_max_m"] == pytest.approx(0.1)
+    (forecast,) = forecasts[-1].forecasts
+    np.testing.assert_allclose(forecast.radius_m, RADIUS_M + 0.1, rtol=1e-6)
+    assert forecast.coverage == pytest.approx(0.9)

@@ -96,6 +96,8 @@ def predictor_report(node) -> DiagnosticReport:
            if reason not in ROUTINE and reason not in WITHHELD},
     }
     values.update(coverage_values(predictor, node.live_coverage, core.horizons_s))
+    # The input's own error added to every radius (input_error_m; 0: input taken as exact).
+    values["radius_input_error_max_m"] = float(max(settings.input_error_m))
     values["dropped_total"] = sum(n for reason, n in events.items() if reason not in ROUTINE
                                   and reason not in WITHHELD)
     reported = node.reported
