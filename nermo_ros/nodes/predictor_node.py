@@ -87,8 +87,10 @@ class PredictorNode(LifecycleNode):
         self.get_logger().info(
             f"forecasting with {predictor.name} ({predictor.backend_description})"
             f" at {list(settings.horizons_s)} s; input {settings.skeletons_topic}; radius "
-            f"{getattr(predictor, 'radius_note', 'not described')}; plus the input's own "
-            f"error, up to {max(settings.input_error_m)} m (input_error_m)")
+            f"{getattr(predictor, 'radius_note', 'not described')}; "
+            + (f"plus the input's own error, up to {max(settings.input_error_m)} m "
+               f"(input_error_m)" if any(settings.input_error_m)
+               else "input taken as exact (input_error_m 0)"))
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
