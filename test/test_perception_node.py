@@ -224,7 +224,7 @@ def test_settings_that_cannot_work_are_refused_with_the_value(overrides, says):
 
 def test_a_predictor_started_beside_it_takes_its_skeleton_error_unless_it_sets_its_own(tmp_path):
     from nermo_ros.nodes.bringup import camera_input_error
-    from nermo_ros.nodes.perception_node import SKELETON_ERROR_M
+    from nermo_ros.perception.reference import LAB_SKELETON_ERROR_M as SKELETON_ERROR_M
 
     assert camera_input_error(None, None, None, None) == {
         "input_error_m": list(SKELETON_ERROR_M)}

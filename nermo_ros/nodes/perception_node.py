@@ -30,15 +30,12 @@ from nermo_ros.perception.identity import IdentitySettings, IdentityTracker
 from nermo_ros.perception.pipeline import (CAMERA_FRAME_ID, DUPLICATE_BOX_OVERLAP, DepthFrame,
                                           SkeletonPerception)
 from nermo_ros.perception.pose import PoseConfig, PoseEstimator
+from nermo_ros.perception.reference import LAB_SKELETON_ERROR_M
 from nermo_ros.perception.stamp_matcher import ApproximateStampMatcher
 from nermo_ros.perception.stats import FrameRateWindow, SkippedFrameCounter
 from nermo_ros.stats import DropCounter, LatencyWindow
 
 NODE_NAME = "perception"
-# Measured by `nermo-ros perception reference` on Pose2Sim's lab scene (BENCHMARKS.md,
-# "Perception against a multi-camera reference"), per canonical joint.
-SKELETON_ERROR_M = (0.055, 0.055, 0.157, 0.233, 0.325, 0.055, 0.157, 0.233, 0.325, 0.186,
-                    0.217, 0.201, 0.235, 0.375, 0.201, 0.235, 0.375)
 
 PARAMS = (
     ParamSpec("image_topic", "image", "sensor_msgs/Image colour topic of a camera driver; "
@@ -93,7 +90,7 @@ PARAMS = (
     ParamSpec("max_depth_m", 10.0, "Depth readings farther than this are invalid"),
     ParamSpec("surface_to_centre_m", 0.1, "How far behind the body surface seen by depth the "
               "pelvis (or neck) centre lies, in metres"),
-    ParamSpec("skeleton_error_m", SKELETON_ERROR_M, "How far the published joints "
+    ParamSpec("skeleton_error_m", LAB_SKELETON_ERROR_M, "How far the published joints "
               "(without depth) may be from the person's, per joint (m): the distance 90 % of "
               "their errors stayed within against a four-camera 3D reference, the larger of "
               "each left/right pair (nermo-ros perception reference). `nermo-ros run` and "

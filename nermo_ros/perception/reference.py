@@ -21,12 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from nermo_ros import skeleton
-from nermo_ros.evaluation.bone_noise import bone_lengths_m
+from nermo_ros.evaluation.bone_noise import PAIRED_BONES, bone_lengths_m
 from nermo_ros.perception.multiview import (Camera, frame_offsets, read_qualisys_calibration,
                                             reprojection_error_px, triangulate)
 from nermo_ros.perception.pose import PoseConfig, PoseEstimator
 
 PELVIS = skeleton.JOINT_NAMES.index("pelvis")
+# ``input_error_from`` over all four cameras of ``lab_4views`` (`nermo-ros perception
+# reference`, 2026-11-30; BENCHMARKS.md): the perception node's default ``skeleton_error_m``.
+LAB_SKELETON_ERROR_M = (0.055, 0.055, 0.157, 0.233, 0.325, 0.055, 0.157, 0.233, 0.325, 0.186,
+                        0.217, 0.201, 0.235, 0.375, 0.201, 0.235, 0.375)
 # A view whose landmark lands this far from where the other views put the joint is left out
 # of that joint's triangulation (at the videos' 1080 x 1920, about 2 % of the image height).
 OUTLIER_PX = 40.0
@@ -207,11 +211,15 @@ def _p90(errors_m: np.ndarray) -> np.ndarray:
 
 def input_error_from(errors_m: list[np.ndarray]) -> list[float]:
     """A predictor's ``input_error_m`` (one value per joint) from cameras' skeleton errors
-    ((F, J) each, pooled): the distance 90 % of each joint's errors stay within; the pelvis,
-    which hip-centred skeletons cannot score, takes the hips' larger one."""
+    ((F, J) each, pooled): the distance 90 % of each joint's errors stay within, the larger of
+    each left/right pair (a camera may see either side; one scene's person need not turn
+    both ways); the pelvis, which hip-centred skeletons cannot score, takes the hips'."""
     margin = _p90(np.concatenate(errors_m))
-    hips = [skeleton.JOINT_NAMES.index(name) for name in ("left_hip", "right_hip")]
-    margin[PELVIS] = np.nanmax(margin[hips])
+    index = skeleton.JOINT_NAMES.index
+    for left, right in PAIRED_BONES:
+        margin[index(left)] = margin[index(right)] = np.nanmax(margin[[index(left),
+                                                                       index(right)]])
+    margin[PELVIS] = margin[index("left_hip")]
     return [round(float(value), 3) for value in np.nan_to_num(margin)]
 
 
