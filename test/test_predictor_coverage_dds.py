@@ -105,6 +105,15 @@ def test_diagnostics_report_the_live_coverage_of_a_walker_forecast_to_stand_stil
     assert values["radius_live_mean_m_200ms"] == "0.150"
 
 
+def publish_still_person(publisher, frames: int) -> None:
+    """One person standing in the clip's first pose, ``frames`` frames at 25 Hz."""
+    pose = load_clip().positions_m[0]
+    for frame in range(frames):
+        header = Header(stamp=ns_to_stamp(START_NS + frame * FRAME_NS), frame_id="map")
+        publisher.publish(skeleton_array_msg(header, {"p": (pose, np.ones(NUM_JOINTS,
+                                                                           np.float32))}))
+
+
 def test_the_shipped_model_publishes_its_calibrated_radius_and_says_so_on_diagnostics():
     def make_node():
         return PredictorNode(overrides={
@@ -115,11 +124,7 @@ def test_the_shipped_model_publishes_its_calibrated_radius_and_says_so_on_diagno
     with node_under_test(make_node, "calibrated_radius_test") as (node, _, publisher,
                                                                    forecasts):
         status = node.report().values
-        pose = load_clip().positions_m[0]
-        for frame in range(3):
-            header = Header(stamp=ns_to_stamp(START_NS + frame * FRAME_NS), frame_id="map")
-            publisher.publish(skeleton_array_msg(header, {"p": (pose, np.ones(NUM_JOINTS,
-                                                                               np.float32))}))
+        publish_still_person(publisher, frames=3)
         wait_for(lambda: len(forecasts) == 3, timeout_s=30.0)
     assert status["coverage_stated"] == 0.9 and "calibrated by" in status["radius"]
     (forecast,) = forecasts[-1].forecasts
@@ -137,11 +142,7 @@ def test_the_input_s_own_error_widens_the_published_radius_and_is_reported():
 
     with node_under_test(make_node, "input_error_test") as (node, _, publisher, forecasts):
         status = node.report().values
-        pose = load_clip().positions_m[0]
-        for frame in range(3):
-            header = Header(stamp=ns_to_stamp(START_NS + frame * FRAME_NS), frame_id="map")
-            publisher.publish(skeleton_array_msg(header, {"p": (pose, np.ones(NUM_JOINTS,
-                                                                               np.float32))}))
+        publish_still_person(publisher, frames=3)
         wait_for(lambda: len(forecasts) == 3)
     assert status["radius_input_error_max_m"] == pytest.approx(0.1)
     (forecast,) = forecasts[-1].forecasts
