@@ -348,6 +348,21 @@ def test_cross_validation_scores_each_folds_model_on_its_trials_and_refuses_a_le
     by_trial = {n: f for f in cv["protocol8"]["per_fold"] for n in f["validation"]}
     for f in held["protocol8"]["per_fold"]:  # each held-out trial scored by the fold it is in
         assert all(by_trial[n]["fold"] == f["fold"] for n in f["validation"])
+    # one action: the folds stay the training's (dealt over every trial), only its trials scored
+    assert main(common + ["--cv-models", str(tmp_path / "fold{k}" / "final.pt"),
+                          "--actions", "walking", "--out", str(tmp_path / "walk")]) == 0
+    walk = json.loads((tmp_path / "walk" / "results.json").read_text())["nermo_body17"]
+    assert walk["protocol8"]["samples"] == 16
+    assert walk["cross_validation"]["scored"] == "actions walking"
+    for f in walk["protocol8"]["per_fold"]:
+        assert all(n.startswith("walking_") and by_trial[n]["fold"] == f["fold"]
+                   for n in f["validation"])
+    assert walk["protocol8"]["mpjpe_mm"]["complete"]["nermo_1step"]["walking"] == pytest.approx(
+        cv["protocol8"]["mpjpe_mm"]["complete"]["nermo_1step"]["walking"])
+    assert main(common + ["--cv-models", str(tmp_path / "fold{k}" / "final.pt"), "--actions",
+                          "walking", "--cv-heldout-only", "--out", str(tmp_path / "walk1")]) == 0
+    walk1 = json.loads((tmp_path / "walk1" / "results.json").read_text())["nermo_body17"]
+    assert [n for f in walk1["protocol8"]["per_fold"] for n in f["validation"]] == ["walking_1.txt"]
     # the shipped model trained on the held-out split: refused, or scored and marked
     shipped = str(Path(__file__).resolve().parents[1] / "models/nermo_body17.pt")
     assert main(common + ["--cv-models", shipped, "--out", str(tmp_path / "leak")]) == 2

@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="protocol8: the 8 seeded samples per trial of the LTD protocol; "
                         "all: every window with stride 1, as PGBIG's released evaluation")
     parser.add_argument("--actions", nargs="+", default=None,
-                        help="only these action folders (for short runs)")
+                        help="only these action folders (for short runs); with --cv-models "
+                        "the folds are still dealt over every trial, as in training, and "
+                        "only these actions' validation trials are scored")
     parser.add_argument("--device", default="cpu", help="where NeRMo and the DCT-MLP run: cpu, "
                         "cuda or auto (every window of every trial wants a GPU)")
     parser.add_argument("--cv-models", nargs="+", default=None, metavar="TEMPLATE",
@@ -91,7 +93,8 @@ def _trials(args, cross_validating: bool):
         unknown = sorted(set(args.actions) - set(trials))
         if unknown:
             raise ValueError(f"--actions {unknown} are not in {root}; choose from {sorted(trials)}")
-        trials = {a: fs for a, fs in trials.items() if a in args.actions}
+        if not cross_validating:  # folds are dealt over every trial, then scored per action
+            trials = {a: fs for a, fs in trials.items() if a in args.actions}
     if args.skeleton:
         skeleton_path = Path(args.skeleton)
     else:
@@ -266,18 +269,14 @@ def _cross_validated(args, trials, skeleton, layout, settings, device):
                          "them anyway (marked as contaminated)")
     for leak in leaks:
         print(f"warning: CONTAMINATED: {leak}", file=sys.stderr)
-    sequences = benchmark.load_sequences(trials, skeleton, layout)
-    metrics = benchmark.layout_metrics(layout)
     out = {"cross_validation": {"folds": args.folds, "fold_seed": args.fold_seed,
                                 "checkpoints": checkpoints, "contaminated": bool(leaks)}}
-    scored = all_folds
-    if args.cv_heldout_only:
-        from nermo_ros.data import cmu
-
-        heldout = cmu.heldout_split(trials)[1]
-        scored = [f for f in (folds.only_validating(f, heldout) for f in all_folds)
-                  if any(f.validation.values())]
-        out["cross_validation"]["scored"] = "held-out split only"
+    scored, scored_note = _scored_folds(args, all_folds, trials)
+    if scored_note:
+        out["cross_validation"]["scored"] = scored_note
+    validated = {a: [t for f in scored for t in f.validation.get(a, [])] for a in trials}
+    sequences = benchmark.load_sequences(validated, skeleton, layout)
+    metrics = benchmark.layout_metrics(layout)
     choose = None
     if args.velocity_blend_grid:
         from nermo_ros.evaluation import report, velocity_blend
@@ -288,8 +287,30 @@ def _cross_validated(args, trials, skeleton, layout, settings, device):
         out[sampling] = cross_validation.cross_validate(
             scored, sequences, lambda k: per_fold[k], metrics, sampling, settings, choose)
     note = (f", {args.folds}-fold cross-validation" + (", CONTAMINATED" if leaks else "")
-            + (", held-out split only" if args.cv_heldout_only else ""))
+            + (f", {scored_note}" if scored_note else ""))
     return out, note
+
+
+def _scored_folds(args, all_folds, trials):
+    """The folds as scored: each validating only the held-out split's trials
+    (``--cv-heldout-only``) and/or only ``--actions``, the folds themselves being the
+    training's, dealt over every trial; and a note saying which, or ""."""
+    from nermo_ros.evaluation import folds
+
+    keep, notes = trials, []
+    if args.cv_heldout_only:
+        from nermo_ros.data import cmu
+
+        keep = cmu.heldout_split(keep)[1]
+        notes.append("held-out split only")
+    if args.actions:
+        keep = {a: ts for a, ts in keep.items() if a in args.actions}
+        notes.append("actions " + ", ".join(sorted(keep)))
+    if not notes:
+        return all_folds, ""
+    scored = [f for f in (folds.only_validating(f, keep) for f in all_folds)
+              if any(f.validation.values())]
+    return scored, "; ".join(notes)
 
 
 def _with_blend_grid(found, ckpt, path):
