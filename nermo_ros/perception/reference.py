@@ -158,12 +158,17 @@ def _in_camera_axes(reference: Reference, view: ViewTrack,
     return ours, truth, present & ~wrong_fit[:, None], wrong_fit
 
 
+def _scored_error(ours: np.ndarray, truth: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """(F, J, 3) ours - truth where scored, NaN elsewhere; the pelvis, zero by construction of
+    hip-centred skeletons, is not scored."""
+    scored = present.copy()
+    scored[:, PELVIS] = False
+    return np.where(scored[..., None], ours - truth, np.nan)
+
+
 def skeleton_error_m(reference: Reference, view: ViewTrack, index: int) -> np.ndarray:
-    """(F, J) distance of view ``index``'s joints from the reference's (NaN where not scored;
-    the pelvis, zero by construction of hip-centred skeletons, is not scored)."""
-    ours, truth, present, _ = _in_camera_axes(reference, view, index)
-    present[:, PELVIS] = False
-    return np.where(present, np.linalg.norm(ours - truth, axis=2), np.nan)
+    """(F, J) distance of view ``index``'s joints from the reference's (NaN where not scored)."""
+    return np.linalg.norm(_scored_error(*_in_camera_axes(reference, view, index)[:3]), axis=2)
 
 
 def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
@@ -172,9 +177,8 @@ def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
     camera = reference.cameras[index]
     frames = reference.frames + reference.offsets[index]
     ours, truth, present, wrong_fit = _in_camera_axes(reference, view, index)
-    usable = present.copy()
-    usable[:, PELVIS] = False  # zero by construction on both sides
-    error = np.where(usable[..., None], ours - truth, np.nan)
+    error = _scored_error(ours, truth, present)
+    distance = np.linalg.norm(error, axis=2)
     aligned = []
     for f in range(len(frames)):
         if present[f].sum() >= 4:
@@ -189,7 +193,7 @@ def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
         "frames": int(len(frames)),
         "wrong_fit_frames": int(wrong_fit.sum()),
         "joints_missing_pct": round(100.0 * (1.0 - view.seen[frames].mean()), 1),
-        "mpjpe_mm": round(1e3 * float(np.nanmean(np.linalg.norm(error, axis=2))), 1),
+        "mpjpe_mm": round(1e3 * float(np.nanmean(distance)), 1),
         "depth_mm": round(1e3 * float(np.nanmean(np.abs(error[..., 0]))), 1),
         "across_mm": round(1e3 * float(np.nanmean(np.linalg.norm(error[..., 1:], axis=2))), 1),
         "depth_bias_mm": round(1e3 * float(np.nanmean(error[..., 0])), 1),
@@ -198,7 +202,7 @@ def view_error(reference: Reference, view: ViewTrack, index: int) -> dict:
         "bone_change_pct": round(100.0 * float(np.median(np.abs(ratios - np.median(ratios)))), 1),
         "error_change_mm": round(1e3 * float(np.nanmean(np.linalg.norm(change, axis=2))), 1),
         "error_p90_mm": [None if j == PELVIS else round(1e3 * float(q), 1) for j, q in
-                         enumerate(_p90(skeleton_error_m(reference, view, index)))],
+                         enumerate(_p90(distance))],
     }
 
 
