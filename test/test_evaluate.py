@@ -74,6 +74,7 @@ def test_samples_cut_from_trials_keep_each_windows_action_and_frames():
                  Path("b_1"): 100 + np.arange(36.0)[:, None, None] * np.ones((1, 1, 3))}
     samples = benchmark.cut_samples({"a": [Path("a_1")], "b": [Path("b_1")]}, sequences, "all")
     assert samples.actions == ["a"] * 6 + ["b"] * 2
+    assert samples.trials == ["a_1"] * 6 + ["b_1"] * 2
     windows = samples.windows_m()
     assert windows.shape == (8, 35, 1, 3)
     assert windows[:, 0, 0, 0].tolist() == [0, 1, 2, 3, 4, 5, 100, 101]  # never across trials
@@ -147,6 +148,40 @@ def test_per_action_rows_are_sample_means_and_the_average_is_the_mean_over_actio
     assert rows["average"] == [6.5] * 6  # actions weigh alike, not samples
 
 
+def test_per_trial_rows_are_each_trials_sample_means_in_action_then_number_order():
+    err = np.array([[1.0] * 6, [3.0] * 6, [10.0] * 6, [20.0] * 6, [5.0] * 6])
+    errors = benchmark.Errors(["w", "w", "w", "b", "w"], {"mpjpe_mm": {"complete": {"m": err}}},
+                              ["w_10", "w_10", "w_2", "b_1", "w_2"])
+    per_trial = benchmark.trial_tables(errors)
+    assert list(per_trial["samples"]) == ["b_1", "w_2", "w_10"]  # by number, not as text
+    assert per_trial["samples"] == {"b_1": 1, "w_2": 2, "w_10": 2}
+    assert per_trial["actions"] == {"b_1": "b", "w_2": "w", "w_10": "w"}
+    rows = per_trial["mpjpe_mm"]["complete"]["m"]
+    assert rows == {"b_1": [20.0] * 6, "w_2": [7.5] * 6, "w_10": [2.0] * 6}
+    # the action's row is its windows' mean, so its trials' rows weighted by their windows
+    action_row = benchmark.tables(errors)["mpjpe_mm"]["complete"]["m"]["w"]
+    assert action_row == [(2 * 7.5 + 2 * 2.0) / 4] * 6
+    assert "per_trial" in benchmark.summary(errors)
+    unnamed = benchmark.Errors(["w"], {"mpjpe_mm": {"complete": {"m": err[:1]}}})
+    assert benchmark.trial_tables(unnamed) == {} and "per_trial" not in benchmark.summary(unnamed)
+    pooled = benchmark.pool([errors, unnamed])  # a part without names: no per-trial rows
+    assert pooled.trials is None and len(pooled.actions) == 6
+
+
+def test_per_trial_ratios_use_the_pgbig_figure_of_each_trials_action():
+    from nermo_ros.evaluation import published
+    from nermo_ros.evaluation.report import pgbig_ratio_table
+
+    theirs = published.released_pgbig("walking")
+    text = pgbig_ratio_table({"walking_3": [1.2 * v for v in theirs],
+                              "walking_4": list(theirs)},
+                             action_of={"walking_3": "walking", "walking_4": "walking"}.get,
+                             first="trial")
+    assert "| trial (ours / PGBIG released) |" in text
+    assert "| walking_3 | " + " | ".join(["**1.20**"] * 6) + " |" in text
+    assert "| walking_4 | " + " | ".join(["1.00"] * 6) + " |" in text
+
+
 def test_missing_data_masks_are_fixed_and_hide_the_stated_share():
     s = benchmark.SETTINGS
     m20 = benchmark.observation_mask(400, 25, s[1])
@@ -193,7 +228,8 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys)
     out = tmp_path / "out"
     rc = main(["evaluate", "--data", str(data), "--skeleton", str(CMU_DIR / "skeleton.json"),
                "--settings", "complete", "missing_joints_40", "--steps", "1",
-               "--sampling", "protocol8", "all", "--mirror-average", "--hold", "--out", str(out)])
+               "--sampling", "protocol8", "all", "--mirror-average", "--hold", "--per-trial",
+               "--out", str(out)])
     assert rc == 0
     results = json.loads((out / "results.json").read_text())
     assert (out / "mpjpe.png").stat().st_size > 0
@@ -230,7 +266,15 @@ def test_evaluate_command_runs_end_to_end_on_a_tiny_real_slice(tmp_path, capsys)
     # another folder's trials (the public test split, say) are named as what they are
     assert f"(ours, the trials under {data})" in printed and "(ours, our trials)" not in printed
     assert f"worse; theirs on the public test split, ours on the trials under {data})" in printed
-    assert "indicative only" not in printed
+    # --per-trial: the headline method's rows of each trial, which here is its action's row
+    by_trial = results["cmu_protocol25"]["all"]["per_trial"]
+    assert by_trial["samples"] == {"basketball_1": 116, "walking_1": 116}
+    public = results["cmu_protocol25"]["all"]["public38_mm"]["complete"]
+    assert by_trial["public38_mm"]["complete"]["nermo_1step"]["walking_1"] == pytest.approx(
+        public["nermo_1step"]["walking"])
+    assert "nermo_1step_mirror per trial, mean over 38 joints (public code)" in printed
+    assert "| walking_1 | 116 | " in printed
+    assert "per trial over PGBIG's released figure for its action" in printed
 
 
 def test_one_checkpoint_file_is_scored_on_its_own_skeleton_and_a_missing_one_refused(
@@ -344,6 +388,8 @@ def test_cross_validation_scores_each_folds_model_on_its_trials_and_refuses_a_le
     assert sorted(n for f in cv["protocol8"]["per_fold"] for n in f["validation"]) == [
         "basketball_1.txt", "basketball_2.txt", "walking_1.txt", "walking_2.txt"]
     assert "nermo_1step" in cv["protocol8"]["mpjpe_mm"]["complete"]
+    assert cv["protocol8"]["per_trial"]["samples"] == {  # pooled over the folds, by trial
+        "basketball_1": 8, "basketball_2": 8, "walking_1": 8, "walking_2": 8}
     # the constant-velocity blend, each fold's chosen on the other fold
     assert main(common + ["--cv-models", str(tmp_path / "fold{k}" / "final.pt"),
                           "--velocity-blend-grid", "--out", str(tmp_path / "blend")]) == 0
@@ -353,6 +399,8 @@ def test_cross_validation_scores_each_folds_model_on_its_trials_and_refuses_a_le
     assert not [n for n in rows if "_blend0" in n]  # the grid rows stay out of the tables
     assert [c["fold"] for c in blend["protocol8"]["nested"]["per_fold"]] == [0, 1]
     assert rows["nermo_1step"] == cv["protocol8"]["mpjpe_mm"]["complete"]["nermo_1step"]
+    trial_rows = blend["protocol8"]["per_trial"]["mpjpe_mm"]["complete"]
+    assert set(trial_rows["nermo_1step_blend_nested"]) == set(cv["protocol8"]["per_trial"]["samples"])
     assert main(common + ["--velocity-blend-grid", "--out", str(tmp_path / "no")]) == 2
     # only the held-out split (the lowest-numbered trial of each action), by its own fold
     assert main(common + ["--cv-models", str(tmp_path / "fold{k}" / "final.pt"),

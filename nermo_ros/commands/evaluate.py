@@ -74,6 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(default {NOISE_FILE}) into the observed frames, one setting per "
                         "camera rate it lists, scored against the clean future; with "
                         "complete observations as the reference unless --settings says more")
+    parser.add_argument("--per-trial", action="store_true", help="also print the headline "
+                        "method's tables per trial (windows, mm, and on the protocol skeleton "
+                        "the ratio to PGBIG's figure for the trial's action); results.json "
+                        "holds every method's per-trial rows either way")
     parser.add_argument("--out", default="runs/evaluate",
                         help="folder for results.json and mpjpe.png")
 
@@ -171,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
             results[layout], note = run_layout(args, trials, skeleton, layout, settings, device)
             for sampling in args.sampling:
                 summary = results[layout][sampling]
-                print(report.summary_text(layout, sampling, summary, note, ours) + "\n")
+                print(report.summary_text(layout, sampling, summary, note, ours,
+                                         args.per_trial) + "\n")
                 if "nested" in summary:
                     print(_nested_text(summary["nested"]) + "\n")
                 if "jitter_response" in summary:

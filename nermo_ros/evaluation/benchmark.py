@@ -51,12 +51,15 @@ SETTINGS = (
 class Samples:
     """35-frame windows (10 observed + 25 future, metres) of one layout, kept as the trials'
     frames plus each window's first frame, and the action of each window. ``trial_first``:
-    the first frame of each window's trial (how far back a slower camera may look)."""
+    the first frame of each window's trial (how far back a slower camera may look);
+    ``trials``: each window's trial name, for per-trial tables (one action's trials differ
+    more than the actions' averages show)."""
 
     frames_m: np.ndarray  # (N, J, 3) the trials' 25 Hz frames, concatenated
     starts: np.ndarray  # (S,) index into frames_m of each window's first frame
     actions: list[str]  # (S,)
     trial_first: np.ndarray | None = None  # (S,) index into frames_m; None: the window's start
+    trials: list[str] | None = None  # (S,) e.g. "walking_3"; None: not from trial files
 
     @classmethod
     def from_windows(cls, windows_m: np.ndarray, actions: list[str]) -> "Samples":
@@ -91,7 +94,7 @@ def load_sequences(trials: dict[str, list[Path]], skeleton: cmu.CmuSkeleton,
 def cut_samples(trials: dict[str, list[Path]], sequences: dict[Path, np.ndarray],
                 sampling: str = "protocol8") -> Samples:
     """The samples of ``trials`` ({action: files}) under ``sampling`` (protocol.SAMPLINGS)."""
-    chunks, starts, actions, trial_first, offset = [], [], [], [], 0
+    chunks, starts, actions, trial_first, names, offset = [], [], [], [], [], 0
     for action, files in trials.items():
         for path in files:
             sequence = sequences[path]
@@ -100,11 +103,17 @@ def cut_samples(trials: dict[str, list[Path]], sequences: dict[Path, np.ndarray]
             starts.append(first + offset)
             trial_first.append(np.full(len(first), offset))
             actions += [action] * len(first)
+            names += [trial_name(path)] * len(first)
             offset += len(sequence)
     if not chunks:
         raise ValueError("no trials to cut samples from; check the data folder and the folds")
     return Samples(np.concatenate(chunks), np.concatenate(starts), actions,
-                   np.concatenate(trial_first))
+                   np.concatenate(trial_first), names)
+
+
+def trial_name(path) -> str:
+    """``walking_3`` for ``.../walking/walking_3.txt`` or ``.txt.gz``."""
+    return Path(path).name.split(".")[0]
 
 
 def load_samples(trials: dict[str, list[Path]], skeleton: cmu.CmuSkeleton, layout: str,
@@ -138,10 +147,11 @@ def layout_metrics(layout: str) -> dict[str, Metric]:
 
 @dataclass(frozen=True)
 class Errors:
-    """Each sample's error (mm) at the protocol horizons, and the sample's action."""
+    """Each sample's error (mm) at the protocol horizons, the sample's action and its trial."""
 
     actions: list[str]  # (S,)
     mm: dict  # {metric: {setting: {method: (S, 6) array}}}
+    trials: list[str] | None = None  # (S,); None: samples not cut from trial files
 
 
 def sample_errors(samples: Samples, methods: dict[str, Method], metrics: dict[str, Metric],
@@ -165,7 +175,8 @@ def sample_errors(samples: Samples, methods: dict[str, Method], metrics: dict[st
                     parts[metric][setting.name][name].append(fn(pred, future)[:, idx] * 1000.0)
     mm = {m: {s: {n: np.concatenate(v) for n, v in per.items()} for s, per in by_setting.items()}
           for m, by_setting in parts.items()}
-    return Errors(list(samples.actions), mm)
+    return Errors(list(samples.actions), mm,
+                  None if samples.trials is None else list(samples.trials))
 
 
 def pool(parts: list[Errors]) -> Errors:
@@ -181,7 +192,9 @@ def pool(parts: list[Errors]) -> Errors:
                                      f"against {other} ({metric}, {setting})")
     mm = {m: {s: {n: np.concatenate([p.mm[m][s][n] for p in parts]) for n in per}
               for s, per in by_setting.items()} for m, by_setting in first.items()}
-    return Errors([a for p in parts for a in p.actions], mm)
+    trials = (None if any(p.trials is None for p in parts)
+              else [t for p in parts for t in p.trials])
+    return Errors([a for p in parts for a in p.actions], mm, trials)
 
 
 def tables(errors: Errors) -> dict:
@@ -201,10 +214,38 @@ def tables(errors: Errors) -> dict:
     return out
 
 
+def trial_tables(errors: Errors) -> dict:
+    """``{"actions": {trial: action}, "samples": {trial: count}, metric: {setting: {method:
+    {trial: [mm at each horizon]}}}}``, trials in the order of their actions, then by
+    number; {} when the samples carry no trial names."""
+    if errors.trials is None:
+        return {}
+    labels = np.asarray(errors.trials)
+    action_of = dict(zip(errors.trials, errors.actions))
+    order = sorted(action_of, key=lambda t: (action_of[t], _trial_number(t), t))
+    out: dict = {"actions": {t: action_of[t] for t in order},
+                 "samples": {t: int((labels == t).sum()) for t in order}}
+    for metric, by_setting in errors.mm.items():
+        out[metric] = {setting: {name: {t: err[labels == t].mean(axis=0).tolist() for t in order}
+                                 for name, err in by_method.items()}
+                       for setting, by_method in by_setting.items()}
+    return out
+
+
+def _trial_number(trial: str) -> int:
+    tail = trial.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
 def summary(errors: Errors) -> dict:
-    """Sample counts and the tables of one run (the JSON of one layout and sampling)."""
+    """Sample counts, the tables of one run (the JSON of one layout and sampling) and, where
+    the samples name their trials, the same per trial (``per_trial``)."""
     counts = {a: errors.actions.count(a) for a in sorted(set(errors.actions))}
-    return {"samples": len(errors.actions), "samples_per_action": counts, **tables(errors)}
+    out = {"samples": len(errors.actions), "samples_per_action": counts, **tables(errors)}
+    per_trial = trial_tables(errors)
+    if per_trial:
+        out["per_trial"] = per_trial
+    return out
 
 
 def evaluate(samples: Samples, methods: dict[str, Method], settings=SETTINGS,

@@ -38,6 +38,16 @@ def per_action_table(per_method: dict, method: str, title: str = "") -> str:
     return "\n".join(lines)
 
 
+def per_trial_table(rows: dict, samples: dict, title: str = "") -> str:
+    """One line per trial: its window count, then its mean error at each horizon."""
+    head = _head("trial")
+    head = [head[0].replace("| trial |", "| trial | windows |"), "|---|---:|" + head[1][5:]]
+    lines = ([title, ""] if title else []) + head
+    for trial, values in rows.items():
+        lines.append(f"| {trial} | {samples[trial]} | {_cells(values)} |")
+    return "\n".join(lines)
+
+
 def published_table(ours_38_mm: list[float], label: str, title: str = "",
                     actions=()) -> str:
     """Our 38-joint average next to the published ones (``published.AVERAGES_MM``) and, for
@@ -64,14 +74,16 @@ def _covers_our_benchmark_actions(action_folders) -> bool:
     return set(published.PGBIG_RELEASED_PER_ACTION_MM) - {"washwindow"} <= covered
 
 
-def pgbig_ratio_table(rows_38_mm: dict, title: str = "") -> str:
-    """Per action: our 38-joint error over PGBIG's released one at each horizon; cells above
+def pgbig_ratio_table(rows_38_mm: dict, title: str = "", action_of=None,
+                      first: str = "action") -> str:
+    """Per action (or per row ``action_of`` names the action of, e.g. a trial): our 38-joint
+    error over PGBIG's released one at each horizon; cells above
     1 + ``published.PER_ACTION_TOLERANCE`` are marked. Actions PGBIG has no figure for, and the
     average (ours and theirs average over different sets of actions), are left out."""
-    lines = ([title, ""] if title else []) + _head("action (ours / PGBIG released)")
+    lines = ([title, ""] if title else []) + _head(f"{first} (ours / PGBIG released)")
     limit = 1.0 + published.PER_ACTION_TOLERANCE
     for action, ours in rows_38_mm.items():
-        theirs = published.released_pgbig(action)
+        theirs = published.released_pgbig(action_of(action) if action_of else action)
         if theirs is None:
             continue
         ratios = [a / b for a, b in zip(ours, theirs)]
@@ -132,12 +144,12 @@ OUR_TRIALS = "our trials"
 
 
 def summary_text(layout: str, sampling: str, summary: dict, note: str = "",
-                 ours: str = OUR_TRIALS) -> str:
+                 ours: str = OUR_TRIALS, per_trial: bool = False) -> str:
     """Every table of one layout and sampling: averages per setting, then for complete
     observations the 38-joint averages against the published ones and the headline method's
     per-action tables (the 25- or 17-joint mean and, on the protocol skeleton, the 38-joint one
-    and its ratio to PGBIG's released figures). ``ours`` names the trials scored (another
-    folder may hold the public test split itself)."""
+    and its ratio to PGBIG's released figures); with ``per_trial``, the same per trial.
+    ``ours`` names the trials scored (another folder may hold the public test split itself)."""
     joints = LAYOUT_NUM_JOINTS[layout]
     where = f"{layout}, {SAMPLING_LABELS[sampling]}{note} ({summary['samples']} samples)"
     parts = []
@@ -168,4 +180,26 @@ def summary_text(layout: str, sampling: str, summary: dict, note: str = "",
                                        "over PGBIG's released per-action figures (38 joints; "
                                        f"bold: more than {published.PER_ACTION_TOLERANCE:.0%} "
                                        f"worse; {trials})"))
+    if per_trial and summary.get("per_trial"):
+        parts += _per_trial_parts(summary["per_trial"], complete, best, where, joints)
     return "\n\n".join(parts)
+
+
+def _per_trial_parts(per_trial: dict, setting: str, method: str, where: str,
+                     joints: int) -> list[str]:
+    """The headline method per trial: the layout's mean and, on the protocol skeleton, the
+    38-joint one and its ratio to PGBIG's released figure for the trial's action."""
+    samples, actions = per_trial["samples"], per_trial["actions"]
+    parts = [per_trial_table(per_trial["mpjpe_mm"][setting][method], samples,
+                             title=f"### {where}, {setting}: {method} per trial, mean over "
+                             f"{joints} joints")]
+    public = per_trial.get("public38_mm", {}).get(setting)
+    if public:
+        parts.append(per_trial_table(public[method], samples, title=f"### {where}, {setting}: "
+                                     f"{method} per trial, mean over 38 joints (public code)"))
+        parts.append(pgbig_ratio_table(public[method], action_of=actions.get, first="trial",
+                                       title=f"### {where}, {setting}: {method} per trial over "
+                                       "PGBIG's released figure for its action (38 joints; bold: "
+                                       f"more than {published.PER_ACTION_TOLERANCE:.0%} worse; "
+                                       "different trials, indicative only)"))
+    return parts

@@ -89,5 +89,5 @@ def choose_nested(parts: list[benchmark.Errors], base: str,
     for part, choice in zip(parts, chosen):
         mm = {m: {s: {n: err for n, err in rows.items() if n not in point} | {nested: rows[choice]}
                   for s, rows in by_setting.items()} for m, by_setting in part.mm.items()}
-        out.append(benchmark.Errors(part.actions, mm))
+        out.append(benchmark.Errors(part.actions, mm, part.trials))
     return out, record
