@@ -176,7 +176,7 @@ def test_per_trial_ratios_use_the_pgbig_figure_of_each_trials_action():
     text = pgbig_ratio_table({"walking_3": [1.2 * v for v in theirs],
                               "walking_4": list(theirs)},
                              action_of={"walking_3": "walking", "walking_4": "walking"}.get,
-                             first="trial")
+                             row_label="trial")
     assert "| trial (ours / PGBIG released) |" in text
     assert "| walking_3 | " + " | ".join(["**1.20**"] * 6) + " |" in text
     assert "| walking_4 | " + " | ".join(["1.00"] * 6) + " |" in text

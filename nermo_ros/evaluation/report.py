@@ -75,12 +75,12 @@ def _covers_our_benchmark_actions(action_folders) -> bool:
 
 
 def pgbig_ratio_table(rows_38_mm: dict, title: str = "", action_of=None,
-                      first: str = "action") -> str:
+                      row_label: str = "action") -> str:
     """Per action (or per row ``action_of`` names the action of, e.g. a trial): our 38-joint
     error over PGBIG's released one at each horizon; cells above
     1 + ``published.PER_ACTION_TOLERANCE`` are marked. Actions PGBIG has no figure for, and the
     average (ours and theirs average over different sets of actions), are left out."""
-    lines = ([title, ""] if title else []) + _head(f"{first} (ours / PGBIG released)")
+    lines = ([title, ""] if title else []) + _head(f"{row_label} (ours / PGBIG released)")
     limit = 1.0 + published.PER_ACTION_TOLERANCE
     for action, ours in rows_38_mm.items():
         theirs = published.released_pgbig(action_of(action) if action_of else action)
@@ -174,19 +174,22 @@ def summary_text(layout: str, sampling: str, summary: dict, note: str = "",
     if public:
         parts.append(per_action_table(public, best, title=f"### {where}, {complete}: {best} "
                                       "per action, mean over 38 joints (public code)"))
-        trials = ("different trials, indicative only" if ours == OUR_TRIALS else
-                  f"theirs on the public test split, ours on {ours}")
         parts.append(pgbig_ratio_table(public[best], title=f"### {where}, {complete}: {best} "
                                        "over PGBIG's released per-action figures (38 joints; "
                                        f"bold: more than {published.PER_ACTION_TOLERANCE:.0%} "
-                                       f"worse; {trials})"))
+                                       f"worse; {_which_trials(ours)})"))
     if per_trial and summary.get("per_trial"):
-        parts += _per_trial_parts(summary["per_trial"], complete, best, where, joints)
+        parts += _per_trial_parts(summary["per_trial"], complete, best, where, joints, ours)
     return "\n\n".join(parts)
 
 
+def _which_trials(ours: str) -> str:
+    return ("different trials, indicative only" if ours == OUR_TRIALS else
+            f"theirs on the public test split, ours on {ours}")
+
+
 def _per_trial_parts(per_trial: dict, setting: str, method: str, where: str,
-                     joints: int) -> list[str]:
+                     joints: int, ours: str) -> list[str]:
     """The headline method per trial: the layout's mean and, on the protocol skeleton, the
     38-joint one and its ratio to PGBIG's released figure for the trial's action."""
     samples, actions = per_trial["samples"], per_trial["actions"]
@@ -197,9 +200,9 @@ def _per_trial_parts(per_trial: dict, setting: str, method: str, where: str,
     if public:
         parts.append(per_trial_table(public[method], samples, title=f"### {where}, {setting}: "
                                      f"{method} per trial, mean over 38 joints (public code)"))
-        parts.append(pgbig_ratio_table(public[method], action_of=actions.get, first="trial",
+        parts.append(pgbig_ratio_table(public[method], action_of=actions.get, row_label="trial",
                                        title=f"### {where}, {setting}: {method} per trial over "
                                        "PGBIG's released figure for its action (38 joints; bold: "
                                        f"more than {published.PER_ACTION_TOLERANCE:.0%} worse; "
-                                       "different trials, indicative only)"))
+                                       f"{_which_trials(ours)})"))
     return parts
