@@ -18,6 +18,8 @@
 # each started on the least busy one; the rest wait for a free place. Two graphed runs already
 # keep an H200 busy (BENCHMARKS.md, "Training speed"). A run that fails is named at the end
 # and the script exits with status 1. RUNS_DIR/summary.txt says where each run stands.
+# SHARED_RUNS=DIR: for an arm recipe (base + arm), each run takes the stages before the arm
+# from DIR/<name>, the same split's run of the base recipe (--shared-stages-from).
 # CARRY_TO=DIR: at the end, scripts/carry_weights.py RUNS_DIR DIR and the summary beside it
 # (what a lent machine gives back for the next slice).
 set -euo pipefail
@@ -29,6 +31,7 @@ for k in $(seq 0 $((folds - 1))); do names+=("fold$k"); splits+=("--fold $k --fo
 if [ "${ALL_TRIALS:-1}" != 0 ]; then names+=("all"); splits+=("--all-trials"); fi
 graphs=""
 if [ "${DEVICE:-cuda}" = cuda ] && [ "${CUDA_GRAPHS:-1}" != 0 ]; then graphs=--cuda-graphs; fi
+shared=()
 declare -A gpu_of=() name_of=()
 failed=()
 reap() {  # forget the runs that ended, keeping the names of those that failed
@@ -52,9 +55,10 @@ least_busy_gpu() {  # the GPU running the fewest runs, if it has room
 }
 for i in "${!names[@]}"; do
   while reap; gpu=$(least_busy_gpu); [ "$gpu" -lt 0 ]; do sleep 5; done
+  if [ -n "${SHARED_RUNS:-}" ]; then shared=(--shared-stages-from "$SHARED_RUNS/${names[$i]}"); fi
   # shellcheck disable=SC2086 # the split flags and TRAIN_FLAGS are words
   CUDA_VISIBLE_DEVICES=$gpu OMP_NUM_THREADS=4 PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True \
-    python3 -m nermo_ros.cli train --recipe "$recipe" ${splits[$i]} ${TRAIN_FLAGS:-} $graphs --device "${DEVICE:-cuda}" \
+    python3 -m nermo_ros.cli train --recipe "$recipe" ${splits[$i]} ${TRAIN_FLAGS:-} ${shared[@]+"${shared[@]}"} $graphs --device "${DEVICE:-cuda}" \
     --pause-after-minutes "$pause" --out "$runs/${names[$i]}" >>"$runs/${names[$i]}.log" 2>&1 &
   gpu_of[$!]=$gpu name_of[$!]=${names[$i]}
   echo "started ${names[$i]} on GPU $gpu"

@@ -11,7 +11,7 @@ import torch
 
 from nermo_ros.checkpoint import load_raw
 from nermo_ros.training.loop import _same_or_grown
-from nermo_ros.training.recipe import (carry_weights, first_unfinished, load_recipe,
+from nermo_ros.training.recipe import (arm_start, carry_weights, first_unfinished, load_recipe,
                                        stage_config, stage_dir)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +39,29 @@ def test_the_node_models_recipe_chains_its_clean_and_camera_stages():
     assert not clean.window.perception_noise and camera.window.noise_profiles  # camera stage last
 
 
+@pytest.mark.parametrize("arm, changed", [
+    ("reverse_signals", {"window": {"time_reverse_share": 0.5,
+                                    "time_reverse_actions": ("directing_traffic",
+                                                             "basketball_signal")}}),
+    ("encoder_dropout", {"optim": {"dropout_scope": "encoder"}}),
+])
+def test_an_arm_changes_its_base_recipe_from_its_first_stage_in_its_overrides_alone(arm, changed):
+    base = load_recipe(REPO / "config/recipe_cmu25_protocol.yaml")
+    stages = load_recipe(REPO / f"config/recipe_cmu25_protocol_arm_{arm}.yaml")
+    first = arm_start(stages)
+    assert len(stages) == len(base) and arm_start(base) is None
+    assert stages[:first] == base[:first]  # shared: the same folders, configs, steps, seeds
+    for ours, theirs in zip(stages[first:], base[first:]):
+        assert ours.name == f"{theirs.name}_{arm}" and ours.steps == theirs.steps
+        mine = dataclasses.asdict(stage_config(ours, None))
+        plain = dataclasses.asdict(stage_config(theirs, None))
+        for section, values in changed.items():
+            for key, value in values.items():
+                assert mine[section][key] == value != plain[section][key]
+                plain[section][key] = value
+        assert mine == plain  # nothing else differs
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -58,6 +81,24 @@ def test_a_malformed_recipe_is_refused_naming_the_stage(tmp_path, text, complain
         load_recipe(_write(tmp_path / "recipe.yaml", text))
 
 
+@pytest.mark.parametrize("arm, complaint", [
+    ("{name: a, from_stage: 2}", "arm needs exactly name, from_stage, overrides"),
+    ("{name: a-b, from_stage: 2, overrides: {optim: {lr: 0.1}}}", "arm name 'a-b'"),
+    ("{name: a, from_stage: 3, overrides: {optim: {lr: 0.1}}}", "must be a stage of the base, 1-2"),
+    ("{name: a, from_stage: 2, overrides: {optim: 0.1}}", "overrides are config sections"),
+    ("{name: a, from_stage: 2, overrides: {optim: {learning_rate: 0.1}}}",
+     "train_smoke.yaml with arm a.optim: unknown keys"),
+])
+def test_a_malformed_arm_is_refused_before_training(tmp_path, arm, complaint):
+    _smoke_recipe(tmp_path)
+    with pytest.raises(ValueError, match=complaint):
+        load_recipe(_write(tmp_path / "arm.yaml", f"base: recipe.yaml\narm: {arm}\n"))
+    good = "{name: a, from_stage: 2, overrides: {optim: {lr: 0.1}}}"
+    _write(tmp_path / "arm.yaml", f"base: recipe.yaml\narm: {good}\n")
+    with pytest.raises(ValueError, match="is itself an arm"):
+        load_recipe(_write(tmp_path / "arm2.yaml", f"base: arm.yaml\narm: {good}\n"))
+
+
 def test_a_missing_recipe_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="recipe .*nope.yaml does not exist"):
         load_recipe(tmp_path / "nope.yaml")
@@ -70,10 +111,17 @@ def _smoke_recipe(folder: Path) -> Path:
                   "  - {config: train_smoke.yaml, steps: 2, seed: 5}\n")
 
 
-def _train(recipe: Path, out: Path, *more: str) -> int:
+def _smoke_arm(folder: Path) -> Path:
+    """An arm of ``_smoke_recipe`` changing its second stage."""
+    _smoke_recipe(folder)
+    return _write(folder / "arm.yaml", "base: recipe.yaml\narm: {name: backwards, from_stage: 2, "
+                  "overrides: {window: {time_reverse_share: 0.5}}}\n")
+
+
+def _train(recipe: Path, out: Path, *more: str, fold: str = "0") -> int:
     from nermo_ros.cli import main
 
-    return main(["train", "--recipe", str(recipe), "--data", str(CMU_DIR), "--fold", "0",
+    return main(["train", "--recipe", str(recipe), "--data", str(CMU_DIR), "--fold", fold,
                  "--folds", "5", "--device", "cpu", "--out", str(out), *more])
 
 
@@ -107,6 +155,31 @@ def test_a_paused_recipe_goes_on_from_the_stage_it_stopped_in(tmp_path, capsys):
     assert not (out / "final.pt").exists()
     assert _train(recipe, out) == 0
     assert load_raw(out / "final.pt")["step"] == 2 and first_unfinished(stages, out) == 2
+
+
+@pytest.mark.shared_data
+@needs_data
+def test_an_arm_goes_on_from_the_same_splits_base_run_and_trains_only_its_own_stages(
+        tmp_path, capsys):
+    arm, base_run = _smoke_arm(tmp_path), tmp_path / "base" / "fold0"
+    assert _train(tmp_path / "recipe.yaml", base_run, "--no-validate", "--last-stage", "1") == 0
+    shared = stage_dir(base_run, 0, load_recipe(arm)[0]) / "final.pt"
+    out = tmp_path / "arm" / "fold0"
+    assert _train(arm, out, "--no-validate", "--shared-stages-from", str(base_run)) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["02_train_smoke_backwards", "final.pt"]
+    trained = load_raw(out / "final.pt")["train_config"]
+    assert trained["init_from"] == str(shared) and trained["window"]["time_reverse_share"] == 0.5
+    assert trained["seed"] == 5  # the base stage's own seed: the arm changes its override only
+    capsys.readouterr()
+    # another fold's weights would leak that fold's validation trials
+    assert _train(arm, tmp_path / "arm" / "fold1", "--shared-stages-from", str(base_run),
+                  fold="1") == 2
+    assert "was trained on another split (fold 0 against 1)" in capsys.readouterr().err
+    assert _train(arm, tmp_path / "arm2", "--shared-stages-from", str(tmp_path / "none")) == 2
+    assert "has not finished stage 1 (train_smoke) of the base recipe" in capsys.readouterr().err
+    assert _train(tmp_path / "recipe.yaml", tmp_path / "plain", "--shared-stages-from",
+                  str(base_run)) == 2
+    assert "this recipe is no arm" in capsys.readouterr().err
 
 
 def test_flags_the_recipe_decides_are_refused_with_it(tmp_path):
@@ -194,3 +267,10 @@ def test_the_stages_script_runs_every_split_to_the_asked_stage_and_names_failure
     assert failed.returncode == 1
     assert "runs that failed" in failed.stderr and "fold0 fold1 all" in failed.stderr
     assert "fold0: newest finished stage none; no steps trained" in failed.stdout
+    arm = _smoke_arm(tmp_path)  # every split goes on from its own base run
+    branched = _train_stages(arm, tmp_path / "arm", "--no-validate",
+                             SHARED_RUNS=str(tmp_path / "runs"))
+    assert branched.returncode == 0, branched.stderr
+    for name in ("fold0", "fold1", "all"):
+        assert load_raw(tmp_path / "arm" / name / "final.pt")["train_config"]["init_from"] == str(
+            tmp_path / "runs" / name / "01_train_smoke" / "final.pt")

@@ -40,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--last-stage", type=int, default=0, help="with --recipe: stop after "
                         "this stage (1-based) ends, so that only weights need carrying to the "
                         "next machine; 0: run to the recipe's end")
+    parser.add_argument("--shared-stages-from", default=None, metavar="RUN",
+                        help="with an arm recipe (base + arm): take the stages before the arm's "
+                        "first from RUN, a run of the base recipe on the same split, instead of "
+                        "training them again")
     parser.add_argument("--cuda-graphs", action="store_true", help="replay each inner-step "
                         "count's captured training step (1.7x the steps a minute of one run "
                         "alone on a GPU; one process, --device cuda)")
@@ -83,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.recipe:
         return _run_recipe(args)
-    if args.last_stage:
-        raise SystemExit("nermo-ros train: --last-stage goes with --recipe")
+    if args.last_stage or args.shared_stages_from:
+        raise SystemExit("nermo-ros train: --last-stage and --shared-stages-from go with --recipe")
     cfg = _with_split_and_data(load_config(args.config), args)
     if args.steps:
         cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, steps=args.steps))
@@ -136,7 +140,7 @@ def _run_recipe(args: argparse.Namespace) -> int:
         return final
 
     result = run_recipe(stages, out, adapt, train_stage, args.pause_after_minutes,
-                        args.last_stage)
+                        args.last_stage, args.shared_stages_from)
     if result.name == "final.pt" and result.parent == out:
         print(f"recipe done: {result}", file=sys.stderr)
     else:

@@ -5,23 +5,32 @@ one command re-makes a cross-validation fold or the every-trial model the same w
 machine lent in slices picks up where the last slice stopped: finished stages are skipped and
 the stage in progress resumes from its ``last.pt``. Each stage's steps are fixed in the recipe
 (its config's time budget is dropped), so every fold takes the same path.
+
+An *arm* is a recipe that changes a base recipe from one stage on (``base``, ``arm: {name,
+from_stage, overrides}``): the stages from ``from_stage`` train with ``overrides`` merged into
+their configs, in folders named with the arm's suffix, so an arm and its base recipe compared
+on the same folds differ in that change alone; the stages before it can be taken from a run
+of the base recipe instead of being trained again (``shared_run``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import yaml
 
-from nermo_ros.training.config import TrainConfig, load_config
+from nermo_ros.training.config import TrainConfig, config_from_dict
 
 STAGE_KEYS = ("config", "steps", "seed")
+ARM_KEYS = ("name", "from_stage", "overrides")
+SPLIT_KEYS = ("split", "fold", "num_folds", "fold_seed")  # what a shared stage must match
 
 
 @dataclass(frozen=True)
@@ -29,10 +38,12 @@ class Stage:
     config: Path  # a training YAML
     steps: int
     seed: int | None = None  # None: the config's own
+    arm: str = ""  # the arm that changes this stage; "": the base recipe's own
+    overrides: dict = field(default_factory=dict, compare=False)  # {section: {key: value}}
 
     @property
     def name(self) -> str:
-        return self.config.stem
+        return self.config.stem + (f"_{self.arm}" if self.arm else "")
 
 
 def load_recipe(path: str | Path) -> tuple[Stage, ...]:
@@ -41,9 +52,12 @@ def load_recipe(path: str | Path) -> tuple[Stage, ...]:
     if not path.is_file():
         raise FileNotFoundError(f"recipe {path} does not exist; see config/recipe_*.yaml")
     raw = yaml.safe_load(path.read_text()) or {}
+    if isinstance(raw, dict) and set(raw) == {"base", "arm"}:
+        return _load_arm(path, raw)
     if set(raw) != {"stages"} or not isinstance(raw["stages"], list) or not raw["stages"]:
         raise ValueError(f"{path}: a recipe is one key, `stages`, a list of "
-                         f"{{config, steps[, seed]}}; found keys {sorted(raw)}")
+                         f"{{config, steps[, seed]}} (or, for an arm, `base` and `arm`); "
+                         f"found keys {sorted(raw)}")
     stages = []
     for number, entry in enumerate(raw["stages"], 1):
         where = f"{path}, stage {number}"
@@ -62,6 +76,50 @@ def load_recipe(path: str | Path) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
+def _load_arm(path: Path, raw: dict) -> tuple[Stage, ...]:
+    """The base recipe's stages, those from ``arm.from_stage`` on changed by the arm; each
+    changed stage's config is built here, so a bad override is refused before training."""
+    base = load_recipe(path.parent / str(raw["base"]))
+    if arm_start(base) is not None:
+        raise ValueError(f"{path}: the base {raw['base']} is itself an arm; name a recipe of stages")
+    arm = raw["arm"]
+    if not isinstance(arm, dict) or set(arm) != set(ARM_KEYS):
+        raise ValueError(f"{path}: arm needs exactly {', '.join(ARM_KEYS)}, got {arm!r}")
+    name, first, overrides = (arm[key] for key in ARM_KEYS)
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ValueError(f"{path}: arm name {name!r} names stage folders; use a-z, 0-9 and _")
+    if not isinstance(first, int) or not 1 <= first <= len(base):
+        raise ValueError(f"{path}: arm from_stage {first!r} must be a stage of the base, "
+                         f"1-{len(base)}")
+    if not isinstance(overrides, dict) or not overrides or \
+            not all(isinstance(v, dict) and v for v in overrides.values()):
+        raise ValueError(f"{path}: arm overrides are config sections and the keys they change, "
+                         f"e.g. {{window: {{time_reverse_share: 0.5}}}}; got {overrides!r}")
+    stages = base[:first - 1] + tuple(dataclasses.replace(stage, arm=name, overrides=overrides)
+                                      for stage in base[first - 1:])
+    for stage in stages[first - 1:]:
+        _stage_train_config(stage)
+    return stages
+
+
+def arm_start(stages: tuple[Stage, ...]) -> int | None:
+    """Index of an arm's first changed stage, or None for a recipe that is no arm."""
+    return next((index for index, stage in enumerate(stages) if stage.arm), None)
+
+
+def _stage_train_config(stage: Stage) -> TrainConfig:
+    """The stage's config file with its arm's overrides merged in, section by section."""
+    if not stage.config.is_file():
+        raise FileNotFoundError(f"training config {stage.config} does not exist; see "
+                                "config/train_*.yaml")
+    values = yaml.safe_load(stage.config.read_text()) or {}
+    for section, changes in stage.overrides.items():
+        current = values.get(section)
+        values[section] = {**current, **changes} if isinstance(current, dict) else changes
+    where = f"{stage.config} with arm {stage.arm}" if stage.arm else str(stage.config)
+    return config_from_dict(values, where)
+
+
 def stage_dir(out_dir: Path, index: int, stage: Stage) -> Path:
     return out_dir / f"{index + 1:02d}_{stage.name}"
 
@@ -78,7 +136,7 @@ def first_unfinished(stages: tuple[Stage, ...], out_dir: Path) -> int:
 def stage_config(stage: Stage, init_from: Path | None) -> TrainConfig:
     """The stage's config with the recipe's steps and seed, no time budget, and the previous
     stage's weights to start from (the first stage keeps its config's own start)."""
-    cfg = load_config(stage.config)
+    cfg = _stage_train_config(stage)
     cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, steps=stage.steps,
                                                              max_minutes=0.0))
     if stage.seed is not None:
@@ -90,7 +148,8 @@ def stage_config(stage: Stage, init_from: Path | None) -> TrainConfig:
 
 def run_recipe(stages: tuple[Stage, ...], out_dir: str | Path,
                adapt: Callable[[TrainConfig], TrainConfig], train_stage: Callable[..., Path],
-               pause_after_minutes: float = 0.0, last_stage: int = 0) -> Path:
+               pause_after_minutes: float = 0.0, last_stage: int = 0,
+               shared_run: str | Path | None = None) -> Path:
     """Run the unfinished stages; -> ``out_dir/final.pt`` (a copy of the last stage's) when all
     are done, else the checkpoint to resume from when ``pause_after_minutes`` ran out or stage
     ``last_stage`` (1-based; 0: the last) ended. Stopping at a stage's end leaves only weights to
@@ -98,6 +157,8 @@ def run_recipe(stages: tuple[Stage, ...], out_dir: str | Path,
 
     ``adapt(cfg)`` applies the caller's split and data choices to every stage;
     ``train_stage(cfg, stage_out, pause_after_minutes=...)`` trains one stage (``loop.train``).
+    ``shared_run``: for an arm, a run of its base recipe on the same split, whose stages
+    before the arm's first stand for this run's own.
     """
     out_dir = Path(out_dir)
     deadline = time.monotonic() + pause_after_minutes * 60.0 if pause_after_minutes > 0 else None
@@ -105,6 +166,11 @@ def run_recipe(stages: tuple[Stage, ...], out_dir: str | Path,
     previous = stage_dir(out_dir, start - 1, stages[start - 1]) / "final.pt" if start else None
     if not 0 <= last_stage <= len(stages):
         raise ValueError(f"last stage {last_stage}: the recipe has stages 1-{len(stages)}")
+    if shared_run is not None:
+        first = _first_unshared(stages)
+        if start < first:  # none of the arm's own stages has finished here yet
+            start, previous = first, _shared_checkpoint(stages, first, Path(shared_run))
+            _check_same_split(previous, adapt(stage_config(stages[start], previous)).data)
     for index in range(start, last_stage or len(stages)):
         stage = stages[index]
         remaining = 0.0
@@ -127,6 +193,38 @@ def run_recipe(stages: tuple[Stage, ...], out_dir: str | Path,
                                  final.stat().st_mtime < previous.stat().st_mtime):
         shutil.copyfile(previous, final)
     return final
+
+
+def _first_unshared(stages: tuple[Stage, ...]) -> int:
+    """The arm's first stage, refusing a recipe with no stages to share."""
+    first = arm_start(stages)
+    if not first:
+        raise ValueError("a shared run stands for the stages before an arm's first; this recipe "
+                         + ("is no arm" if first is None else "changes every stage"))
+    return first
+
+
+def _shared_checkpoint(stages: tuple[Stage, ...], first: int, shared_run: Path) -> Path:
+    """The shared run's checkpoint of the last stage before the arm's ``first``."""
+    done = first_unfinished(stages[:first], shared_run)
+    if done < first:
+        raise ValueError(f"{shared_run} has not finished stage {first} ({stages[first - 1].name}) "
+                         f"of the base recipe, the last before the arm; finish it there first")
+    return stage_dir(shared_run, first - 1, stages[first - 1]) / "final.pt"
+
+
+def _check_same_split(checkpoint: Path, data) -> None:
+    """Refuse a shared stage trained on another split (another fold's weights would leak its
+    validation trials into this fold's figure)."""
+    from nermo_ros.checkpoint import load_raw
+
+    theirs = load_raw(checkpoint)["train_config"].get("data") or {}
+    ours = dataclasses.asdict(data)
+    differ = [key for key in SPLIT_KEYS if theirs.get(key) != ours.get(key)]
+    if differ:
+        raise ValueError(f"{checkpoint} was trained on another split ("
+                         + ", ".join(f"{k} {theirs.get(k)!r} against {ours.get(k)!r}" for k in differ)
+                         + "); share the stages of a run of the same split")
 
 
 def carry_weights(out_dir: str | Path, dest_dir: str | Path) -> Path:
