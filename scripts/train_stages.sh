@@ -18,13 +18,15 @@
 # each started on the least busy one; the rest wait for a free place. Two graphed runs already
 # keep an H200 busy (BENCHMARKS.md, "Training speed"). A run that fails is named at the end
 # and the script exits with status 1. RUNS_DIR/summary.txt says where each run stands.
+# GPUS="0 1": the GPUs to use (default: every one torch sees), e.g. to run an arm on one GPU
+# while its base recipe's control runs on the other.
 # SHARED_RUNS=DIR: for an arm recipe (base + arm), each run takes the stages before the arm
 # from DIR/<name>, the same split's run of the base recipe (--shared-stages-from).
 # CARRY_TO=DIR: at the end, scripts/carry_weights.py RUNS_DIR DIR and the summary beside it
 # (what a lent machine gives back for the next slice).
 set -euo pipefail
 recipe=$1 runs=$2 folds=${3:-5} pause=${4:-0} per_gpu=${5:-2}
-gpus=$(python3 -c 'import torch; print(max(torch.cuda.device_count(), 1))')
+read -r -a gpus <<<"${GPUS:-$(python3 -c 'import torch; print(*range(max(torch.cuda.device_count(), 1)))')}"
 mkdir -p "$runs"
 names=() splits=()
 for k in $(seq 0 $((folds - 1))); do names+=("fold$k"); splits+=("--fold $k --folds $folds"); done
@@ -46,7 +48,7 @@ reap() {  # forget the runs that ended, keeping the names of those that failed
 }
 least_busy_gpu() {  # the GPU running the fewest runs, if it has room
   local g pid count best=-1 best_count=$per_gpu
-  for g in $(seq 0 $((gpus - 1))); do
+  for g in "${gpus[@]}"; do
     count=0
     for pid in "${!gpu_of[@]}"; do [ "${gpu_of[$pid]}" = "$g" ] && count=$((count + 1)); done
     if [ "$count" -lt "$best_count" ]; then best=$g best_count=$count; fi

@@ -269,8 +269,9 @@ def test_the_stages_script_runs_every_split_to_the_asked_stage_and_names_failure
     assert "fold0: newest finished stage none; no steps trained" in failed.stdout
     arm = _smoke_arm(tmp_path)  # every split goes on from its own base run
     branched = _train_stages(arm, tmp_path / "arm", "--no-validate",
-                             SHARED_RUNS=str(tmp_path / "runs"))
+                             SHARED_RUNS=str(tmp_path / "runs"), GPUS="3")
     assert branched.returncode == 0, branched.stderr
+    assert "started fold0 on GPU 3" in branched.stdout  # only the GPUs it was given
     for name in ("fold0", "fold1", "all"):
         assert load_raw(tmp_path / "arm" / name / "final.pt")["train_config"]["init_from"] == str(
             tmp_path / "runs" / name / "01_train_smoke" / "final.pt")
