@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Copy recipe runs' newest finished stages as 16-bit weights for the next machine.
 
-  scripts/carry_weights.py RUNS_DIR DEST_DIR
+  scripts/carry_weights.py RUNS_DIR DEST_DIR [STAGE]
 e.g. scripts/carry_weights.py runs/recipe "$OUT"   (every run folder under runs/recipe)
+STAGE (1-based) carries that stage instead of the newest, e.g. the one an arm of the recipe
+will start from (`nermo-ros train --shared-stages-from`) once the base has gone past it.
 
 A machine lent in slices gives back a few files of limited size: a protocol run's finished
 stage is 3.3 MB this way against 6.5 MB in 32 bits and about 20 MB with the optimiser's
@@ -20,16 +22,19 @@ from nermo_ros.training.recipe import carry_weights  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    if len(argv) not in (2, 3) or (len(argv) == 3 and not argv[2].isdigit()):
         print(__doc__, file=sys.stderr)
         return 2
     runs, dest = Path(argv[0]), Path(argv[1])
-    folders = sorted({p.parent.parent for p in runs.glob("*/[0-9][0-9]_*/final.pt")})
+    stage = int(argv[2]) if len(argv) == 3 else 0
+    pattern = f"*/{stage:02d}_*/final.pt" if stage else "*/[0-9][0-9]_*/final.pt"
+    folders = sorted({p.parent.parent for p in runs.glob(pattern)})
     if not folders:
-        print(f"{runs} holds no recipe run with a finished stage", file=sys.stderr)
+        which = f"stage {stage}" if stage else "a finished stage"
+        print(f"{runs} holds no recipe run with {which}", file=sys.stderr)
         return 1
     for run in folders:
-        path = carry_weights(run, dest / run.name)
+        path = carry_weights(run, dest / run.name, stage)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

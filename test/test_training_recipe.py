@@ -214,6 +214,11 @@ def test_a_recipe_can_stop_at_a_stage_end_and_go_on_from_its_weights_alone(tmp_p
     assert not (done.parent / "log.jsonl").exists()  # written again, not trained again
     with pytest.raises(FileNotFoundError, match="no finished stage"):
         carry_weights(tmp_path / "empty", tmp_path / "dest")
+    earlier = subprocess.run([sys.executable, str(REPO / "scripts/carry_weights.py"), str(tmp_path),
+                              str(tmp_path / "stage1"), "1"], capture_output=True, text=True)
+    assert earlier.returncode == 0, earlier.stderr  # a stage the run has gone past, as asked
+    assert "stage1/fold0/01_train_smoke/final.pt" in earlier.stdout
+    assert "02_train_smoke" not in earlier.stdout
     capsys.readouterr()
     assert _train(recipe, tmp_path / "other", "--last-stage", "3") == 2
     assert "last stage 3: the recipe has stages 1-2" in capsys.readouterr().err

@@ -227,17 +227,19 @@ def _check_same_split(checkpoint: Path, data) -> None:
                          + "); share the stages of a run of the same split")
 
 
-def carry_weights(out_dir: str | Path, dest_dir: str | Path) -> Path:
-    """Copy a recipe run's newest finished stage as 16-bit weights, without the optimiser's
-    state (a few MB instead of tens), into the same layout under ``dest_dir``: enough for
-    ``run_recipe`` on another machine to go on with the next stage, or, when it was the last,
-    to write ``final.pt`` again. -> the file written."""
+def carry_weights(out_dir: str | Path, dest_dir: str | Path, stage: int = 0) -> Path:
+    """Copy a recipe run's newest finished stage (or stage ``stage``, 1-based, e.g. the one an
+    arm will branch from) as 16-bit weights, without the optimiser's state (a few MB instead
+    of tens), into the same layout under ``dest_dir``: enough for ``run_recipe`` on another
+    machine to go on with the next stage, or, when it was the last, to write ``final.pt``
+    again. -> the file written."""
     import torch
 
     out_dir, dest_dir = Path(out_dir), Path(dest_dir)
-    finished = sorted(out_dir.glob("[0-9][0-9]_*/final.pt"))
+    finished = sorted(out_dir.glob(f"{stage:02d}_*/final.pt" if stage else "[0-9][0-9]_*/final.pt"))
     if not finished:
-        raise FileNotFoundError(f"{out_dir} has no finished stage (<nn>_<stage>/final.pt)")
+        which = f"stage {stage}" if stage else "finished stage"
+        raise FileNotFoundError(f"{out_dir} has no {which} (<nn>_<stage>/final.pt)")
     payload = torch.load(finished[-1], map_location="cpu", weights_only=True)
     payload["params"] = {k: v.half() if v.is_floating_point() else v
                          for k, v in payload["params"].items()}
