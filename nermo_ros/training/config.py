@@ -277,8 +277,14 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     return cfg
 
 
-def load_config(path: str | Path) -> TrainConfig:
+def load_config(path: str | Path, overrides: dict | None = None, label: str = "") -> TrainConfig:
+    """The config file, with ``overrides`` ({section: {key: value}}, a recipe arm's changes)
+    merged in section by section; ``label`` adds to where errors say they come from."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training config {path} does not exist; see config/train_*.yaml")
-    return config_from_dict(yaml.safe_load(path.read_text()) or {}, str(path))
+    values = yaml.safe_load(path.read_text()) or {}
+    for section, changes in (overrides or {}).items():
+        current = values.get(section)
+        values[section] = {**current, **changes} if isinstance(current, dict) else changes
+    return config_from_dict(values, f"{path} {label}".strip())

@@ -26,7 +26,7 @@ from typing import Callable
 
 import yaml
 
-from nermo_ros.training.config import TrainConfig, config_from_dict
+from nermo_ros.training.config import TrainConfig, load_config
 
 STAGE_KEYS = ("config", "steps", "seed")
 ARM_KEYS = ("name", "from_stage", "overrides")
@@ -108,16 +108,8 @@ def arm_start(stages: tuple[Stage, ...]) -> int | None:
 
 
 def _stage_train_config(stage: Stage) -> TrainConfig:
-    """The stage's config file with its arm's overrides merged in, section by section."""
-    if not stage.config.is_file():
-        raise FileNotFoundError(f"training config {stage.config} does not exist; see "
-                                "config/train_*.yaml")
-    values = yaml.safe_load(stage.config.read_text()) or {}
-    for section, changes in stage.overrides.items():
-        current = values.get(section)
-        values[section] = {**current, **changes} if isinstance(current, dict) else changes
-    where = f"{stage.config} with arm {stage.arm}" if stage.arm else str(stage.config)
-    return config_from_dict(values, where)
+    """The stage's config file with its arm's overrides merged in."""
+    return load_config(stage.config, stage.overrides, f"with arm {stage.arm}" if stage.arm else "")
 
 
 def stage_dir(out_dir: Path, index: int, stage: Stage) -> Path:
