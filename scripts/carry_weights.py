@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from nermo_ros.training.recipe import carry_weights  # noqa: E402
+from nermo_ros.training.recipe import carry_weights, finished_stage_pattern  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -27,8 +27,7 @@ def main(argv: list[str]) -> int:
         return 2
     runs, dest = Path(argv[0]), Path(argv[1])
     stage = int(argv[2]) if len(argv) == 3 else 0
-    pattern = f"*/{stage:02d}_*/final.pt" if stage else "*/[0-9][0-9]_*/final.pt"
-    folders = sorted({p.parent.parent for p in runs.glob(pattern)})
+    folders = sorted({p.parent.parent for p in runs.glob("*/" + finished_stage_pattern(stage))})
     if not folders:
         which = f"stage {stage}" if stage else "a finished stage"
         print(f"{runs} holds no recipe run with {which}", file=sys.stderr)

@@ -219,6 +219,11 @@ def _check_same_split(checkpoint: Path, data) -> None:
                          + "); share the stages of a run of the same split")
 
 
+def finished_stage_pattern(stage: int = 0) -> str:
+    """Glob of a run's finished stages, relative to the run folder (``stage``: only that one)."""
+    return f"{stage:02d}_*/final.pt" if stage else "[0-9][0-9]_*/final.pt"
+
+
 def carry_weights(out_dir: str | Path, dest_dir: str | Path, stage: int = 0) -> Path:
     """Copy a recipe run's newest finished stage (or stage ``stage``, 1-based, e.g. the one an
     arm will branch from) as 16-bit weights, without the optimiser's state (a few MB instead
@@ -228,7 +233,7 @@ def carry_weights(out_dir: str | Path, dest_dir: str | Path, stage: int = 0) -> 
     import torch
 
     out_dir, dest_dir = Path(out_dir), Path(dest_dir)
-    finished = sorted(out_dir.glob(f"{stage:02d}_*/final.pt" if stage else "[0-9][0-9]_*/final.pt"))
+    finished = sorted(out_dir.glob(finished_stage_pattern(stage)))
     if not finished:
         which = f"stage {stage}" if stage else "finished stage"
         raise FileNotFoundError(f"{out_dir} has no {which} (<nn>_<stage>/final.pt)")
