@@ -12,9 +12,12 @@ from nermo_ros.evaluation.protocol import EVAL_HORIZONS_MS, LAYOUT_NUM_JOINTS
 NESTED_SUFFIX = "_blend_nested"
 
 
-def _head(first: str) -> list[str]:
-    return [f"| {first} | " + " | ".join(f"{ms} ms" for ms in EVAL_HORIZONS_MS) + " |",
-            "|---|" + "---:|" * len(EVAL_HORIZONS_MS)]
+def _head(first: str, counted: str = "") -> list[str]:
+    """A table's header: the row label, a count column named ``counted`` if given, then the
+    horizons."""
+    count = [counted] if counted else []
+    return ["| " + " | ".join([first] + count + [f"{ms} ms" for ms in EVAL_HORIZONS_MS]) + " |",
+            "|---|" + "---:|" * (len(count) + len(EVAL_HORIZONS_MS))]
 
 
 def _cells(values) -> str:
@@ -40,9 +43,7 @@ def per_action_table(per_method: dict, method: str, title: str = "") -> str:
 
 def per_trial_table(rows: dict, samples: dict, title: str = "") -> str:
     """One line per trial: its window count, then its mean error at each horizon."""
-    head = _head("trial")
-    head = [head[0].replace("| trial |", "| trial | windows |"), "|---|---:|" + head[1][5:]]
-    lines = ([title, ""] if title else []) + head
+    lines = ([title, ""] if title else []) + _head("trial", counted="windows")
     for trial, values in rows.items():
         lines.append(f"| {trial} | {samples[trial]} | {_cells(values)} |")
     return "\n".join(lines)
