@@ -14,7 +14,9 @@
 # On a GPU every run replays CUDA-graphed steps (--cuda-graphs; CUDA_GRAPHS=0 trains eagerly):
 # a few per cent more steps a minute at three runs a GPU (BENCHMARKS.md, "Training speed").
 # Memory: a protocol run at batch 128 takes about 24 GiB of an H200, 48 GiB at batch 256 (the
-# first stage; three of those do not fit one H200). RUNS_PER_GPU (default 2) runs share a GPU,
+# first stage; three of those do not fit one H200); with CUDA graphs the later stages' runs
+# held 23-35 GiB each, so four fit one H200 and five ran out of memory at their start. An H200
+# does about 600 steps a minute however many runs share it. RUNS_PER_GPU (default 2) runs share a GPU,
 # each started on the least busy one; the rest wait for a free place. Two graphed runs already
 # keep an H200 busy (BENCHMARKS.md, "Training speed"). A run that fails is named at the end
 # and the script exits with status 1. RUNS_DIR/summary.txt says where each run stands.

@@ -39,17 +39,19 @@ def test_the_node_models_recipe_chains_its_clean_and_camera_stages():
     assert not clean.window.perception_noise and camera.window.noise_profiles  # camera stage last
 
 
-@pytest.mark.parametrize("arm, changed", [
-    ("reverse_signals", {"window": {"time_reverse_share": 0.5,
-                                    "time_reverse_actions": ("directing_traffic",
-                                                             "basketball_signal")}}),
-    ("encoder_dropout", {"optim": {"dropout_scope": "encoder"}}),
+@pytest.mark.parametrize("arm, base_recipe, changed", [
+    ("reverse_signals", "recipe_cmu25_protocol.yaml",
+     {"window": {"time_reverse_share": 0.5,
+                 "time_reverse_actions": ("directing_traffic", "basketball_signal")}}),
+    ("encoder_dropout", "recipe_cmu25_protocol_arm_reverse_signals.yaml",  # an arm of an arm
+     {"optim": {"dropout_scope": "encoder"}}),
 ])
-def test_an_arm_changes_its_base_recipe_from_its_first_stage_in_its_overrides_alone(arm, changed):
-    base = load_recipe(REPO / "config/recipe_cmu25_protocol.yaml")
+def test_an_arm_changes_its_base_recipe_from_its_first_stage_in_its_overrides_alone(
+        arm, base_recipe, changed):
+    base = load_recipe(REPO / "config" / base_recipe)
     stages = load_recipe(REPO / f"config/recipe_cmu25_protocol_arm_{arm}.yaml")
     first = arm_start(stages)
-    assert len(stages) == len(base) and arm_start(base) is None
+    assert len(stages) == len(base) and first > (arm_start(base) or 0)
     assert stages[:first] == base[:first]  # shared: the same folders, configs, steps, seeds
     for ours, theirs in zip(stages[first:], base[first:]):
         assert ours.name == f"{theirs.name}_{arm}" and ours.steps == theirs.steps
@@ -95,8 +97,24 @@ def test_a_malformed_arm_is_refused_before_training(tmp_path, arm, complaint):
         load_recipe(_write(tmp_path / "arm.yaml", f"base: recipe.yaml\narm: {arm}\n"))
     good = "{name: a, from_stage: 2, overrides: {optim: {lr: 0.1}}}"
     _write(tmp_path / "arm.yaml", f"base: recipe.yaml\narm: {good}\n")
-    with pytest.raises(ValueError, match="is itself an arm"):
+    with pytest.raises(ValueError, match="already has an arm named 'a'"):  # folders would clash
         load_recipe(_write(tmp_path / "arm2.yaml", f"base: arm.yaml\narm: {good}\n"))
+
+
+def test_an_arm_of_an_arm_takes_both_changes_and_starts_where_the_outer_one_does(tmp_path):
+    _smoke_recipe(tmp_path)
+    _write(tmp_path / "recipe.yaml", "stages:\n" + "".join(
+        f"  - {{config: train_smoke.yaml, steps: {steps}}}\n" for steps in (3, 2, 2)))
+    _write(tmp_path / "inner.yaml", "base: recipe.yaml\narm: {name: slow, from_stage: 2, "
+           "overrides: {optim: {lr: 0.1, weight_decay: 0.5}}}\n")
+    outer = load_recipe(_write(tmp_path / "outer.yaml", "base: inner.yaml\narm: {name: fast, "
+                               "from_stage: 3, overrides: {optim: {lr: 0.2}}}\n"))
+    assert [stage.name for stage in outer] == ["train_smoke", "train_smoke_slow",
+                                               "train_smoke_slow_fast"]
+    assert arm_start(outer) == 2  # a run of the inner arm stands for stages 1-2
+    last = stage_config(outer[2], None).optim
+    assert (last.lr, last.weight_decay) == (0.2, 0.5)  # the outer arm wins a shared key
+    assert stage_config(outer[1], None).optim.lr == 0.1
 
 
 def test_a_missing_recipe_is_named(tmp_path):

@@ -10,7 +10,9 @@ An *arm* is a recipe that changes a base recipe from one stage on (``base``, ``a
 from_stage, overrides}``): the stages from ``from_stage`` train with ``overrides`` merged into
 their configs, in folders named with the arm's suffix, so an arm and its base recipe compared
 on the same folds differ in that change alone; the stages before it can be taken from a run
-of the base recipe instead of being trained again (``shared_run``).
+of the base recipe instead of being trained again (``shared_run``). An arm's base may itself
+be an arm: the stages both change carry both suffixes and both overrides (the outer arm's
+last), so a change that won can become the control of the next.
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ class Stage:
     config: Path  # a training YAML
     steps: int
     seed: int | None = None  # None: the config's own
-    arm: str = ""  # the arm that changes this stage; "": the base recipe's own
+    arms: tuple[str, ...] = ()  # the arms that change this stage, innermost first
     overrides: dict = field(default_factory=dict, compare=False)  # {section: {key: value}}
+
+    @property
+    def arm(self) -> str:
+        """The folder suffix of the arms that change this stage; "": the base recipe's own."""
+        return "_".join(self.arms)
 
     @property
     def name(self) -> str:
@@ -80,14 +87,14 @@ def _load_arm(path: Path, raw: dict) -> tuple[Stage, ...]:
     """The base recipe's stages, those from ``arm.from_stage`` on changed by the arm; each
     changed stage's config is built here, so a bad override is refused before training."""
     base = load_recipe(path.parent / str(raw["base"]))
-    if arm_start(base) is not None:
-        raise ValueError(f"{path}: the base {raw['base']} is itself an arm; name a recipe of stages")
     arm = raw["arm"]
     if not isinstance(arm, dict) or set(arm) != set(ARM_KEYS):
         raise ValueError(f"{path}: arm needs exactly {', '.join(ARM_KEYS)}, got {arm!r}")
     name, first, overrides = (arm[key] for key in ARM_KEYS)
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
         raise ValueError(f"{path}: arm name {name!r} names stage folders; use a-z, 0-9 and _")
+    if any(name in stage.arms for stage in base):
+        raise ValueError(f"{path}: the base {raw['base']} already has an arm named {name!r}")
     if not isinstance(first, int) or not 1 <= first <= len(base):
         raise ValueError(f"{path}: arm from_stage {first!r} must be a stage of the base, "
                          f"1-{len(base)}")
@@ -95,16 +102,28 @@ def _load_arm(path: Path, raw: dict) -> tuple[Stage, ...]:
             not all(isinstance(v, dict) and v for v in overrides.values()):
         raise ValueError(f"{path}: arm overrides are config sections and the keys they change, "
                          f"e.g. {{window: {{time_reverse_share: 0.5}}}}; got {overrides!r}")
-    stages = base[:first - 1] + tuple(dataclasses.replace(stage, arm=name, overrides=overrides)
-                                      for stage in base[first - 1:])
+    stages = base[:first - 1] + tuple(
+        dataclasses.replace(stage, arms=stage.arms + (name,),
+                            overrides=_merged(stage.overrides, overrides))
+        for stage in base[first - 1:])
     for stage in stages[first - 1:]:
         _stage_train_config(stage)
     return stages
 
 
+def _merged(inner: dict, outer: dict) -> dict:
+    """Two arms' overrides, section by section; the outer arm's value wins a shared key."""
+    return {section: {**inner.get(section, {}), **outer.get(section, {})}
+            for section in {**inner, **outer}}
+
+
 def arm_start(stages: tuple[Stage, ...]) -> int | None:
-    """Index of an arm's first changed stage, or None for a recipe that is no arm."""
-    return next((index for index, stage in enumerate(stages) if stage.arm), None)
+    """Index of the first stage the (outermost) arm changes, or None for a recipe that is no
+    arm. The stages before it are its base's, which a shared run stands for."""
+    if not stages[-1].arms:
+        return None
+    outermost = stages[-1].arms[-1]  # an arm changes every stage from its first to the last
+    return next(index for index, stage in enumerate(stages) if outermost in stage.arms)
 
 
 def _stage_train_config(stage: Stage) -> TrainConfig:
