@@ -283,8 +283,15 @@ def load_config(path: str | Path, overrides: dict | None = None, label: str = ""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training config {path} does not exist; see config/train_*.yaml")
-    values = yaml.safe_load(path.read_text()) or {}
-    for section, changes in (overrides or {}).items():
-        current = values.get(section)
-        values[section] = {**current, **changes} if isinstance(current, dict) else changes
+    values = merge_sections(yaml.safe_load(path.read_text()) or {}, overrides or {})
     return config_from_dict(values, f"{path} {label}".strip())
+
+
+def merge_sections(values: dict, overrides: dict) -> dict:
+    """``values`` ({section: {key: value}}) with ``overrides`` merged in section by section;
+    an override's key wins."""
+    merged = dict(values)
+    for section, changes in overrides.items():
+        current = merged.get(section)
+        merged[section] = {**current, **changes} if isinstance(current, dict) else changes
+    return merged

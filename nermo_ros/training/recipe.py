@@ -28,7 +28,7 @@ from typing import Callable
 
 import yaml
 
-from nermo_ros.training.config import TrainConfig, load_config
+from nermo_ros.training.config import TrainConfig, load_config, merge_sections
 
 STAGE_KEYS = ("config", "steps", "seed")
 ARM_KEYS = ("name", "from_stage", "overrides")
@@ -104,17 +104,11 @@ def _load_arm(path: Path, raw: dict) -> tuple[Stage, ...]:
                          f"e.g. {{window: {{time_reverse_share: 0.5}}}}; got {overrides!r}")
     stages = base[:first - 1] + tuple(
         dataclasses.replace(stage, arms=stage.arms + (name,),
-                            overrides=_merged(stage.overrides, overrides))
+                            overrides=merge_sections(stage.overrides, overrides))
         for stage in base[first - 1:])
     for stage in stages[first - 1:]:
         _stage_train_config(stage)
     return stages
-
-
-def _merged(inner: dict, outer: dict) -> dict:
-    """Two arms' overrides, section by section; the outer arm's value wins a shared key."""
-    return {section: {**inner.get(section, {}), **outer.get(section, {})}
-            for section in {**inner, **outer}}
 
 
 def arm_start(stages: tuple[Stage, ...]) -> int | None:
