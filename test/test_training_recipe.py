@@ -45,6 +45,9 @@ def test_the_node_models_recipe_chains_its_clean_and_camera_stages():
                  "time_reverse_actions": ("directing_traffic", "basketball_signal")}}),
     ("encoder_dropout", "recipe_cmu25_protocol_arm_reverse_signals.yaml",  # an arm of an arm
      {"optim": {"dropout_scope": "encoder"}}),
+    ("reverse_more", "recipe_cmu25_protocol_arm_reverse_signals.yaml",  # the outer list wins
+     {"window": {"time_reverse_actions": ("directing_traffic", "basketball_signal",
+                                          "basketball", "jumping")}}),
 ])
 def test_an_arm_changes_its_base_recipe_from_its_first_stage_in_its_overrides_alone(
         arm, base_recipe, changed):
