@@ -91,3 +91,16 @@ def test_checkpoint_templates_take_the_fold_and_layout_and_name_an_unknown_field
     with pytest.raises(ValueError, match="'fold'"):
         cross_validation.fold_checkpoint_path("runs/{fold}.pt", 3, "cmu_protocol25")
 
+
+
+def test_a_checkpoint_pattern_must_match_exactly_one_file_per_fold(tmp_path):
+    for stage in ("12_stage_a", "13_stage_b"):
+        (tmp_path / "fold0" / stage).mkdir(parents=True)
+        (tmp_path / "fold0" / stage / "final.pt").write_bytes(b"")
+    path = cross_validation.fold_checkpoint_path(str(tmp_path / "fold{k}/12_*/final.pt"), 0,
+                                                 "cmu_protocol25")
+    assert path == tmp_path / "fold0" / "12_stage_a" / "final.pt"
+    with pytest.raises(ValueError, match="matches .*12_stage_a.*13_stage_b"):
+        cross_validation.fold_checkpoint_path(str(tmp_path / "fold{k}/1*/final.pt"), 0, "x")
+    with pytest.raises(ValueError, match="fold 1.* matches no file"):
+        cross_validation.fold_checkpoint_path(str(tmp_path / "fold{k}/12_*/final.pt"), 1, "x")

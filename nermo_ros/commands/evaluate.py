@@ -55,8 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "cuda or auto (every window of every trial wants a GPU)")
     parser.add_argument("--cv-models", nargs="+", default=None, metavar="TEMPLATE",
                         help="cross-validate: per-fold checkpoint paths with {k} (fold index) "
-                        "and optionally {layout}, e.g. runs/cv/cmu25_fold{k}of5/final.pt; "
-                        "NeRMo and DCT-MLP checkpoints alike")
+                        "and optionally {layout}, e.g. runs/cv/cmu25_fold{k}of5/final.pt, "
+                        "or a quoted pattern matching one file a fold, e.g. "
+                        "'runs/recipe/fold{k}/12_*/final.pt'; NeRMo and DCT-MLP checkpoints "
+                        "alike")
     parser.add_argument("--folds", type=int, default=5, help="number of cross-validation folds")
     parser.add_argument("--fold-seed", type=int, default=0, help="seed of the folds")
     parser.add_argument("--cv-allow-leak", action="store_true", help="score checkpoints that "

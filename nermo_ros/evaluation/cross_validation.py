@@ -8,6 +8,7 @@ trials it was validated on; ``fold_leak`` compares them with the fold it is aske
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Callable
 
@@ -19,12 +20,22 @@ from nermo_ros.evaluation.methods import Method
 
 
 def fold_checkpoint_path(template: str, fold_index: int, layout: str) -> Path:
-    """``template`` with ``{k}`` the fold index and ``{layout}`` the skeleton layout."""
+    """``template`` with ``{k}`` the fold index and ``{layout}`` the skeleton layout. A
+    shell pattern left in it (``runs/fold{k}/12_*/final.pt``: a recipe run's stage folder,
+    whose long name is the stage's config) must match exactly one file."""
     try:
-        return Path(template.format(k=fold_index, layout=layout))
+        path = Path(template.format(k=fold_index, layout=layout))
     except (KeyError, IndexError) as error:
         raise ValueError(f"checkpoint template {template!r} has an unknown field {error}; it "
                          "may use {k} (the fold index) and {layout}") from None
+    if path.exists() or not glob.has_magic(str(path)):
+        return path
+    found = sorted(glob.glob(str(path)))
+    if len(found) != 1:
+        raise ValueError(f"checkpoint pattern {str(path)!r} (fold {fold_index}) matches "
+                         + (", ".join(found) if found else "no file")
+                         + "; it must match exactly one checkpoint")
+    return Path(found[0])
 
 
 def fold_leak(train_config: dict, validation: dict, fold: Fold) -> str | None:
