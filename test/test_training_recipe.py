@@ -48,6 +48,10 @@ def test_the_node_models_recipe_chains_its_clean_and_camera_stages():
     ("reverse_more", "recipe_cmu25_protocol_arm_reverse_signals.yaml",  # the outer list wins
      {"window": {"time_reverse_actions": ("directing_traffic", "basketball_signal",
                                           "basketball", "jumping")}}),
+    ("speed_actions", "recipe_cmu25_protocol_arm_reverse_more.yaml",  # an arm of an arm's arm
+     {"window": {"speed_jitter_actions": {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25,
+                                          "basketball_signal": 0.25,
+                                          "directing_traffic": 0.25}}}),
 ])
 def test_an_arm_changes_its_base_recipe_from_its_first_stage_in_its_overrides_alone(
         arm, base_recipe, changed):

@@ -33,6 +33,10 @@ class WindowConfig:
     mirror: bool = False
     scale_jitter: float = 0.0
     speed_jitter: float = 0.0
+    # Per action folder, a speed jitter of its own in place of speed_jitter ({action: v}):
+    # actions with few trials whose takes differ most in tempo (a test trial's player may be
+    # faster or slower than any training one) can be shown a wider range than the rest.
+    speed_jitter_actions: dict = field(default_factory=dict)
     # Other bodies' proportions (canonical skeleton only): each bone of a window scaled by its
     # own U(1 - b, 1 + b), b = bone_scale_jitter, the same in the observed and the future
     # frames, so the model keeps the proportions it is shown. A camera's skeleton differs from
@@ -66,6 +70,12 @@ class WindowConfig:
                                              self.bone_scale_jitter)):
             raise ValueError("window: scale_jitter, speed_jitter and bone_scale_jitter must lie "
                              "in [0, 1)")
+        if not isinstance(self.speed_jitter_actions, dict) or not all(
+                isinstance(name, str) and isinstance(v, (int, float)) and 0.0 <= v < 1.0
+                for name, v in self.speed_jitter_actions.items()):
+            raise ValueError("window: speed_jitter_actions maps action folders to their speed "
+                             "jitter in [0, 1), e.g. {basketball: 0.25}; got "
+                             f"{self.speed_jitter_actions!r}")
         if any(r <= 0 for r in self.frame_rates_hz):
             raise ValueError(f"window: frame_rates_hz {list(self.frame_rates_hz)} must be "
                              "positive camera rates, e.g. [10, 15, 25, 30]")
@@ -117,12 +127,17 @@ class WindowConfig:
         return (self.obs_frames - 1) * RAW_FRAME_RATE_HZ / min(self.frame_rates_hz)
 
     @property
+    def max_speed_jitter(self) -> float:
+        """The widest speed jitter any window may get (0: every window at its own speed)."""
+        return max([self.speed_jitter, *self.speed_jitter_actions.values()])
+
+    @property
     def span_raw(self) -> int:
         """Raw frames a window needs at the fastest playback speed (plus one to interpolate)."""
         nominal = self.obs_span_raw + self.future_frames * self.future_step_raw
-        if self.speed_jitter == 0 and not self.frame_rates_hz:
+        if self.max_speed_jitter == 0 and not self.frame_rates_hz:
             return int(nominal) + 1
-        return math.ceil(nominal * (1.0 + self.speed_jitter)) + 2
+        return math.ceil(nominal * (1.0 + self.max_speed_jitter)) + 2
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
     files, _ = training_files(cfg)
     skeleton = cmu.load_skeleton(cmu.find_skeleton_json(Path(files[0]).parent.parent))
     bank = build_bank(files, skeleton, cfg.layout, cfg.window.span_raw, dev,
-                      cfg.window.action_balance, cfg.window.time_reverse_actions)
+                      cfg.window.action_balance, cfg.window.time_reverse_actions,
+                      cfg.window.speed_jitter, cfg.window.speed_jitter_actions)
 
     weights = {k: v.to(dev) for k, v in init_weights(cfg).items()}
     net = None

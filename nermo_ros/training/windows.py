@@ -38,6 +38,9 @@ class SequenceBank:
     # (N,) per raw frame: may a window starting there run backwards
     # (``WindowConfig.time_reverse_actions``); None: every window may.
     reversible: Tensor | None = None
+    # (N,) per raw frame: the speed jitter of a window starting there
+    # (``WindowConfig.speed_jitter_actions``); None: ``speed_jitter`` for every window.
+    speed_jitter: Tensor | None = None
 
     def draw(self, batch_size: int, gen: torch.Generator) -> Tensor:
         """(B,) window starts."""
@@ -58,9 +61,12 @@ def action_odds(actions: list[str], balance: float) -> np.ndarray:
 
 def build_bank(files: list[Path], skeleton: cmu.CmuSkeleton, layout: str, span_raw: int,
                device: torch.device | str = "cpu", action_balance: float = 0.0,
-               reversible_actions: tuple[str, ...] = ()) -> SequenceBank:
+               reversible_actions: tuple[str, ...] = (), speed_jitter: float = 0.0,
+               speed_jitter_actions: dict | None = None) -> SequenceBank:
     """Convert the trial files once; refuse an empty split with a clear message. A file's
-    action is its folder's name (``cmu.list_trials``)."""
+    action is its folder's name (``cmu.list_trials``). An action that ``reversible_actions``
+    or ``speed_jitter_actions`` names must have a training trial (a misspelt name would
+    otherwise change nothing, unnoticed)."""
     chunks, starts, actions, frame_actions, offset = [], [], [], [], 0
     for path in files:
         pos = trial_positions_m(cmu.read_expmap_file(path), skeleton, layout)
@@ -77,17 +83,23 @@ def build_bank(files: list[Path], skeleton: cmu.CmuSkeleton, layout: str, span_r
     if action_balance > 0:
         odds = torch.as_tensor(action_odds(actions, action_balance), dtype=torch.float32,
                                device=device)
+    for key, named in (("time_reverse_actions", reversible_actions),
+                       ("speed_jitter_actions", speed_jitter_actions or {})):
+        unknown = sorted(set(named) - set(frame_actions))
+        if unknown:
+            raise ValueError(f"window.{key} {unknown}: no such action folder among the "
+                             f"training trials ({', '.join(sorted(set(actions)))})")
     reversible = None
     if reversible_actions:
-        unknown = sorted(set(reversible_actions) - set(frame_actions))
-        if unknown:
-            raise ValueError(f"window.time_reverse_actions {unknown}: no such action folder "
-                             f"among the training trials ({', '.join(sorted(set(actions)))})")
         reversible = torch.as_tensor(np.isin(frame_actions, reversible_actions), device=device)
+    jitter = None
+    if speed_jitter_actions:
+        jitter = torch.as_tensor([speed_jitter_actions.get(a, speed_jitter) for a in frame_actions],
+                                 dtype=torch.float32, device=device)
     return SequenceBank(
         positions_m=torch.as_tensor(np.concatenate(chunks), dtype=torch.float32, device=device),
         starts=torch.as_tensor(np.concatenate(starts), dtype=torch.long, device=device),
-        odds=odds, reversible=reversible)
+        odds=odds, reversible=reversible, speed_jitter=jitter)
 
 
 @dataclass(frozen=True)
@@ -131,9 +143,22 @@ def random_masks(b: int, t: int, j: int, spec: WindowConfig, gen: torch.Generato
     return (joints & frames).float()
 
 
-def _jitter(b: int, amount: float, gen: torch.Generator, device) -> Tensor:
-    """(B,) factors drawn from U(1 - amount, 1 + amount)."""
+def _jitter(b: int, amount: float | Tensor, gen: torch.Generator, device) -> Tensor:
+    """(B,) factors drawn from U(1 - amount, 1 + amount); ``amount`` a number or (B,)."""
     return 1.0 + amount * (2.0 * torch.rand(b, device=device, generator=gen) - 1.0)
+
+
+def _speeds(bank: SequenceBank, spec: WindowConfig, start: Tensor,
+            gen: torch.Generator) -> Tensor | None:
+    """(B,) playback speeds of the windows at ``start``, each within its action's jitter; None
+    when no window changes speed (no draw, so such configs keep their batches)."""
+    if spec.max_speed_jitter == 0:
+        return None
+    if spec.speed_jitter_actions and bank.speed_jitter is None:
+        raise ValueError("window.speed_jitter_actions needs a bank built with them "
+                         "(build_bank(..., speed_jitter_actions=...))")
+    amount = spec.speed_jitter if bank.speed_jitter is None else bank.speed_jitter[start]
+    return _jitter(len(start), amount, gen, start.device)
 
 
 def _gather_frames(bank: SequenceBank, start: Tensor, offsets: Tensor, speed: Tensor) -> Tensor:
@@ -173,8 +198,8 @@ def sample_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConfig, bat
     newest = (spec.obs_frames - 1) * spec.obs_step_raw
     fut_off = newest + torch.arange(1, spec.future_frames + 1, device=device) * spec.future_step_raw
     offsets = _played_backwards(bank, spec, start, torch.cat([obs_off, fut_off]), gen)
-    if spec.speed_jitter > 0:
-        speed = _jitter(batch_size, spec.speed_jitter, gen, device)
+    speed = _speeds(bank, spec, start, gen)
+    if speed is not None:
         x = _gather_frames(bank, start, offsets, speed)  # (B, T + Q, J, 3) metres
     else:
         x = bank.positions_m[start[:, None] + offsets]
@@ -234,8 +259,9 @@ def sample_camera_batch(bank: SequenceBank, spec: WindowConfig, model: ModelConf
     fut_off = newest + torch.arange(1, spec.future_frames + 1, device=device) * spec.future_step_raw
     offsets = torch.cat([obs_off, fut_off.float().expand(batch_size, -1)], dim=1)
     start = bank.draw(batch_size, gen)
-    speed = (_jitter(batch_size, spec.speed_jitter, gen, device) if spec.speed_jitter > 0
-             else torch.ones(batch_size, device=device))
+    speed = _speeds(bank, spec, start, gen)
+    if speed is None:
+        speed = torch.ones(batch_size, device=device)
     x = _augment(_gather_frames(bank, start, offsets, speed), spec, model, gen)
     mask = random_masks(batch_size, t, model.num_joints, spec, gen, device)
     obs_x = x[:, :t]
