@@ -5,36 +5,26 @@ the same batches as before it existed."""
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from nermo_ros import skeleton
-from nermo_ros.model import ModelConfig
+from moving_windows import CLEAN, MODEL, future_velocity
+from moving_windows import moving_bank as moving_at
 from nermo_ros.training.config import WindowConfig, config_from_dict
-from nermo_ros.training.windows import SequenceBank, sample_batch, sample_camera_batch
+from nermo_ros.training.windows import sample_batch, sample_camera_batch
 
 REPO = Path(__file__).resolve().parents[1]
 CMU_DIR = Path(os.environ.get("NERMO_CMU_DIR", REPO.parent / "shared/data/cmu_mocap"))
-J = skeleton.NUM_JOINTS
 SPEED_MPS = 1.0
-MODEL = ModelConfig(num_joints=J, layout=skeleton.LAYOUT_ID, time_unit_s=1.0,
-                    position_unit_m=0.1, origin_joint=0)
-CLEAN = dict(joint_drop_max=0.0, frame_drop_max=0.0, complete_fraction=1.0)
 
 
-def moving_bank(spec: WindowConfig, jitter=None, frames: int = 600) -> SequenceBank:
-    """Every joint moving along +x at SPEED_MPS (50 Hz frames); ``jitter`` per frame."""
-    positions = np.zeros((frames, J, 3), dtype=np.float32)
-    positions[..., 0] = SPEED_MPS * np.arange(frames)[:, None] / 50.0
-    return SequenceBank(torch.from_numpy(positions), torch.arange(frames - spec.span_raw + 1),
-                        speed_jitter=jitter)
+def moving_bank(spec: WindowConfig, jitter=None, frames: int = 600):
+    return moving_at(spec, SPEED_MPS, frames, speed_jitter=jitter)
 
 
 def playback_speed(batch) -> torch.Tensor:
     """(B,) each window's playback speed: its future velocity over the recorded one."""
-    x = batch.fut_x[..., 0].mean(dim=-1) * MODEL.position_unit_m
-    return (x[:, -1] - x[:, 0]) / (batch.fut_t[:, -1] - batch.fut_t[:, 0]) / SPEED_MPS
+    return future_velocity(batch) / SPEED_MPS
 
 
 def test_each_actions_windows_play_within_its_own_speed_range():

@@ -4,42 +4,27 @@ from the last to the first, only for the actions named, in the share given."""
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from nermo_ros import skeleton
-from nermo_ros.model import ModelConfig
+from moving_windows import CLEAN, MODEL, future_velocity
+from moving_windows import moving_bank as moving_at
 from nermo_ros.training.config import WindowConfig, config_from_dict
-from nermo_ros.training.windows import SequenceBank, sample_batch
+from nermo_ros.training.windows import sample_batch
 
 REPO = Path(__file__).resolve().parents[1]
 CMU_DIR = Path(os.environ.get("NERMO_CMU_DIR", REPO.parent / "shared/data/cmu_mocap"))
-J = skeleton.NUM_JOINTS
 SPEED_MPS = 1.2
-MODEL = ModelConfig(num_joints=J, layout=skeleton.LAYOUT_ID, time_unit_s=1.0,
-                    position_unit_m=0.1, origin_joint=0)
-CLEAN = dict(joint_drop_max=0.0, frame_drop_max=0.0, complete_fraction=1.0)
 
 
-def moving_bank(spec: WindowConfig, frames: int = 400, reversible=None) -> SequenceBank:
-    """Every joint moving along +x at SPEED_MPS (50 Hz frames)."""
-    positions = np.zeros((frames, J, 3), dtype=np.float32)
-    positions[..., 0] = SPEED_MPS * np.arange(frames)[:, None] / 50.0
-    return SequenceBank(torch.from_numpy(positions), torch.arange(frames - spec.span_raw + 1),
-                        reversible=reversible)
-
-
-def velocity_along_x(batch) -> torch.Tensor:
-    """(B,) each window's future velocity (m/s) from its first and last future frames."""
-    x = batch.fut_x[..., 0].mean(dim=-1) * MODEL.position_unit_m
-    return (x[:, -1] - x[:, 0]) / (batch.fut_t[:, -1] - batch.fut_t[:, 0])
+def moving_bank(spec: WindowConfig, frames: int = 400, reversible=None):
+    return moving_at(spec, SPEED_MPS, frames, reversible=reversible)
 
 
 def test_a_window_played_backwards_moves_the_other_way_at_the_same_speed():
     spec = WindowConfig(time_reverse_share=1.0, **CLEAN)
     batch = sample_batch(moving_bank(spec), spec, MODEL, 64, torch.Generator().manual_seed(0))
-    assert torch.allclose(velocity_along_x(batch), torch.full((64,), -SPEED_MPS), atol=1e-4)
+    assert torch.allclose(future_velocity(batch), torch.full((64,), -SPEED_MPS), atol=1e-4)
     # the observed frames run backwards too, and the newest observed frame is still the origin
     assert (torch.diff(batch.obs_x[..., 0].mean(dim=-1), dim=1) < 0).all()
     assert torch.allclose(batch.obs_x[:, -1, 0], torch.zeros(64, 3), atol=1e-5)
@@ -56,7 +41,7 @@ def test_only_the_share_of_the_named_actions_windows_is_played_backwards():
         state = gen.get_state()
         starts.append(bank.draw(256, gen))  # the batch draws its starts first, the same way
         gen.set_state(state)
-        backwards.append(velocity_along_x(sample_batch(bank, spec, MODEL, 256, gen)) < 0)
+        backwards.append(future_velocity(sample_batch(bank, spec, MODEL, 256, gen)) < 0)
     start, backward = torch.cat(starts), torch.cat(backwards)
     assert not backward[~reversible[start]].any()
     share = backward[reversible[start]].float().mean().item()
@@ -66,7 +51,7 @@ def test_only_the_share_of_the_named_actions_windows_is_played_backwards():
 def test_without_a_share_no_window_runs_backwards():
     spec = WindowConfig(**CLEAN)
     batch = sample_batch(moving_bank(spec), spec, MODEL, 256, torch.Generator().manual_seed(2))
-    assert torch.allclose(velocity_along_x(batch), torch.full((256,), SPEED_MPS), atol=1e-4)
+    assert torch.allclose(future_velocity(batch), torch.full((256,), SPEED_MPS), atol=1e-4)
 
 
 def test_the_yaml_names_actions_and_settings_that_cannot_be_honoured_are_refused():
