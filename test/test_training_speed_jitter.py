@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from moving_windows import CLEAN, MODEL, future_velocity
+from moving_windows import CLEAN, MODEL, future_velocity, measured_draws
 from moving_windows import moving_bank as moving_at
 from nermo_ros.training.config import WindowConfig, config_from_dict
 from nermo_ros.training.windows import sample_batch, sample_camera_batch
@@ -32,14 +32,7 @@ def test_each_actions_windows_play_within_its_own_speed_range():
     frames = 600
     jumping = torch.arange(frames) < frames // 2  # the first trial is the jumping one
     bank = moving_bank(spec, torch.where(jumping, 0.4, 0.1), frames)
-    gen = torch.Generator().manual_seed(0)
-    starts, speeds = [], []
-    for _ in range(8):
-        state = gen.get_state()
-        starts.append(bank.draw(256, gen))  # the batch draws its starts first, the same way
-        gen.set_state(state)
-        speeds.append(playback_speed(sample_batch(bank, spec, MODEL, 256, gen)))
-    start, speed = torch.cat(starts), torch.cat(speeds)
+    start, speed = measured_draws(bank, spec, playback_speed, seed=0)
     named, rest = speed[jumping[start]], speed[~jumping[start]]
     assert rest.min() >= 0.9 - 1e-4 and rest.max() <= 1.1 + 1e-4
     assert named.min() >= 0.6 - 1e-4 and named.max() <= 1.4 + 1e-4

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from moving_windows import CLEAN, MODEL, future_velocity
+from moving_windows import CLEAN, MODEL, future_velocity, measured_draws
 from moving_windows import moving_bank as moving_at
 from nermo_ros.training.config import WindowConfig, config_from_dict
 from nermo_ros.training.windows import sample_batch
@@ -35,14 +35,7 @@ def test_only_the_share_of_the_named_actions_windows_is_played_backwards():
     frames = 400
     reversible = torch.arange(frames) < frames // 2  # the first trial's frames only
     bank = moving_bank(spec, frames, reversible)
-    gen = torch.Generator().manual_seed(1)
-    starts, backwards = [], []
-    for _ in range(8):
-        state = gen.get_state()
-        starts.append(bank.draw(256, gen))  # the batch draws its starts first, the same way
-        gen.set_state(state)
-        backwards.append(future_velocity(sample_batch(bank, spec, MODEL, 256, gen)) < 0)
-    start, backward = torch.cat(starts), torch.cat(backwards)
+    start, backward = measured_draws(bank, spec, lambda batch: future_velocity(batch) < 0, seed=1)
     assert not backward[~reversible[start]].any()
     share = backward[reversible[start]].float().mean().item()
     assert 0.44 < share < 0.56
