@@ -64,6 +64,13 @@ class WindowConfig:
     # frames run from the last to the first, so a trial shows twice the motion it holds.
     time_reverse_share: float = 0.0
     time_reverse_actions: tuple[str, ...] = ()
+    # Per action folder, copies of its trials with every gesture wider or narrower
+    # ({action: [factor, ...]}, training/amplitude.py): each joint's rotation moved factor times
+    # as far from its amplitude_pivot_s moving average, for actions whose takes differ in extent
+    # more than their few trials show. The copies share their action's draw odds with its
+    # trials, so the action is drawn as often as without them.
+    amplitude_copies_actions: dict = field(default_factory=dict)
+    amplitude_pivot_s: float = 2.0
 
     def __post_init__(self):
         if not all(0.0 <= v < 1.0 for v in (self.scale_jitter, self.speed_jitter,
@@ -81,6 +88,15 @@ class WindowConfig:
                              "positive camera rates, e.g. [10, 15, 25, 30]")
         if self.timestamp_jitter_s < 0:
             raise ValueError(f"window: timestamp_jitter_s {self.timestamp_jitter_s} must be >= 0")
+        if not isinstance(self.amplitude_copies_actions, dict) or not all(
+                isinstance(name, str) and isinstance(factors, (list, tuple)) and factors
+                and all(isinstance(f, (int, float)) and f > 0 for f in factors)
+                for name, factors in self.amplitude_copies_actions.items()):
+            raise ValueError("window: amplitude_copies_actions maps action folders to lists of "
+                             "positive amplitude factors, e.g. {directing_traffic: [0.7, 1.4]}; "
+                             f"got {self.amplitude_copies_actions!r}")
+        if self.amplitude_pivot_s <= 0:
+            raise ValueError(f"window: amplitude_pivot_s {self.amplitude_pivot_s} must be > 0")
         if not 0.0 <= self.action_balance <= 1.0:
             raise ValueError(f"window: action_balance {self.action_balance} must lie in [0, 1] "
                              "(0: every window alike, 1: every action alike)")

@@ -239,7 +239,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
     skeleton = cmu.load_skeleton(cmu.find_skeleton_json(Path(files[0]).parent.parent))
     bank = build_bank(files, skeleton, cfg.layout, cfg.window.span_raw, dev,
                       cfg.window.action_balance, cfg.window.time_reverse_actions,
-                      cfg.window.speed_jitter, cfg.window.speed_jitter_actions)
+                      cfg.window.speed_jitter, cfg.window.speed_jitter_actions,
+                      cfg.window.amplitude_copies_actions,
+                      round(cfg.window.amplitude_pivot_s * cmu.RAW_FRAME_RATE_HZ))
 
     weights = {k: v.to(dev) for k, v in init_weights(cfg).items()}
     net = None

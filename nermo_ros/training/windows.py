@@ -26,6 +26,7 @@ from nermo_ros.evaluation.perception_noise import (PerceptionNoise, corrupt, dra
 from nermo_ros.evaluation.protocol import trial_positions_m
 from nermo_ros.meta import mirror_image
 from nermo_ros.model import ModelConfig
+from nermo_ros.training.amplitude import scaled_motion
 from nermo_ros.training.config import WindowConfig
 
 
@@ -52,39 +53,53 @@ class SequenceBank:
         return self.starts[pick]
 
 
-def action_odds(actions: list[str], balance: float) -> np.ndarray:
+def action_odds(actions: list[str], balance: float,
+                shares: np.ndarray | None = None) -> np.ndarray:
     """Per window, n_a ** -balance for its action's window count n_a: an action then draws
-    in proportion to n_a ** (1 - balance)."""
-    _, index, counts = np.unique(actions, return_inverse=True, return_counts=True)
-    return counts[index].astype(np.float64) ** -balance
+    in proportion to n_a ** (1 - balance). ``shares`` (per window, default 1) weigh each window
+    and count it as that fraction of a window: a trial and its k amplitude copies each hold
+    1 / (1 + k), so together they draw as the trial alone did."""
+    names, index = np.unique(actions, return_inverse=True)
+    shares = np.ones(len(actions)) if shares is None else np.asarray(shares, dtype=np.float64)
+    counts = np.bincount(index, weights=shares, minlength=len(names))
+    return counts[index] ** -balance * shares
 
 
 def build_bank(files: list[Path], skeleton: cmu.CmuSkeleton, layout: str, span_raw: int,
                device: torch.device | str = "cpu", action_balance: float = 0.0,
                reversible_actions: tuple[str, ...] = (), speed_jitter: float = 0.0,
-               speed_jitter_actions: dict | None = None) -> SequenceBank:
+               speed_jitter_actions: dict | None = None,
+               amplitude_copies_actions: dict | None = None,
+               amplitude_pivot_raw: int = 100) -> SequenceBank:
     """Convert the trial files once; refuse an empty split with a clear message. A file's
-    action is its folder's name (``cmu.list_trials``). An action that ``reversible_actions``
-    or ``speed_jitter_actions`` names must have a training trial (a misspelt name would
-    otherwise change nothing, unnoticed)."""
-    chunks, starts, actions, frame_actions, offset = [], [], [], [], 0
+    action is its folder's name (``cmu.list_trials``). An action that ``reversible_actions``,
+    ``speed_jitter_actions`` or ``amplitude_copies_actions`` names must have a training trial
+    (a misspelt name would otherwise change nothing, unnoticed). The amplitude copies of a
+    trial (``training/amplitude.py``) follow it, with its action."""
+    copies = amplitude_copies_actions or {}
+    chunks, starts, actions, shares, frame_actions, offset = [], [], [], [], [], 0
     for path in files:
-        pos = trial_positions_m(cmu.read_expmap_file(path), skeleton, layout)
-        if len(pos) >= span_raw:
-            starts.append(offset + np.arange(len(pos) - span_raw + 1))
-            actions += [Path(path).parent.name] * len(starts[-1])
-        chunks.append(pos)
-        frame_actions += [Path(path).parent.name] * len(pos)
-        offset += len(pos)
+        action, frames = Path(path).parent.name, cmu.read_expmap_file(path)
+        factors = copies.get(action, ())
+        for motion in [frames] + [scaled_motion(frames, f, amplitude_pivot_raw) for f in factors]:
+            pos = trial_positions_m(motion, skeleton, layout)
+            if len(pos) >= span_raw:
+                starts.append(offset + np.arange(len(pos) - span_raw + 1))
+                actions += [action] * len(starts[-1])
+                shares += [1.0 / (1 + len(factors))] * len(starts[-1])
+            chunks.append(pos)
+            frame_actions += [action] * len(pos)
+            offset += len(pos)
     if not starts:
         raise ValueError(f"no trial among {len(files)} files is long enough for a training "
                          f"window of {span_raw} frames at 50 Hz")
     odds = None
-    if action_balance > 0:
-        odds = torch.as_tensor(action_odds(actions, action_balance), dtype=torch.float32,
-                               device=device)
+    if action_balance > 0 or copies:
+        odds = torch.as_tensor(action_odds(actions, action_balance, np.asarray(shares)),
+                               dtype=torch.float32, device=device)
     for key, named in (("time_reverse_actions", reversible_actions),
-                       ("speed_jitter_actions", speed_jitter_actions or {})):
+                       ("speed_jitter_actions", speed_jitter_actions or {}),
+                       ("amplitude_copies_actions", copies)):
         unknown = sorted(set(named) - set(frame_actions))
         if unknown:
             raise ValueError(f"window.{key} {unknown}: no such action folder among the "
