@@ -68,6 +68,11 @@ def test_the_node_models_recipe_chains_its_clean_and_camera_stages():
      {"window": {"speed_jitter_actions": {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25,
                                           "basketball_signal": 0.25, "directing_traffic": 0.25},
                  "amplitude_copies_actions": {"directing_traffic": [0.6, 0.8, 1.25, 1.6]}}}),
+    ("amplitude_signals", "recipe_cmu25_protocol_arm_reverse_more.yaml",
+     {"window": {"speed_jitter_actions": {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25,
+                                          "basketball_signal": 0.25, "directing_traffic": 0.25},
+                 "amplitude_copies_actions": {"directing_traffic": [0.7, 1.4],
+                                              "basketball_signal": [0.8, 1.25]}}}),
 ])
 def test_an_arm_changes_its_base_recipe_from_its_first_stage_in_its_overrides_alone(
         arm, base_recipe, changed):
