@@ -39,6 +39,13 @@ def test_the_node_models_recipe_chains_its_clean_and_camera_stages():
     assert not clean.window.perception_noise and camera.window.noise_profiles  # camera stage last
 
 
+# The speed_actions arm's tempo: the actions that are not gait at 0.75-1.25x (its siblings
+# change one entry or add amplitude copies on top).
+WIDER_TEMPO = {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25, "basketball_signal": 0.25,
+               "directing_traffic": 0.25}
+ON_REVERSE_MORE = "recipe_cmu25_protocol_arm_reverse_more.yaml"
+
+
 @pytest.mark.parametrize("arm, base_recipe, changed", [
     ("reverse_signals", "recipe_cmu25_protocol.yaml",
      {"window": {"time_reverse_share": 0.5,
@@ -48,29 +55,20 @@ def test_the_node_models_recipe_chains_its_clean_and_camera_stages():
     ("reverse_more", "recipe_cmu25_protocol_arm_reverse_signals.yaml",  # the outer list wins
      {"window": {"time_reverse_actions": ("directing_traffic", "basketball_signal",
                                           "basketball", "jumping")}}),
-    ("speed_actions", "recipe_cmu25_protocol_arm_reverse_more.yaml",  # an arm of an arm's arm
-     {"window": {"speed_jitter_actions": {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25,
-                                          "basketball_signal": 0.25,
-                                          "directing_traffic": 0.25}}}),
-    ("speed_traffic", "recipe_cmu25_protocol_arm_reverse_more.yaml",  # speed_actions' siblings
-     {"window": {"speed_jitter_actions": {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25,
-                                          "basketball_signal": 0.25,
-                                          "directing_traffic": 0.5}}}),
-    ("speed_walking", "recipe_cmu25_protocol_arm_reverse_more.yaml",
-     {"window": {"speed_jitter_actions": {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25,
-                                          "basketball_signal": 0.25, "directing_traffic": 0.25,
-                                          "walking": 0.2}}}),
-    ("amplitude_traffic", "recipe_cmu25_protocol_arm_reverse_more.yaml",
-     {"window": {"speed_jitter_actions": {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25,
-                                          "basketball_signal": 0.25, "directing_traffic": 0.25},
+    ("speed_actions", ON_REVERSE_MORE,  # an arm of an arm's arm
+     {"window": {"speed_jitter_actions": WIDER_TEMPO}}),
+    ("speed_traffic", ON_REVERSE_MORE,  # speed_actions' siblings
+     {"window": {"speed_jitter_actions": {**WIDER_TEMPO, "directing_traffic": 0.5}}}),
+    ("speed_walking", ON_REVERSE_MORE,
+     {"window": {"speed_jitter_actions": {**WIDER_TEMPO, "walking": 0.2}}}),
+    ("amplitude_traffic", ON_REVERSE_MORE,
+     {"window": {"speed_jitter_actions": WIDER_TEMPO,
                  "amplitude_copies_actions": {"directing_traffic": [0.7, 1.4]}}}),
-    ("amplitude_traffic_wide", "recipe_cmu25_protocol_arm_reverse_more.yaml",
-     {"window": {"speed_jitter_actions": {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25,
-                                          "basketball_signal": 0.25, "directing_traffic": 0.25},
+    ("amplitude_traffic_wide", ON_REVERSE_MORE,
+     {"window": {"speed_jitter_actions": WIDER_TEMPO,
                  "amplitude_copies_actions": {"directing_traffic": [0.6, 0.8, 1.25, 1.6]}}}),
-    ("amplitude_signals", "recipe_cmu25_protocol_arm_reverse_more.yaml",
-     {"window": {"speed_jitter_actions": {"basketball": 0.25, "soccer": 0.25, "jumping": 0.25,
-                                          "basketball_signal": 0.25, "directing_traffic": 0.25},
+    ("amplitude_signals", ON_REVERSE_MORE,
+     {"window": {"speed_jitter_actions": WIDER_TEMPO,
                  "amplitude_copies_actions": {"directing_traffic": [0.7, 1.4],
                                               "basketball_signal": [0.8, 1.25]}}}),
 ])
