@@ -71,6 +71,11 @@ ON_REVERSE_MORE = "recipe_cmu25_protocol_arm_reverse_more.yaml"
      {"window": {"speed_jitter_actions": WIDER_TEMPO,
                  "amplitude_copies_actions": {"directing_traffic": [0.7, 1.4],
                                               "basketball_signal": [0.8, 1.25]}}}),
+    ("amplitude_actions", ON_REVERSE_MORE,
+     {"window": {"speed_jitter_actions": WIDER_TEMPO,
+                 "amplitude_copies_actions": {"directing_traffic": [0.7, 1.4],
+                                              "basketball": [0.7, 1.4], "jumping": [0.7, 1.4],
+                                              "soccer": [0.7, 1.4]}}}),
 ])
 def test_an_arm_changes_its_base_recipe_from_its_first_stage_in_its_overrides_alone(
         arm, base_recipe, changed):
