@@ -148,6 +148,11 @@ class WindowConfig:
         return max([self.speed_jitter, *self.speed_jitter_actions.values()])
 
     @property
+    def amplitude_pivot_raw(self) -> int:
+        """The amplitude copies' moving-average span in raw (50 Hz) frames."""
+        return round(self.amplitude_pivot_s * RAW_FRAME_RATE_HZ)
+
+    @property
     def span_raw(self) -> int:
         """Raw frames a window needs at the fastest playback speed (plus one to interpolate)."""
         nominal = self.obs_span_raw + self.future_frames * self.future_step_raw

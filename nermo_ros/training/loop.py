@@ -241,7 +241,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, device: str = "cpu", resume:
                       cfg.window.action_balance, cfg.window.time_reverse_actions,
                       cfg.window.speed_jitter, cfg.window.speed_jitter_actions,
                       cfg.window.amplitude_copies_actions,
-                      round(cfg.window.amplitude_pivot_s * cmu.RAW_FRAME_RATE_HZ))
+                      cfg.window.amplitude_pivot_raw)
 
     weights = {k: v.to(dev) for k, v in init_weights(cfg).items()}
     net = None

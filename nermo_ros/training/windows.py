@@ -70,7 +70,7 @@ def build_bank(files: list[Path], skeleton: cmu.CmuSkeleton, layout: str, span_r
                reversible_actions: tuple[str, ...] = (), speed_jitter: float = 0.0,
                speed_jitter_actions: dict | None = None,
                amplitude_copies_actions: dict | None = None,
-               amplitude_pivot_raw: int = 100) -> SequenceBank:
+               amplitude_pivot_raw: int = WindowConfig().amplitude_pivot_raw) -> SequenceBank:
     """Convert the trial files once; refuse an empty split with a clear message. A file's
     action is its folder's name (``cmu.list_trials``). An action that ``reversible_actions``,
     ``speed_jitter_actions`` or ``amplitude_copies_actions`` names must have a training trial
