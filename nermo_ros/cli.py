@@ -28,6 +28,26 @@ VERBS: dict[str, str] = {
                         "write the noise model (config/perception_noise.yaml).",
 }
 
+# Optional dependencies by top-level module: what provides each in a `pip install .` of the
+# core (setup.py's extras). ROS 2 itself comes from `./nermo` or a ROS 2 workspace.
+_EXTRAS = {"onnx": "export", "onnxruntime": "export", "onnxscript": "export", "google": "export",
+           "rosbags": "bag", "mediapipe": "perception", "cv2": "perception",
+           "matplotlib": "plots"}
+_ROS_SETUP = ("ROS 2's Python packages (./nermo sets them up; in a ROS 2 workspace, source "
+              "install/setup.bash)")
+
+
+def missing_dependency_hint(error: ModuleNotFoundError) -> str | None:
+    """What to install for a module that is not there, or None when it is no optional
+    dependency (a broken install of the package itself)."""
+    top = (error.name or "").partition(".")[0]
+    if top in _EXTRAS:
+        return f"pip install 'nermo_ros[{_EXTRAS[top]}]' (or ./nermo for everything)"
+    if top == "rclpy" or top.startswith("rosidl") or top.endswith("_msgs") or \
+            error.name == "nermo_ros.msg":
+        return _ROS_SETUP
+    return None
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -52,12 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     verb, rest = argv[0], argv[1:]
-    module = importlib.import_module(f"nermo_ros.commands.{verb}")
-    verb_parser = argparse.ArgumentParser(prog=f"nermo-ros {verb}", description=VERBS[verb])
-    module.add_arguments(verb_parser)
-    args = verb_parser.parse_args(rest)
     try:
+        module = importlib.import_module(f"nermo_ros.commands.{verb}")
+        verb_parser = argparse.ArgumentParser(prog=f"nermo-ros {verb}", description=VERBS[verb])
+        module.add_arguments(verb_parser)
+        args = verb_parser.parse_args(rest)
         return int(module.run(args) or 0)
+    except ModuleNotFoundError as error:
+        hint = missing_dependency_hint(error)
+        if hint is None or os.environ.get("NERMO_TRACEBACK") == "1":
+            raise
+        print(f"nermo-ros {verb}: needs the module {error.name!r}, which is not installed: "
+              f"{hint}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as error:
         # What a user gave that cannot be used (a missing file, a malformed config): the
         # message says what and why; the traceback only where the code is being debugged.

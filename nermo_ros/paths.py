@@ -41,3 +41,20 @@ def package_data_candidates(relative: str) -> list[Path]:
 def find_package_data(relative: str) -> Path | None:
     """The first existing candidate, or None."""
     return next((c for c in package_data_candidates(relative) if c.exists()), None)
+
+
+def existing_or_packaged(path: str | Path, what: str, hint: str = "") -> Path:
+    """``path`` if it exists; else, for a relative one such as "config/train_cmu25.yaml", the
+    package's own copy (an install has config/ under share/nermo_ros/, not in the working
+    directory). FileNotFoundError, naming every place looked and ending with ``hint``, when
+    neither exists."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    looked = [str(path.absolute())]
+    if not path.is_absolute():
+        packaged = find_package_data(path.as_posix())
+        if packaged is not None and packaged.is_file():
+            return packaged
+        looked += [str(c) for c in package_data_candidates(path.as_posix())]
+    raise FileNotFoundError(f"{what} {path} does not exist (looked in {', '.join(looked)}){hint}")

@@ -10,6 +10,7 @@ import yaml
 
 from nermo_ros.data.cmu import RAW_FRAME_RATE_HZ
 from nermo_ros.model import ModelConfig
+from nermo_ros.paths import existing_or_packaged
 from nermo_ros.skeleton import LAYOUT_ID
 
 
@@ -316,9 +317,7 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
 def load_config(path: str | Path, overrides: dict | None = None, label: str = "") -> TrainConfig:
     """The config file, with ``overrides`` ({section: {key: value}}, a recipe arm's changes)
     merged in section by section; ``label`` adds to where errors say they come from."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"training config {path} does not exist; see config/train_*.yaml")
+    path = existing_or_packaged(path, "training config", "; see config/train_*.yaml")
     values = merge_sections(yaml.safe_load(path.read_text()) or {}, overrides or {})
     return config_from_dict(values, f"{path} {label}".strip())
 

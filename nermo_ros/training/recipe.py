@@ -28,6 +28,7 @@ from typing import Callable
 
 import yaml
 
+from nermo_ros.paths import existing_or_packaged
 from nermo_ros.training.config import TrainConfig, load_config, merge_sections
 
 STAGE_KEYS = ("config", "steps", "seed")
@@ -55,9 +56,7 @@ class Stage:
 
 def load_recipe(path: str | Path) -> tuple[Stage, ...]:
     """The stages of a recipe YAML; configs are named relative to the recipe's own folder."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"recipe {path} does not exist; see config/recipe_*.yaml")
+    path = existing_or_packaged(path, "recipe", "; see config/recipe_*.yaml")
     raw = yaml.safe_load(path.read_text()) or {}
     if isinstance(raw, dict) and set(raw) == {"base", "arm"}:
         return _load_arm(path, raw)
