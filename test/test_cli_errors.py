@@ -59,3 +59,23 @@ def test_a_clip_played_no_times_is_refused_before_anything_is_written(verb, tmp_
     assert main([*verb, *out, "--cycles", "0"]) == 2
     assert "cycles 0: a clip plays at least once" in capfd.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, says", [
+    ("onnx", "nermo_ros[export]"), ("google.protobuf", "nermo_ros[export]"),
+    ("rosbags.rosbag2", "nermo_ros[bag]"), ("mediapipe", "nermo_ros[perception]"),
+    ("matplotlib.pyplot", "nermo_ros[plots]"), ("rclpy", "./nermo"),
+    ("diagnostic_msgs.msg", "./nermo"), ("nermo_ros.msg", "./nermo"),
+])
+def test_a_missing_optional_dependency_names_what_to_install(name, says):
+    from nermo_ros.cli import missing_dependency_hint
+
+    assert says in missing_dependency_hint(ModuleNotFoundError(f"No module named {name!r}",
+                                                                 name=name))
+
+
+@pytest.mark.parametrize("name", ["nermo_ros.predictors.nope", "numpy", "yaml"])
+def test_a_missing_module_that_is_no_optional_dependency_is_not_explained_away(name):
+    from nermo_ros.cli import missing_dependency_hint
+
+    assert missing_dependency_hint(ModuleNotFoundError("gone", name=name)) is None
