@@ -1,11 +1,18 @@
-"""Waiting in DDS tests: poll a condition until it holds or a deadline passes."""
+"""Waiting in DDS tests: poll a condition until it holds or a deadline passes.
+
+The default deadline is generous: a condition that holds returns at once, and a 2-core machine
+running the suite can stall DDS delivery for several seconds (seen once as three 10 s time-outs
+in one run that passed on every rerun).
+"""
 
 import time
 
+DEFAULT_TIMEOUT_S = 30.0
 
-def wait_for(condition, timeout_s: float = 10.0, poll_s: float = 0.005) -> None:
+
+def wait_for(condition, timeout_s: float = DEFAULT_TIMEOUT_S, poll_s: float = 0.005) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
+            raise AssertionError(f"timed out waiting {timeout_s:g} s")
         time.sleep(poll_s)
