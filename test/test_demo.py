@@ -125,3 +125,19 @@ def test_demo_reads_every_frame_of_a_fast_video_when_told(tmp_path):
     ended = [line for line in result.stderr.splitlines() if "ended after" in line]
     assert ended and "ended after 24 processed frames" in ended[0] and "skipped" not in ended[0]
     assert re.search(r"Done: 24 frames in", result.stdout)
+
+
+@pytest.mark.ros
+def test_demo_on_an_image_topic_nobody_publishes_says_so_at_the_end(tmp_path):
+    env = dict(os.environ, ROS_DOMAIN_ID=str(26 + os.getpid() % 4),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    result = subprocess.run(
+        [sys.executable, "-m", "nermo_ros.cli", "demo", "--input", "/camera/nobody_publishes",
+         "--duration", "2", "--plot", str(tmp_path / "error.png")],
+        env=env, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Done: 0 frames in, 0 forecasts out" in result.stdout
+    assert "No frame came through from '/camera/nobody_publishes'" in result.stdout
+    assert "ros2 topic hz /camera/nobody_publishes" in result.stdout
+    assert not (tmp_path / "error.png").exists()

@@ -28,6 +28,7 @@ class Reporter:
         self.predictor_name = predictor_name
         self._print = print_fn
         self._started_s = time.monotonic()
+        self._input = ""  # a camera, video or image topic read through perception
 
     def intro_clip(self, clip, predictor_name: str) -> None:
         rate_hz = (clip.num_frames - 1) / clip.duration_s if clip.duration_s else float("nan")
@@ -40,6 +41,7 @@ class Reporter:
                     f"(last second's forecasts).")
 
     def intro_input(self, source: str, predictor_name: str) -> None:
+        self._input = source
         self._print(f"Reading {source!r} through the perception and predictor nodes.\n"
                     f"Forecaster: {predictor_name}. Forecasts go to /human_forecast. Ctrl-C "
                     f"stops.\nError = forecast for {self.scored_horizon_s * 1e3:.0f} ms ahead "
@@ -67,6 +69,11 @@ class Reporter:
         horizons_ms = 1e3 * errors.horizons_s
         self._print(f"\nDone: {monitor.frames_in} frames in, {monitor.forecasts_out} forecasts "
                     f"out.")
+        if monitor.frames_in == 0 and self._input:
+            # The perception node publishes every frame it takes, with people or without.
+            self._print(f"No frame came through from {self._input!r}. For an image topic: is a "
+                        f"camera driver publishing it (`ros2 topic hz {self._input}`)? Images "
+                        f"that arrive and are refused are named in the perception node's log.")
         skipped = monitor.frames_in - predictor_frames_in
         if skipped > 0:
             self._print(f"The predictor skipped {skipped} frames that came while it was busy "
