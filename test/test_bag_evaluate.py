@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -163,6 +165,29 @@ def test_the_command_line_evaluates_a_converted_clip_and_names_bad_paths(tmp_pat
     assert (tmp_path / "eval" / "mpjpe.png").is_file()
     assert cli_main(["bag", "evaluate", str(tmp_path / "missing")]) == 2
     assert "no bag at" in capsys.readouterr().err
+
+
+def test_frames_logged_long_after_their_stamps_are_dropped_as_stale_unless_set_off(tmp_path,
+                                                                                   capsys):
+    """A video read frame by frame, slower than it plays: each frame is logged later than the
+    one before by more than its spacing, 2 s late at the end."""
+    frames = convert.clip_frames(moving_person([1, 0, 0], seconds=4.0))
+    lag_ns = [int(2e9 * i / (len(frames) - 1)) for i in range(len(frames))]
+    convert.write_skeleton_bag(tmp_path / "bag", [
+        dataclasses.replace(f, log_ns=f.stamp_ns + lag) for f, lag in zip(frames, lag_ns)])
+    common = ["bag", "evaluate", str(tmp_path / "bag"), "--predictor", "constant_velocity"]
+
+    assert cli_main(common + ["--out", str(tmp_path / "aged")]) == 0
+    out = capsys.readouterr().out
+    stale = int(re.search(r"dropped (\d+) skeletons: stale_stamp", out).group(1))
+    assert stale == sum(lag > 1e9 for lag in lag_ns)  # max_stamp_age_s is 1 s by default
+    assert "--set max_stamp_age_s=0" in out
+
+    assert cli_main(common + ["--set", "max_stamp_age_s=0", "--out", str(tmp_path / "off")]) == 0
+    out = capsys.readouterr().out
+    assert "stale_stamp" not in out and "forecast 79/80 skeletons" in out
+    assert cli_main(common + ["--set", "max_stamp_age_s"]) == 2
+    assert "must look like NAME=VALUE" in capsys.readouterr().err
 
 
 def test_a_record_with_the_wrong_track_is_not_scored():

@@ -141,3 +141,20 @@ def test_demo_on_an_image_topic_nobody_publishes_says_so_at_the_end(tmp_path):
     assert "No frame came through from '/camera/nobody_publishes'" in result.stdout
     assert "ros2 topic hz /camera/nobody_publishes" in result.stdout
     assert not (tmp_path / "error.png").exists()
+
+
+@pytest.mark.ros
+def test_a_video_read_frame_by_frame_with_an_age_limit_shorter_than_it_is_refused(tmp_path):
+    video = write_astronaut_video(tmp_path / "two_seconds.avi", num_frames=48, rate_hz=24.0)
+    env = dict(os.environ, ROS_DOMAIN_ID=str(30 + os.getpid() % 4),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    result = subprocess.run(
+        [sys.executable, "-m", "nermo_ros.cli", "demo", "--input", str(video),
+         "--set", "perception.video_realtime=false", "--set", "predictor.max_stamp_age_s=1.5",
+         "--plot", str(tmp_path / "error.png")],
+        env=env, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "this one plays 2 s" in result.stderr and "max_stamp_age_s (1.5 s)" in result.stderr
+    assert "--set predictor.max_stamp_age_s=0" in result.stderr
+    assert "Traceback" not in result.stderr

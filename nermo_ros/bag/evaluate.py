@@ -132,6 +132,11 @@ def event_notes(counts) -> list[str]:
             notes.append(f"{n} tracks evicted for new people (max_tracks)")
         elif reason in WITHHELD:
             notes.append(f"withheld {n} forecasts: {reason}")
+        elif reason == Reason.STALE_STAMP:
+            notes.append(f"dropped {n} skeletons: {reason} (stamped more than max_stamp_age_s "
+                         f"before the recorder received them, as the node would have seen them; "
+                         f"a recording of a video read frame by frame lags so: --set "
+                         f"max_stamp_age_s=0)")
         else:
             notes.append(f"dropped {n} skeletons: {reason}")
     return notes

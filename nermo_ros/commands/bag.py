@@ -100,6 +100,9 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
                    help="nermo, constant_velocity or zero_velocity (default: the config's)")
     p.add_argument("--config", default=None, metavar="YAML",
                    help="predictor node parameters (default: config/predictor.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one predictor parameter of the config, e.g. --set "
+                        "max_stamp_age_s=0 (repeatable; VALUE is read as YAML)")
     p.add_argument("--out", default="bag_evaluation", metavar="DIR",
                    help="folder for evaluation.json, CSVs and mpjpe.png")
     p.add_argument("--output-bag", default=None, metavar="PATH",
@@ -159,7 +162,9 @@ def _evaluate(args) -> int:
     from nermo_ros.bag import evaluate as ev
     from nermo_ros.bag.report import write_outputs
 
-    overrides = {"predictor": args.predictor} if args.predictor else {}
+    overrides = predictor_sets(args.set)
+    if args.predictor:
+        overrides["predictor"] = args.predictor
     data = ev.load_input(args.bag, args.topic, args.config, overrides)
     results = []  # (evaluation, forecast records)
     if args.forecasts:
@@ -181,6 +186,22 @@ def _evaluate(args) -> int:
         print(f"wrote the {evaluation.mode} forecasts to {args.output_bag}"
               + "".join(f"; {n}" for n in notes))
     return _report_agreement(results[0][0], results[1][0]) if len(results) == 2 else 0
+
+
+def predictor_sets(items: list[str]) -> dict:
+    """``["max_stamp_age_s=0"]`` -> ``{"max_stamp_age_s": 0}`` (a leading ``predictor.`` is
+    allowed, as `run --set` writes it)."""
+    import yaml
+
+    overrides = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.removeprefix("predictor.")
+        if not sep or not name or "." in name:
+            raise ValueError(f"--set {item!r} must look like NAME=VALUE, NAME a predictor "
+                             f"parameter (config/predictor.yaml)")
+        overrides[name] = yaml.safe_load(value)
+    return overrides
 
 
 def _report_agreement(offline, live) -> int:

@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="predictor parameter file (default: config/predictor.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="NODE.NAME=VALUE",
                         help="override one node parameter, as `nermo-ros run --set` does, e.g. "
-                             "--set perception.video_realtime=false to read every frame of a "
-                             "video (perception.* needs --input; repeatable; VALUE is YAML)")
+                             "--set perception.video_realtime=false --set "
+                             "predictor.max_stamp_age_s=0 to read every frame of a video "
+                             "(perception.* needs --input; repeatable; VALUE is YAML)")
     parser.add_argument("--plot", default="nermo_demo_error.png", metavar="PNG",
                         help="where to write the error-against-horizon plot")
 

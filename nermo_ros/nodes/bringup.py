@@ -95,11 +95,30 @@ def build_nodes(predictor_config: str | Path | None = None,
         try:
             nodes.insert(0, PerceptionNode(perception_config or default_config("perception.yaml"),
                                            perception_overrides))
+            check_video_stamps(nodes[0].settings, nodes[0].video_length_s,
+                               nodes[-1].settings.max_stamp_age_s)
         except Exception:
             for node in nodes:
                 node.destroy_node()
             raise
     return nodes
+
+
+def check_video_stamps(perception: Mapping[str, Any], video_length_s: float,
+                       max_stamp_age_s: float) -> None:
+    """Refuse a video read frame by frame (``video_realtime: false``) next to a predictor that
+    would drop its frames as stale: such a video is stamped at its own pace, which falls behind
+    the clock as soon as perception is slower than the video (the only reason to read it so),
+    by a share of the video's length that grows with the slowness; an age limit shorter than
+    the video itself is all but sure to be passed."""
+    if perception["video_path"] and not perception["video_realtime"] and \
+            0 < max_stamp_age_s < video_length_s:
+        raise ValueError(
+            f"perception.video_realtime=false stamps the video's frames at its own pace, behind "
+            f"the clock whenever perception is slower than the video; this one plays "
+            f"{video_length_s:g} s, and the predictor drops frames older than max_stamp_age_s "
+            f"({max_stamp_age_s:g} s): add --set predictor.max_stamp_age_s=0 (no age check) "
+            f"or keep video_realtime")
 
 
 def spin_until(nodes: list, should_stop: Callable[[], bool], poll_s: float = 0.05) -> None:

@@ -194,6 +194,11 @@ class PerceptionNode(Node):
             f"{self.resolve_topic_name(p['depth_topic'])} and camera_info "
             f"{self.resolve_topic_name(p['camera_info_topic'])}, matched by {matcher}")
 
+    @property
+    def video_length_s(self) -> float:
+        """How long the video read plays (inf when it loops); 0 without a video."""
+        return self._source.length_s if self._source is not None else 0.0
+
     def _subscribe_rgbd(self, p, qos) -> str:
         """message_filters' ApproximateTimeSynchronizer where installed, else our matcher."""
         topics = ((Image, p["image_topic"]), (Image, p["depth_topic"]),
@@ -255,7 +260,8 @@ class PerceptionNode(Node):
             self._source_ended = True
             skipped = self._source.skipped_frames
             note = (f"; {skipped} more were skipped to stay in real time (video_realtime: "
-                    f"false processes every frame)" if skipped else "")
+                    f"false processes every frame; its stamps then fall behind the clock, so "
+                    f"set the predictor's max_stamp_age_s to 0)" if skipped else "")
             self.get_logger().info(f"{self._source.description} ended after "
                                    f"{self._rates.frames_total} processed frames{note}")
             return

@@ -9,6 +9,7 @@ one ended).
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -66,6 +67,15 @@ class FrameSource:
                              "that it exists and that no other program holds it")
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not one queued seconds ago
         return cls(capture, f"camera {device}", False, 0.0, clock, False)
+
+    @property
+    def length_s(self) -> float:
+        """How long a video plays: inf when it loops or its frame count is unknown; 0 for a
+        camera."""
+        if not self.is_file:
+            return 0.0
+        frames = float(self._capture.get(_cv2().CAP_PROP_FRAME_COUNT) or 0.0)
+        return math.inf if self._loop or frames <= 0 else frames / self.rate_hz
 
     def read(self, not_before_s: float | None = None) -> Frame | None:
         """The next frame, or None at the end of a (non-looping) video or on a camera failure.
