@@ -5,6 +5,8 @@ agreeing with the offline evaluation."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -19,6 +21,7 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
 
 from nermo_ros.bag import convert, evaluate, io  # noqa: E402
 from nermo_ros.bag.timing import ReplaySettings  # noqa: E402
@@ -27,7 +30,8 @@ from nermo_ros.msg import Skeleton3DArray  # noqa: E402
 from nermo_ros.bag.live import evaluate_live  # noqa: E402
 from nermo_ros.bag.player import BagPlayer  # noqa: E402
 from nermo_ros.bag.recorder import BagRecorder  # noqa: E402
-from nermo_ros.nodes.msg_convert import skeleton_fields, stamp_to_ns  # noqa: E402
+from nermo_ros.nodes.msg_convert import (ns_to_stamp, skeleton_array_msg,  # noqa: E402
+                                         skeleton_fields, stamp_to_ns)
 
 pytestmark = pytest.mark.ros
 TOPIC = f"/bag_test_{os.getpid()}/skeletons"
@@ -158,6 +162,47 @@ def test_recorder_writes_what_it_receives_in_arrival_order_with_original_stamps(
     log = np.array([f.log_ns for f in back])
     assert np.all(np.diff(log) > 0)  # arrival order, at arrival times (wall clock here)
     assert abs(log[0] * 1e-9 - time.time()) < 60
+
+
+def test_the_record_command_started_first_records_a_topic_from_its_first_publisher(ros,
+                                                                                   tmp_path):
+    topic, count = f"/bag_test_{os.getpid()}/late", 20
+    recording = subprocess.Popen(
+        [sys.executable, "-m", "nermo_ros.cli", "bag", "record", str(tmp_path / "late"),
+         "--topics", topic, "--discovery-timeout-s", "0.5", "--max-messages", str(count),
+         "--duration-s", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    node = rclpy.create_node(f"bag_test_late_publisher_{os.getpid()}")
+    try:
+        time.sleep(4.0)  # the recorder has started, with no publisher of the topic
+        publisher = node.create_publisher(
+            Skeleton3DArray, topic, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        deadline = time.monotonic() + 30.0
+        while publisher.get_subscription_count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert publisher.get_subscription_count() == 1
+        frames = convert.clip_frames(load_clip())[:count]
+        for frame in frames:
+            publisher.publish(skeleton_array_msg(
+                Header(stamp=ns_to_stamp(frame.stamp_ns), frame_id=frame.frame_id),
+                {p.track_id: (p.positions.reshape(-1, 3), p.confidence) for p in frame.people}))
+            time.sleep(0.02)
+        out, err = recording.communicate(timeout=60)
+    finally:
+        recording.kill()
+        node.destroy_node()
+    assert recording.returncode == 0, out + err
+    assert f"no publisher for {topic} yet" in out and f"recording {topic} too" in out
+    back, _ = io.read_skeleton_frames(tmp_path / "late")
+    assert [f.stamp_ns for f in back] == [f.stamp_ns for f in frames]
+
+
+def test_the_record_command_that_received_nothing_says_so_and_fails(ros, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "nermo_ros.cli", "bag", "record", str(tmp_path / "empty"),
+         "--topics", f"/bag_test_{os.getpid()}/nobody", "--discovery-timeout-s", "0.2",
+         "--duration-s", "1"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "no message arrived on" in result.stdout and "nobody" in result.stdout
 
 
 @pytest.mark.parametrize("predictor", ["constant_velocity",

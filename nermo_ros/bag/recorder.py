@@ -29,15 +29,18 @@ def subscription_qos(node: Node, topic: str) -> QoSProfile:
                       else ReliabilityPolicy.BEST_EFFORT)
 
 
+def published_types(node: Node, wanted: set[str]) -> dict[str, str]:
+    """Topic -> type of those of ``wanted`` (resolved names) that have a publisher now."""
+    return {name: types[0] for name, types in node.get_topic_names_and_types()
+            if name in wanted and types}
+
+
 def wait_for_types(node: Node, topics: list[str], timeout_s: float) -> dict[str, str]:
     """Topic -> type of those of ``topics`` that have a publisher within ``timeout_s``."""
     wanted = {node.resolve_topic_name(t) for t in topics}
     deadline = time.monotonic() + timeout_s
-    found: dict[str, str] = {}
     while True:
-        for name, types in node.get_topic_names_and_types():
-            if name in wanted and types:
-                found[name] = types[0]
+        found = published_types(node, wanted)
         if set(found) == wanted or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
@@ -59,10 +62,24 @@ class BagRecorder:
         self._writer = BagWriter(path, storage)  # checks the path now, opens in the thread
         self._thread = threading.Thread(target=self._write_loop, daemon=True)
         self._thread.start()
+        self.topics: dict[str, str] = {}
         for topic, msgtype in topic_types.items():
-            node.create_subscription(message_class(msgtype), topic,
-                                     self._callback(topic, msgtype),
-                                     subscription_qos(node, topic), raw=True)
+            self.subscribe(topic, msgtype)
+
+    def subscribe(self, topic: str, msgtype: str) -> None:
+        """Record ``topic`` too, from now on (a topic whose first publisher came late)."""
+        self.node.create_subscription(message_class(msgtype), topic,
+                                      self._callback(topic, msgtype),
+                                      subscription_qos(self.node, topic), raw=True)
+        self.topics[topic] = msgtype
+
+    def subscribe_appeared(self, wanted: set[str]) -> list[str]:
+        """Subscribe to those of ``wanted`` not recorded yet that now have a publisher;
+        returns them."""
+        appeared = published_types(self.node, wanted - set(self.topics))
+        for topic, msgtype in appeared.items():
+            self.subscribe(topic, msgtype)
+        return sorted(appeared)
 
     def _callback(self, topic: str, msgtype: str):
         def receive(data: bytes) -> None:

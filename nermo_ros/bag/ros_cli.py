@@ -14,6 +14,8 @@ from nermo_ros.bag.player import BagPlayer
 from nermo_ros.bag.recorder import BagRecorder, wait_for_types
 from nermo_ros.nodes.bringup import spin_until
 
+LATE_TOPIC_POLL_S = 0.5  # how often the recorder looks for publishers of topics still missing
+
 
 def replay(args) -> int:
     if not os.path.exists(args.bag):
@@ -58,27 +60,35 @@ def record(args) -> int:
         node = rclpy.create_node(f"nermo_bag_recorder_{os.getpid()}", parameter_overrides=[
             Parameter("use_sim_time", value=bool(args.use_sim_time))])
         types = wait_for_types(node, args.topics, args.discovery_timeout_s)
-        missing = sorted({node.resolve_topic_name(t) for t in args.topics} - set(types))
+        wanted = {node.resolve_topic_name(t) for t in args.topics}
+        missing = sorted(wanted - set(types))
         if missing:
-            print(f"note: no publisher for {', '.join(missing)} yet; not recording them")
-        if not types:
-            print("nermo-ros bag record: none of the topics has a publisher; start the nodes "
-                  "first or raise --discovery-timeout-s")
-            return 1
+            print(f"note: no publisher for {', '.join(missing)} yet; each is recorded from "
+                  f"when its first publisher appears")
         with BagRecorder(node, args.output, args.storage, types) as recorder:
-            print(f"recording {', '.join(sorted(types))} to {args.output}; Ctrl-C stops")
-            started = time.monotonic()
+            print(f"recording {', '.join(sorted(types)) or 'nothing yet'} to {args.output}; "
+                  f"Ctrl-C stops")
+            started = next_look = time.monotonic()
 
             def should_stop() -> bool:
+                nonlocal next_look
+                now = time.monotonic()
+                if now >= next_look and len(recorder.topics) < len(wanted):
+                    next_look = now + LATE_TOPIC_POLL_S
+                    for topic in recorder.subscribe_appeared(wanted):
+                        print(f"recording {topic} too (its first publisher appeared)")
                 return (
-                    args.duration_s is not None and time.monotonic() - started
-                    > args.duration_s) or (
+                    args.duration_s is not None and now - started > args.duration_s) or (
                     args.max_messages is not None and recorder.total >= args.max_messages)
 
             try:
                 spin_until([node], should_stop)
             except KeyboardInterrupt:
                 pass
+        if not recorder.total:
+            print(f"nermo-ros bag record: no message arrived on {', '.join(sorted(wanted))}; "
+                  f"{args.output} holds none (are the nodes running, on this ROS_DOMAIN_ID?)")
+            return 1
         print(f"wrote {recorder.total} messages: "
               + ", ".join(f"{t} {n}" for t, n in sorted(recorder.counts.items())))
         return 0

@@ -57,7 +57,8 @@ def _record_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration-s", type=float, default=None, help="stop after this long")
     p.add_argument("--max-messages", type=int, default=None, help="stop after this many")
     p.add_argument("--discovery-timeout-s", type=float, default=5.0,
-                   help="how long to wait for the topics' publishers to appear")
+                   help="how long to wait for the topics' publishers before recording starts; "
+                        "a topic whose publisher comes later is recorded from then on")
     p.add_argument("--use-sim-time", action="store_true",
                    help="log arrival times on /clock (when recording a replay)")
 
