@@ -187,7 +187,7 @@ def test_frames_logged_long_after_their_stamps_are_dropped_as_stale_unless_set_o
     out = capsys.readouterr().out
     assert "stale_stamp" not in out and "forecast 79/80 skeletons" in out
     assert cli_main(common + ["--set", "max_stamp_age_s"]) == 2
-    assert "must look like NAME=VALUE" in capsys.readouterr().err
+    assert "must look like predictor.NAME=VALUE" in capsys.readouterr().err
 
 
 def test_a_record_with_the_wrong_track_is_not_scored():

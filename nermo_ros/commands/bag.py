@@ -190,19 +190,12 @@ def _evaluate(args) -> int:
 
 
 def predictor_sets(items: list[str]) -> dict:
-    """``["max_stamp_age_s=0"]`` -> ``{"max_stamp_age_s": 0}`` (a leading ``predictor.`` is
-    allowed, as `run --set` writes it)."""
-    import yaml
+    """``["max_stamp_age_s=0"]`` -> ``{"max_stamp_age_s": 0}``, read as `run --set` reads
+    ``predictor.max_stamp_age_s=0`` (which is accepted too)."""
+    from nermo_ros.commands.run import parse_sets
 
-    overrides = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name = name.removeprefix("predictor.")
-        if not sep or not name or "." in name:
-            raise ValueError(f"--set {item!r} must look like NAME=VALUE, NAME a predictor "
-                             f"parameter (config/predictor.yaml)")
-        overrides[name] = yaml.safe_load(value)
-    return overrides
+    return parse_sets([item if item.startswith("predictor.") else f"predictor.{item}"
+                       for item in items])["predictor"]
 
 
 def _report_agreement(offline, live) -> int:
