@@ -6,6 +6,7 @@ stamp, so a replay runs at the speed the person moved.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Iterable
 
@@ -33,6 +34,17 @@ def clip_frames(clip: Clip, start_ns: int = DEFAULT_START_NS, track_id: str = DE
         person = Person(track_id, pos.astype(np.float32).reshape(-1), confidence)
         frames.append(SkeletonFrame(stamp, frame_id, (person,), log_ns=stamp))
     return frames
+
+
+def tilted_frames(frames: Iterable[SkeletonFrame], degrees: float) -> list[SkeletonFrame]:
+    """The frames as a frame pitched by ``degrees`` about its y axis sees them (a camera
+    looking down at people reports them leaning by its angle), turned about the origin."""
+    a = np.radians(degrees)
+    turn = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
+    return [dataclasses.replace(frame, people=tuple(
+        dataclasses.replace(p, positions=(p.positions.reshape(-1, 3) @ turn.T)
+                            .astype(p.positions.dtype).reshape(-1))
+        for p in frame.people)) for frame in frames]
 
 
 def write_skeleton_bag(path: str | Path, frames: Iterable[SkeletonFrame],

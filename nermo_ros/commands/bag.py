@@ -44,6 +44,9 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--downsample", type=int, default=2,
                    help="keep every Nth CMU frame (default 2: 50 Hz -> 25 Hz)")
     p.add_argument("--input-topic", default=None, help="skeleton topic of a source bag")
+    p.add_argument("--tilt-deg", type=float, default=0.0, metavar="DEG",
+                   help="turn every skeleton by DEG about the frame's y axis, as a camera "
+                        "pitched by DEG would report it (default 0)")
 
 
 def _record_args(p: argparse.ArgumentParser) -> None:
@@ -132,13 +135,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _convert(args) -> int:
     from nermo_ros.bag.sources import source_frames
-    from nermo_ros.bag.convert import write_skeleton_bag
+    from nermo_ros.bag.convert import tilted_frames, write_skeleton_bag
 
     notes: list[str] = []
     frames = source_frames(args.source, start_s=args.start_s, frame_id=args.frame_id,
                            track_id=args.track_id, cycles=args.cycles,
                            protocol=args.protocol, downsample=args.downsample,
                            input_topic=args.input_topic, notes=notes)
+    if args.tilt_deg:
+        frames = tilted_frames(frames, args.tilt_deg)
     for note in notes:
         print(f"note: {note}")
     count = write_skeleton_bag(args.output, frames, args.topic, args.storage)

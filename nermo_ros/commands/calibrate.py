@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nermo_ros.forecasting.report_hold import DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S
 from nermo_ros.predictors.base import DEFAULT_MIRROR_AVERAGE
+from nermo_ros.predictors.levelling import DEFAULT_LEVEL_BODY
 
 # The horizons the table shows: the predictor node's default horizons_s.
 TABLE_HORIZONS_S = (0.08, 0.16, 0.24, 0.32, 0.4, 0.56, 0.72, 0.88, 1.0)
@@ -39,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "node's default)")
     parser.add_argument("--hold-jitter-m", type=float, default=DEFAULT_HOLD_JITTER_M,
                         help="the node's hold_jitter_m to calibrate (default: the node's)")
+    parser.add_argument("--level-body", action=argparse.BooleanOptionalAction,
+                        default=DEFAULT_LEVEL_BODY, help="calibrate forecasts made with the "
+                        "body stood upright (the node's level_body must match; default: the "
+                        "node's default)")
     parser.add_argument("--coverage", type=float, default=0.9,
                         help="the coverage the report checks (the calibration holds 0.5-0.99)")
     parser.add_argument("--noise", default="config/perception_noise.yaml",
@@ -98,13 +103,15 @@ def run(args) -> int:
         predictor = NermoPredictor(checkpoint, backend="torch", num_adapt_steps=steps,
                                    calibration=None, mirror_average=args.mirror_average,
                                    hold_time_s=args.hold_time_s,
-                                   hold_jitter_m=args.hold_jitter_m)
+                                   hold_jitter_m=args.hold_jitter_m,
+                                   level_body=args.level_body)
         settings = list(runs.MASKS) + ([runs.PERCEPTION_NOISE] if noise is not None else [])
         forecasts = runs.concatenate([runs.forecast_trials(predictor, trials, setting, noise)
                                        for setting in settings])
         tables = study.coverage_tables(forecasts, args.coverage)
         info = {"num_adapt_steps": steps, "mirror_average": args.mirror_average,
                 "hold_time_s": predictor.hold_time_s, "hold_jitter_m": predictor.hold_jitter_m,
+                "level_body": args.level_body,
                 "trials": sorted(p.name for p in files),
                 "settings": settings, "noise": args.noise,
                 "forecasts": int(len(forecasts.trial)),

@@ -217,6 +217,12 @@ class Calibration:
         info = self.info or {}
         return (float(info.get("hold_time_s", 0.0)), float(info.get("hold_jitter_m", 0.0)))
 
+    @property
+    def level_body(self) -> bool:
+        """Whether its forecasts were made with the body stood upright (files made before
+        the choice: not)."""
+        return bool((self.info or {}).get("level_body", False))
+
     def to_dict(self) -> dict:
         return {"model_id": self.model_id, "info": dict(self.info or {}),
                 "horizons_s": self.horizons_s.tolist(), "levels": self.levels.tolist(),

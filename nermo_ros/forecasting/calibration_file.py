@@ -63,14 +63,15 @@ def merged(earlier: tuple[Calibration, ...], new: list[Calibration]) -> list[Cal
 
 
 def _choice(c: Calibration) -> tuple:
-    return c.num_adapt_steps, c.mirror_average, c.report_hold
+    return c.num_adapt_steps, c.mirror_average, c.report_hold, c.level_body
 
 
 def for_adaptation(calibrations: tuple[Calibration, ...], num_adapt_steps: int,
                    mirror_average: bool,
-                   report_hold: tuple[float, float] = (0.0, 0.0)) -> Calibration | None:
-    """The calibration made with this many adaptation steps, this mirror-average choice and
-    this hold of the newest report (``report_hold.hold_key``; all three change the forecasts,
-    and so their errors), if any."""
-    wanted = (num_adapt_steps, mirror_average, report_hold)
+                   report_hold: tuple[float, float] = (0.0, 0.0),
+                   level_body: bool = False) -> Calibration | None:
+    """The calibration made with this many adaptation steps, this mirror-average choice, this
+    hold of the newest report (``report_hold.hold_key``) and this levelling of the body (all
+    four change the forecasts, and so their errors), if any."""
+    wanted = (num_adapt_steps, mirror_average, report_hold, bool(level_body))
     return next((c for c in calibrations if _choice(c) == wanted), None)

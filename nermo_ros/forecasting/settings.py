@@ -16,6 +16,7 @@ from nermo_ros.forecasting.report_hold import DEFAULT_HOLD_JITTER_M, DEFAULT_HOL
 from nermo_ros.planning.settings import PLANNER_OUTPUT_PARAMS
 from nermo_ros.predictors.base import DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE
 from nermo_ros.predictors.factory import PREDICTOR_NAMES
+from nermo_ros.predictors.levelling import DEFAULT_LEVEL_BODY
 from nermo_ros.skeleton import JOINT_NAMES
 from nermo_ros.tracking.tracker import TrackerSettings
 
@@ -71,6 +72,11 @@ PARAMS = (
               "the forecast, as jitter^4 / (jitter^4 + this^4): a clean walk shows about 14 mm "
               "(a tenth), MediaPipe on real video about 38 mm",
               at_least(0.0, inclusive=False)),
+    ParamSpec("level_body", DEFAULT_LEVEL_BODY, "NeRMo reads each window with the person's "
+              "mean spine turned upright and turns the forecast back, so a camera's tilt (or a "
+              "frame whose z is not up) does not reach the model, which learned from upright "
+              "mocap; the person's own lean is lost (predictors/levelling.py). The shipped "
+              "calibration is for false: true gives an uncalibrated radius (coverage 0)"),
     ParamSpec("coverage", DEFAULT_COVERAGE, "Share of future joint positions the published "
               "radius_m holds, by calibration on held-out mocap", between(float(LEVELS[0]),
                                                                           float(LEVELS[-1]))),

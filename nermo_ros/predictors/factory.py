@@ -90,7 +90,7 @@ def make_predictor_from_params(params: dict[str, Any]) -> Predictor:
                 "window_frames": params["window_frames"],
                 "horizons_s": tuple(params["horizons_s"])}
     for name in ("coverage", "calibration", "mirror_average", "hold_time_s",
-                 "hold_jitter_m"):  # else the predictor's default
+                 "hold_jitter_m", "level_body"):  # else the predictor's default
         if name in params:
             settings[name] = params[name]
     if "gpu_precision" in params:  # else the predictor's own default

@@ -62,6 +62,8 @@ from nermo_ros.meta import prepare_window, restore
 from nermo_ros.predictors.base import (DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE, ForecastBatch,
                                        WindowBatch)
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor
+from nermo_ros.predictors.levelling import (DEFAULT_LEVEL_BODY, SPINE_JOINTS, rotate,
+                                            upright_rotations)
 from nermo_ros.predictors.root_motion import split_root
 from nermo_ros.skeleton import LAYOUT_ID
 
@@ -96,10 +98,11 @@ class NermoForecast:
 
 def load_sidecar(checkpoint: Path, model_id: str, steps: int, mirror_average: bool,
                  given: str | Path,
-                 report_hold: tuple[float, float] = (0.0, 0.0)) -> tuple[Calibration | None, str]:
-    """The calibration for this model, number of adaptation steps, mirror average and hold of
-    the newest report (``report_hold.hold_key``), and a note for people (/diagnostics) saying
-    what the radius is.
+                 report_hold: tuple[float, float] = (0.0, 0.0),
+                 level_body: bool = False) -> tuple[Calibration | None, str]:
+    """The calibration for this model, number of adaptation steps, mirror average, hold of
+    the newest report (``report_hold.hold_key``) and levelling of the body, and a note for
+    people (/diagnostics) saying what the radius is.
 
     ``given`` names a file, which must exist; empty: the checkpoint's sidecar, if it exists.
     A file made for another model is refused (ValueError); a missing file, or one without
@@ -114,28 +117,30 @@ def load_sidecar(checkpoint: Path, model_id: str, steps: int, mirror_average: bo
                       f"{path}), so radius_m is the Gaussian reading of the sigma and the "
                       f"forecasts say coverage 0; run `nermo-ros calibrate` to make one")
     calibrations = load_calibrations(path, model_id)
-    chosen = for_adaptation(calibrations, steps, mirror_average, report_hold)
-    wanted = _choice_words(steps, mirror_average, report_hold)
+    chosen = for_adaptation(calibrations, steps, mirror_average, report_hold, level_body)
+    wanted = _choice_words(steps, mirror_average, report_hold, level_body)
     if chosen is not None:
         return chosen, f"calibrated by {path} ({wanted})"
-    made = "; ".join(_choice_words(c.num_adapt_steps, c.mirror_average, c.report_hold)
-                     for c in calibrations) or "nothing"
+    made = "; ".join(_choice_words(c.num_adapt_steps, c.mirror_average, c.report_hold,
+                                   c.level_body) for c in calibrations) or "nothing"
     hold_time_s, hold_jitter_m = report_hold
     remake = (f"nermo-ros calibrate --steps {steps} "
               f"--{'' if mirror_average else 'no-'}mirror-average "
               f"--hold-time-s {hold_time_s:g}"
-              + (f" --hold-jitter-m {hold_jitter_m:g}" if hold_time_s > 0 else ""))
+              + (f" --hold-jitter-m {hold_jitter_m:g}" if hold_time_s > 0 else "")
+              + (" --level-body" if level_body else ""))
     return None, (f"not calibrated: {path} calibrates {made}, not {wanted}, so radius_m is the "
                   f"Gaussian reading of the sigma and the forecasts say coverage 0; set the "
                   f"predictor to a calibrated choice or run `{remake}`")
 
 
-def _choice_words(steps, mirror_average: bool, report_hold: tuple[float, float]) -> str:
+def _choice_words(steps, mirror_average: bool, report_hold: tuple[float, float],
+                  level_body: bool = False) -> str:
     hold_time_s, hold_jitter_m = report_hold
     hold = (f"hold {hold_time_s:g} s at {hold_jitter_m * 1000:g} mm jitter" if hold_time_s > 0
             else "no hold")
     mirror = "mirror-averaged" if mirror_average else "unmirrored"
-    return f"{steps} adaptation steps, {mirror}, {hold}"
+    return f"{steps} adaptation steps, {mirror}, {hold}" + (", levelled" if level_body else "")
 
 
 def check_adapt_steps(steps: int) -> None:
@@ -157,7 +162,8 @@ class NermoPredictor:
                  coverage: float = DEFAULT_COVERAGE, calibration: str | Path | None = "",
                  mirror_average: bool = DEFAULT_MIRROR_AVERAGE,
                  hold_time_s: float = DEFAULT_HOLD_TIME_S,
-                 hold_jitter_m: float = DEFAULT_HOLD_JITTER_M):
+                 hold_jitter_m: float = DEFAULT_HOLD_JITTER_M,
+                 level_body: bool = DEFAULT_LEVEL_BODY):
         """Everything that can be refused is refused here, not at the first forecast.
 
         ValueError: an unknown ``backend`` or ``gpu_precision``, a negative
@@ -174,7 +180,9 @@ class NermoPredictor:
         each forecast with its mirror window's (``ModelConfig.mirror_average``); refused for a
         model whose layout has no mirror map. ``hold_time_s``, ``hold_jitter_m``: how long and
         from how much observed jitter on the forecast holds the newest report
-        (``forecasting/report_hold.py``; hold_time_s 0: not at all).
+        (``forecasting/report_hold.py``; hold_time_s 0: not at all). ``level_body``: stand
+        each window's body upright for the model (``predictors/levelling.py``); refused for a
+        layout that names no pelvis and neck.
         """
         check_backend(backend)
         check_coverage(coverage)
@@ -186,11 +194,18 @@ class NermoPredictor:
             raise ValueError(f"warm_start_blend must be in [0, 1], got {warm_start_blend}")
         if not isinstance(mirror_average, bool):
             raise ValueError(f"mirror_average must be true or false, got {mirror_average!r}")
+        if not isinstance(level_body, bool):
+            raise ValueError(f"level_body must be true or false, got {level_body!r}")
         checkpoint = Path(checkpoint or SHIPPED_DEFAULT)
         self.ckpt: Checkpoint = load_checkpoint(checkpoint, expect_layout=layout)
         # The engine builds the graph this config describes: mirrored or not.
         self.config = dataclasses.replace(self.ckpt.model_config, mirror_average=mirror_average)
         self.model_id = self.ckpt.model_id
+        self.spine = SPINE_JOINTS.get(self.config.layout) if level_body else None
+        if level_body and self.spine is None:
+            raise ValueError(f"level_body needs a layout with a pelvis and a neck "
+                             f"({sorted(SPINE_JOINTS)}); model {self.model_id} is "
+                             f"{self.config.layout}")
         self.steps = self.ckpt.default_steps if num_adapt_steps is None else int(num_adapt_steps)
         self.backend = backend
         self.gpu_precision = gpu_precision
@@ -213,7 +228,8 @@ class NermoPredictor:
                    "of the sigma")
             if calibration is None else
             load_sidecar(checkpoint, self.model_id, self.steps, self.config.mirror_average,
-                         calibration, (self.hold_time_s, self.hold_jitter_m)))
+                         calibration, (self.hold_time_s, self.hold_jitter_m),
+                         self.spine is not None))
         self.unobserved_sigma_m = unobserved_sigma_m
         self.z0 = self.ckpt.params["z0"].detach().float().numpy()
         self.z_by_track: dict[str, np.ndarray] = {}
@@ -276,7 +292,12 @@ class NermoPredictor:
                                  np.zeros((0, j), bool), np.zeros((0, j, len(FEATURES))),
                                  np.zeros((0, h, 3)), np.zeros((0, h)))
         split = split_root(batch, self.config.origin_joint) if self.separate_root else None
-        window = self._recent(split.local if split else batch)
+        local = split.local if split else batch
+        turn = None  # each person's window stood upright (level_body), the forecast turned back
+        if self.spine is not None and split is not None:
+            turn = upright_rotations(local, *self.spine)
+            local = dataclasses.replace(local, positions=rotate(local.positions, turn))
+        window = self._recent(local)
         prep = prepare_window(window, horizons_s, self.config)
         z_init = np.stack([self.z0 + self.warm_start_blend * (self.z_by_track[t] - self.z0)
                            if t in self.z_by_track else self.z0 for t in batch.track_ids])
@@ -292,6 +313,8 @@ class NermoPredictor:
             else:  # never warm-start from a diverged fit
                 self.z_by_track.pop(track, None)
         positions = restore(np.asarray(pred), prep.origin_m, self.config)
+        if turn is not None:
+            positions = rotate(positions, turn.transpose(0, 2, 1))
         residual_m = (np.linalg.norm(np.asarray(recon) - obs_x, axis=-1)
                       * self.config.position_unit_m)
         features = difficulty_features(window, residual_m)
