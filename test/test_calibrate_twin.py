@@ -30,6 +30,17 @@ def test_the_twin_must_be_the_same_recipe_without_the_held_out_trials():
     assert twin_problem(twin, other) == "not the same recipe: optim, window differ"
 
 
+def test_a_setting_a_config_lacks_counts_as_its_default_and_the_run_length_not_at_all():
+    twin = {**RECIPE, "data": {"split": "heldout"},
+            "optim": {"lr": 0.0005, "steps": 1196, "dropout": 0.0},
+            "window": {"obs_frames": 10, "time_reverse_share": 0.0}}
+    shipping = {**RECIPE, "data": {"split": "all"},  # saved before those settings existed,
+                "optim": {"lr": 0.0005, "steps": 60000, "max_minutes": 15}}  # run by time
+    assert twin_problem(twin, shipping) == ""
+    reversed_twin = {**twin, "window": {"obs_frames": 10, "time_reverse_share": 0.5}}
+    assert twin_problem(reversed_twin, shipping) == "not the same recipe: window differ"
+
+
 def variant(source: str, path, split: str, shift: float) -> str:
     """``source``'s checkpoint trained (so its config says) on ``split``, weights shifted so
     that its model id differs."""

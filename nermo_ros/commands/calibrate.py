@@ -146,17 +146,45 @@ def run(args) -> int:
     return 0
 
 
+# How long a run went, not what it learned: a stage that ran by time on a shared GPU and its
+# twin re-made by steps on a free one share the recipe.
+RUN_LENGTH_KEYS = {"optim": ("steps", "max_minutes")}
+
+
 def twin_problem(fitted: dict, shipping: dict) -> str:
     """Why ``fitted``'s calibration would not stand for ``shipping`` (empty: it does): the
     shipping model must be the same recipe (model, windows, optimisation, meta-learning)
-    trained on every trial, and the fitted one must not have trained on the held-out trials."""
+    trained on every trial, and the fitted one must not have trained on the held-out trials.
+    A setting one config lacks counts as its default (a config saved before the setting
+    existed), and the run's length does not count (``RUN_LENGTH_KEYS``)."""
     if (shipping.get("data") or {}).get("split") != "all":
         return "--for is for a model trained on every trial (data.split: all)"
     if (fitted.get("data") or {}).get("split", "heldout") != "heldout":
         return "--checkpoint must be trained without the held-out trials (data.split: heldout)"
     differing = sorted(k for k in ("kind", "layout", "model", "window", "optim", "meta")
-                       if fitted.get(k) != shipping.get(k))
+                       if recipe_part(fitted, k) != recipe_part(shipping, k))
     return f"not the same recipe: {', '.join(differing)} differ" if differing else ""
+
+
+def recipe_part(config: dict, section: str):
+    """``config[section]`` with the defaults of the settings it lacks, less the run length."""
+    from dataclasses import MISSING, fields
+
+    from nermo_ros.training.config import TrainConfig
+
+    value = config.get(section)
+    kinds = {f.name: f for f in fields(TrainConfig)}
+    if not isinstance(value, dict) or section not in kinds:
+        return value
+    factory = kinds[section].default_factory
+    defaults = {} if factory is MISSING else {
+        f.name: (f.default if f.default is not MISSING else
+                 f.default_factory() if f.default_factory is not MISSING else None)
+        for f in fields(factory)}
+    merged = {**defaults, **value}
+    for key in RUN_LENGTH_KEYS.get(section, ()):
+        merged.pop(key, None)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}
 
 
 def markdown(tables: dict, steps: int) -> str:
