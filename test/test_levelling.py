@@ -75,12 +75,17 @@ def test_levelled_forecasts_of_a_tilted_walk_are_as_good_as_of_an_upright_one():
     assert np.all(errors_mm(plain, 0.0) > 0.8 * upright)  # upright, levelling costs little
 
 
-def test_levelled_forecasts_are_not_given_the_radius_calibrated_without_it():
+def test_levelled_forecasts_get_only_a_calibration_made_with_levelling():
     level = NermoPredictor(backend="torch", num_adapt_steps=1, level_body=True)
-    assert level.calibration is None and level.radius_coverage == 0.0
-    assert "levelled" in level.radius_note and "--level-body" in level.radius_note
+    assert level.calibration is not None and level.calibration.level_body
+    assert "levelled" in level.radius_note and level.radius_coverage == pytest.approx(0.9)
     plain = NermoPredictor(backend="torch", num_adapt_steps=1)
-    assert plain.calibration is not None and plain.radius_coverage == pytest.approx(0.9)
+    assert plain.calibration is not None and not plain.calibration.level_body
+    # the file holds no levelled calibration for mirror-averaged forecasts
+    mirrored = NermoPredictor(backend="torch", num_adapt_steps=1, level_body=True,
+                              mirror_average=True)
+    assert mirrored.calibration is None and mirrored.radius_coverage == 0.0
+    assert "--level-body" in mirrored.radius_note
 
 
 def test_level_body_is_refused_for_a_layout_without_a_known_spine():

@@ -142,6 +142,7 @@ def run(args) -> int:
               + ", ".join(f"{c.num_adapt_steps} steps "
                           f"{'mirror-averaged' if c.mirror_average else 'plain'}"
                           f"{f', hold {c.report_hold[0]:g} s' if c.report_hold[0] else ''}"
+                          f"{', levelled' if c.level_body else ''}"
                           for c in calibrations) + ")")
     return 0
 

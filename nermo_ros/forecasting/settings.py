@@ -75,8 +75,8 @@ PARAMS = (
     ParamSpec("level_body", DEFAULT_LEVEL_BODY, "NeRMo reads each window with the person's "
               "mean spine turned upright and turns the forecast back, so a camera's tilt (or a "
               "frame whose z is not up) does not reach the model, which learned from upright "
-              "mocap; the person's own lean is lost (predictors/levelling.py). The shipped "
-              "calibration is for false: true gives an uncalibrated radius (coverage 0)"),
+              "mocap; the person's own lean is lost (predictors/levelling.py); calibrated for "
+              "1 step, unmirrored, with the hold"),
     ParamSpec("coverage", DEFAULT_COVERAGE, "Share of future joint positions the published "
               "radius_m holds, by calibration on held-out mocap", between(float(LEVELS[0]),
                                                                           float(LEVELS[-1]))),
