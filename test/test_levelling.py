@@ -119,3 +119,19 @@ def test_bag_convert_tilts_every_skeleton_as_a_pitched_camera_reports_it(tmp_pat
     b = np.stack([f.people[0].positions.reshape(-1, 3) for f in tilted])
     assert np.allclose(b, a @ pitch(30).T, atol=1e-5)  # float32 in the bag
     assert spine_tilt_deg(b[None])[0] == pytest.approx(spine_tilt_deg(a[None])[0] + 30, abs=3)
+
+
+def test_evaluate_levels_a_method_without_changing_what_rotation_cannot_change():
+    """Standing still and constant velocity do not care how the body is turned, so their
+    levelled forecasts are their plain ones; the protocol's 25-joint layout is refused."""
+    from nermo_ros.evaluation import methods
+
+    clip = load_clip(cycles=2)
+    windows = np.stack([clip.positions_m[i:i + WINDOW] - clip.positions_m[i + WINDOW - 1, PELVIS]
+                        for i in range(0, 40, 8)]) @ pitch(35).T
+    batch = batch_of(windows, 1 / 30)
+    for name, method in methods.baseline_methods().items():
+        np.testing.assert_allclose(methods.levelled(method, "nermo_body17")(batch),
+                                   method(batch), atol=1e-6, err_msg=name)  # float32
+    with pytest.raises(ValueError, match="--level-body needs a layout with a pelvis"):
+        methods.levelled(methods.baseline_methods()["zero_velocity"], "cmu_protocol25")

@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mirror-average", action="store_true",
                         help="also score each NeRMo step count mirror-averaged (rows "
                         "nermo_<k>step_mirror; see docs/model.md)")
+    parser.add_argument("--level-body", action="store_true",
+                        help="also score each NeRMo row with the window stood upright, as the "
+                        "predictor node's level_body does (rows <row>_level; with --hold also "
+                        "<row>_level_hold)")
     parser.add_argument("--hold", action="store_true",
                         help="also score each NeRMo row with the predictor node's default hold "
                         "of a jittery newest report (rows <row>_hold; docs/nodes.md)")
@@ -208,7 +212,7 @@ def _plain(args, trials, skeleton, layout, settings, device):
     models = Path(args.models) if args.models else MODELS_DIR
     nermo, dct = (_model_from(models, kind, layout) for kind in ("nermo", "dct_mlp"))
     chosen = methods.all_methods(nermo, dct, tuple(args.steps), device, args.mirror_average,
-                                 args.hold)
+                                 args.hold, args.level_body)
     sequences = benchmark.load_sequences(trials, skeleton, layout)
     metrics = benchmark.layout_metrics(layout)
     out = {"nermo_model_id": nermo.model_id if nermo else None,
@@ -258,7 +262,7 @@ def _cross_validated(args, trials, skeleton, layout, settings, device):
             if leak:
                 leaks.append(f"{path}: {leak}")
             found = methods.checkpoint_methods(ckpt, tuple(args.steps), device,
-                                               args.mirror_average, args.hold)
+                                               args.mirror_average, args.hold, args.level_body)
             if args.velocity_blend_grid and ckpt.kind == "nermo":
                 found = _with_blend_grid(found, ckpt, path)
             clash = set(found) & (set(chosen) - set(methods.baseline_methods()))

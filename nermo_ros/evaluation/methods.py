@@ -112,11 +112,31 @@ def held(method: Method, hold_time_s: float = DEFAULT_HOLD_TIME_S,
                                             hold_time_s, hold_jitter_m)
 
 
+def levelled(method: Method, layout: str) -> Method:
+    """``method`` reading each window with its mean spine stood upright and its forecast turned
+    back, about the coordinates' origin (the protocol's windows are root-relative), as the
+    predictor node's ``level_body`` does (``predictors/levelling.py``)."""
+    from nermo_ros.predictors.levelling import SPINE_JOINTS, rotate, upright_rotations
+
+    if layout not in SPINE_JOINTS:
+        raise ValueError(f"--level-body needs a layout with a pelvis and a neck "
+                         f"({sorted(SPINE_JOINTS)}), not {layout}")
+
+    def run(batch: WindowBatch) -> np.ndarray:
+        turn = upright_rotations(batch, *SPINE_JOINTS[layout])
+        out = method(replace(batch, positions=rotate(batch.positions, turn)))
+        return rotate(out, turn.transpose(0, 2, 1))
+
+    return run
+
+
 def checkpoint_methods(ckpt: Checkpoint, steps=(1, 3, 10), device: str = "cpu",
-                       mirror: bool = False, hold: bool = False) -> dict[str, Method]:
+                       mirror: bool = False, hold: bool = False,
+                       level: bool = False) -> dict[str, Method]:
     """``dct_mlp`` for a DCT-MLP checkpoint, ``nermo_<k>step`` for each k for a NeRMo one and,
-    with ``mirror``, ``nermo_<k>step_mirror`` too (mirror-averaged); with ``hold``, each NeRMo
-    row also as ``<row>_hold`` (the node's default hold of a jittery newest report). NeRMo sees
+    with ``mirror``, ``nermo_<k>step_mirror`` too (mirror-averaged); with ``level``, each NeRMo
+    row also as ``<row>_level`` (the node's ``level_body``); with ``hold``, each NeRMo row
+    also as ``<row>_hold`` (the node's default hold of a jittery newest report). NeRMo sees
     the history the node gives it: frames up to the checkpoint's trained window (plus the
     node's slack) old."""
     if ckpt.kind == "dct_mlp":
@@ -128,6 +148,9 @@ def checkpoint_methods(ckpt: Checkpoint, steps=(1, 3, 10), device: str = "cpu",
     rows = {f"nermo_{k}step{suffix}": nermo_method(ckpt.params, ckpt.model_config, k, device,
                                                    max_age_s, mirrored)
             for k in steps for suffix, mirrored in variants.items()}
+    if level:
+        rows.update({f"{name}_level": levelled(method, ckpt.layout)
+                     for name, method in list(rows.items())})
     if hold:  # the held row reuses its plain row's forecast of the same batch
         rows = {name: remember_last(method) for name, method in rows.items()}
         rows.update({f"{name}_hold": held(method) for name, method in list(rows.items())})
@@ -148,9 +171,9 @@ def remember_last(method: Method) -> Method:
 
 def all_methods(nermo: Checkpoint | None, dct: Checkpoint | None, steps=(1, 3, 10),
                 device: str = "cpu", mirror: bool = False,
-                hold: bool = False) -> dict[str, Method]:
+                hold: bool = False, level: bool = False) -> dict[str, Method]:
     methods = baseline_methods()
     for ckpt in (dct, nermo):
         if ckpt is not None:
-            methods.update(checkpoint_methods(ckpt, steps, device, mirror, hold))
+            methods.update(checkpoint_methods(ckpt, steps, device, mirror, hold, level))
     return methods
