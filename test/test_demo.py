@@ -38,6 +38,15 @@ def stream(errors: LiveErrors, stamps_ms, forecast_every: bool = True):
             errors.forecast("a", t_ms * MS, {"still": still, "moving": moving})
 
 
+def run_demo(*args: str, domain_base: int = 26, timeout_s: float = 120):
+    """`nermo-ros demo ARGS` in a process and DDS domain of its own, from the checkout."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_base + os.getpid() % 4),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    return subprocess.run([sys.executable, "-m", "nermo_ros.cli", "demo", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout_s,
+                          cwd=Path(__file__).resolve().parents[1])
+
+
 def test_standing_still_is_off_by_speed_times_horizon_and_a_perfect_forecast_by_zero():
     errors = LiveErrors(HORIZONS_S)
     stream(errors, range(0, 2000, 33))  # 30 Hz, so targets fall between frames
@@ -79,13 +88,8 @@ def test_the_plot_is_a_png(tmp_path):
 @pytest.mark.ros
 @pytest.mark.slow
 def test_demo_command_streams_the_recorded_walk_and_writes_the_plot(tmp_path):
-    env = dict(os.environ, ROS_DOMAIN_ID=str(26 + os.getpid() % 4),
-               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     plot = tmp_path / "error.png"
-    result = subprocess.run(
-        [sys.executable, "-m", "nermo_ros.cli", "demo", "--duration", "4", "--plot", str(plot)],
-        env=env, capture_output=True, text=True, timeout=120,
-        cwd=Path(__file__).resolve().parents[1])
+    result = run_demo("--duration", "4", "--plot", str(plot))
     assert result.returncode == 0, result.stderr[-2000:]
     lines = [line for line in result.stdout.splitlines() if "| frames in" in line]
     assert len(lines) >= 2
@@ -114,13 +118,8 @@ def test_demo_settings_name_their_node_and_perception_ones_need_an_input(capsys)
 def test_demo_reads_every_frame_of_a_fast_video_when_told(tmp_path):
     # 240 fps: in real time the perception node would skip most of these 24 frames
     video = write_astronaut_video(tmp_path / "fast.avi", num_frames=24, rate_hz=240.0)
-    env = dict(os.environ, ROS_DOMAIN_ID=str(30 + os.getpid() % 4),
-               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    result = subprocess.run(
-        [sys.executable, "-m", "nermo_ros.cli", "demo", "--input", str(video),
-         "--set", "perception.video_realtime=false", "--plot", str(tmp_path / "error.png")],
-        env=env, capture_output=True, text=True, timeout=180,
-        cwd=Path(__file__).resolve().parents[1])
+    result = run_demo("--input", str(video), "--set", "perception.video_realtime=false",
+                      "--plot", str(tmp_path / "error.png"), domain_base=30, timeout_s=180)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     ended = [line for line in result.stderr.splitlines() if "ended after" in line]
     assert ended and "ended after 24 processed frames" in ended[0] and "skipped" not in ended[0]
@@ -129,13 +128,8 @@ def test_demo_reads_every_frame_of_a_fast_video_when_told(tmp_path):
 
 @pytest.mark.ros
 def test_demo_on_an_image_topic_nobody_publishes_says_so_at_the_end(tmp_path):
-    env = dict(os.environ, ROS_DOMAIN_ID=str(26 + os.getpid() % 4),
-               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    result = subprocess.run(
-        [sys.executable, "-m", "nermo_ros.cli", "demo", "--input", "/camera/nobody_publishes",
-         "--duration", "2", "--plot", str(tmp_path / "error.png")],
-        env=env, capture_output=True, text=True, timeout=120,
-        cwd=Path(__file__).resolve().parents[1])
+    result = run_demo("--input", "/camera/nobody_publishes", "--duration", "2",
+                      "--plot", str(tmp_path / "error.png"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Done: 0 frames in, 0 forecasts out" in result.stdout
     assert "No frame came through from '/camera/nobody_publishes'" in result.stdout
@@ -146,14 +140,9 @@ def test_demo_on_an_image_topic_nobody_publishes_says_so_at_the_end(tmp_path):
 @pytest.mark.ros
 def test_a_video_read_frame_by_frame_with_an_age_limit_shorter_than_it_is_refused(tmp_path):
     video = write_astronaut_video(tmp_path / "two_seconds.avi", num_frames=48, rate_hz=24.0)
-    env = dict(os.environ, ROS_DOMAIN_ID=str(30 + os.getpid() % 4),
-               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    result = subprocess.run(
-        [sys.executable, "-m", "nermo_ros.cli", "demo", "--input", str(video),
-         "--set", "perception.video_realtime=false", "--set", "predictor.max_stamp_age_s=1.5",
-         "--plot", str(tmp_path / "error.png")],
-        env=env, capture_output=True, text=True, timeout=120,
-        cwd=Path(__file__).resolve().parents[1])
+    result = run_demo("--input", str(video), "--set", "perception.video_realtime=false",
+                      "--set", "predictor.max_stamp_age_s=1.5",
+                      "--plot", str(tmp_path / "error.png"), domain_base=30)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "this one plays 2 s" in result.stderr and "max_stamp_age_s (1.5 s)" in result.stderr
     assert "--set predictor.max_stamp_age_s=0" in result.stderr

@@ -133,5 +133,5 @@ def test_evaluate_levels_a_method_without_changing_what_rotation_cannot_change()
     for name, method in methods.baseline_methods().items():
         np.testing.assert_allclose(methods.levelled(method, "nermo_body17")(batch),
                                    method(batch), atol=1e-6, err_msg=name)  # float32
-    with pytest.raises(ValueError, match="--level-body needs a layout with a pelvis"):
+    with pytest.raises(ValueError, match="level_body needs a layout with a pelvis"):
         methods.levelled(methods.baseline_methods()["zero_velocity"], "cmu_protocol25")

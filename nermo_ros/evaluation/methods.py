@@ -116,14 +116,12 @@ def levelled(method: Method, layout: str) -> Method:
     """``method`` reading each window with its mean spine stood upright and its forecast turned
     back, about the coordinates' origin (the protocol's windows are root-relative), as the
     predictor node's ``level_body`` does (``predictors/levelling.py``)."""
-    from nermo_ros.predictors.levelling import SPINE_JOINTS, rotate, upright_rotations
+    from nermo_ros.predictors.levelling import rotate, spine_of, upright_rotations
 
-    if layout not in SPINE_JOINTS:
-        raise ValueError(f"--level-body needs a layout with a pelvis and a neck "
-                         f"({sorted(SPINE_JOINTS)}), not {layout}")
+    spine = spine_of(layout)
 
     def run(batch: WindowBatch) -> np.ndarray:
-        turn = upright_rotations(batch, *SPINE_JOINTS[layout])
+        turn = upright_rotations(batch, *spine)
         out = method(replace(batch, positions=rotate(batch.positions, turn)))
         return rotate(out, turn.transpose(0, 2, 1))
 

@@ -23,6 +23,14 @@ MIN_SPINE_M = 0.05  # a mean spine shorter than this (hardly seen) leaves the wi
 SPINE_JOINTS = {LAYOUT_ID: (JOINT_INDEX["pelvis"], JOINT_INDEX["neck"])}
 
 
+def spine_of(layout: str) -> tuple[int, int]:
+    """(pelvis, neck) joint indices of ``layout``; ValueError for a layout without them."""
+    if layout not in SPINE_JOINTS:
+        raise ValueError(f"level_body needs a layout with a pelvis and a neck "
+                         f"({sorted(SPINE_JOINTS)}), not {layout}")
+    return SPINE_JOINTS[layout]
+
+
 def upright_rotations(batch: WindowBatch, pelvis: int, neck: int) -> np.ndarray:
     """(B, 3, 3): per person the smallest rotation taking the mean spine to +z (identity
     where the spine is never seen)."""

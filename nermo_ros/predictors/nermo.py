@@ -62,7 +62,7 @@ from nermo_ros.meta import prepare_window, restore
 from nermo_ros.predictors.base import (DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE, ForecastBatch,
                                        WindowBatch)
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor
-from nermo_ros.predictors.levelling import (DEFAULT_LEVEL_BODY, SPINE_JOINTS, rotate,
+from nermo_ros.predictors.levelling import (DEFAULT_LEVEL_BODY, rotate, spine_of,
                                             upright_rotations)
 from nermo_ros.predictors.root_motion import split_root
 from nermo_ros.skeleton import LAYOUT_ID
@@ -201,11 +201,7 @@ class NermoPredictor:
         # The engine builds the graph this config describes: mirrored or not.
         self.config = dataclasses.replace(self.ckpt.model_config, mirror_average=mirror_average)
         self.model_id = self.ckpt.model_id
-        self.spine = SPINE_JOINTS.get(self.config.layout) if level_body else None
-        if level_body and self.spine is None:
-            raise ValueError(f"level_body needs a layout with a pelvis and a neck "
-                             f"({sorted(SPINE_JOINTS)}); model {self.model_id} is "
-                             f"{self.config.layout}")
+        self.spine = spine_of(self.config.layout) if level_body else None
         self.steps = self.ckpt.default_steps if num_adapt_steps is None else int(num_adapt_steps)
         self.backend = backend
         self.gpu_precision = gpu_precision
