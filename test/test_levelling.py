@@ -81,11 +81,10 @@ def test_levelled_forecasts_get_only_a_calibration_made_with_levelling():
     assert "levelled" in level.radius_note and level.radius_coverage == pytest.approx(0.9)
     plain = NermoPredictor(backend="torch", num_adapt_steps=1)
     assert plain.calibration is not None and not plain.calibration.level_body
-    # the file holds no levelled calibration for mirror-averaged forecasts
-    mirrored = NermoPredictor(backend="torch", num_adapt_steps=1, level_body=True,
-                              mirror_average=True)
-    assert mirrored.calibration is None and mirrored.radius_coverage == 0.0
-    assert "--level-body" in mirrored.radius_note
+    # the file holds levelled calibrations for the node's 1 step only
+    offline = NermoPredictor(backend="torch", num_adapt_steps=3, level_body=True)
+    assert offline.calibration is None and offline.radius_coverage == 0.0
+    assert "--level-body" in offline.radius_note
 
 
 def test_level_body_is_refused_for_a_layout_without_a_known_spine():

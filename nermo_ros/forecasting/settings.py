@@ -76,7 +76,7 @@ PARAMS = (
               "mean spine turned upright and turns the forecast back, so a camera's tilt (or a "
               "frame whose z is not up) does not reach the model, which learned from upright "
               "mocap; the person's own lean is lost (predictors/levelling.py); calibrated for "
-              "1 step, unmirrored, with the hold"),
+              "1 adaptation step"),
     ParamSpec("coverage", DEFAULT_COVERAGE, "Share of future joint positions the published "
               "radius_m holds, by calibration on held-out mocap", between(float(LEVELS[0]),
                                                                           float(LEVELS[-1]))),
