@@ -3,11 +3,11 @@
 The models learned from mocap whose vertical is gravity's, with people leaning at most about
 25 degrees. A camera tilted down at a person reports that person tilted by the camera's angle
 (30-44 degrees, median, on the packaged lab videos), and the forecast error grows fast with
-it: on held-out CMU trials pitched by 30 degrees, 3.8 times the error at 80 ms. So the window
+it: pitched by 30 degrees, 1.1-3.5 times the error at 80 ms (BENCHMARKS.md). So the window
 is turned, about its origin, by the smallest rotation that takes its mean spine (pelvis to
 neck, over the frames that see both) to vertical, and the forecast by the inverse. The
 forecast then no longer depends on the tilt at all; the price is the person's own lean, which
-the model no longer sees: 1-2 % more error on untilted held-out trials (BENCHMARKS.md).
+the model no longer sees: up to 10 % more error on an upright person (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import numpy as np
 from nermo_ros.predictors.base import WindowBatch
 from nermo_ros.skeleton import JOINT_INDEX, LAYOUT_ID
 
-DEFAULT_LEVEL_BODY = False  # on in a later release, once calibrated on a twin (MODEL_CARD.md)
+# Off: upright people lose up to 10 %, the outdoor video's 1 s horizon too ("A tilted view")
+DEFAULT_LEVEL_BODY = False
 MIN_SPINE_M = 0.05  # a mean spine shorter than this (hardly seen) leaves the window as it is
 # (pelvis, neck) joint indices of the layouts that can be levelled
 SPINE_JOINTS = {LAYOUT_ID: (JOINT_INDEX["pelvis"], JOINT_INDEX["neck"])}
