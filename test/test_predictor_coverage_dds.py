@@ -80,7 +80,8 @@ def test_diagnostics_report_the_live_coverage_of_a_walker_forecast_to_stand_stil
         return PredictorNode(overrides={
             "horizons_s": HORIZONS_S, "input_reliability": "reliable", "input_queue_depth": 100,
             "max_stamp_age_s": 0.0, "max_stamp_ahead_s": 0.0, "diagnostics_period_s": 0.1,
-            "coverage_window_frames": 20, "warm_up": False}, predictor=StandStill())
+            "coverage_window_frames": 20, "warm_up": False, "track_record": False},
+            predictor=StandStill())  # the track record would hand it to constant velocity
 
     with node_under_test(make_node, "coverage_test") as (node, test, publisher, forecasts):
         reports = []

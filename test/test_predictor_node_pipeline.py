@@ -11,6 +11,7 @@ rclpy = pytest.importorskip("rclpy")
 from nermo_ros.msg import HumanForecastArray, Skeleton3DArray  # noqa: E402
 from nermo_ros.nodes.bringup import build_nodes, input_overrides, spin_until  # noqa: E402
 from nermo_ros.nodes.msg_convert import forecast_arrays, stamp_to_ns  # noqa: E402
+from nermo_ros.nodes.predictor_status import ROUTINE  # noqa: E402
 from perception_media import write_astronaut_video  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -54,4 +55,5 @@ def test_perception_and_predictor_answer_every_video_frame_with_a_forecast(tmp_p
         assert [f.track_id for f in answer.forecasts] == [s.track_id for s in msg.skeletons]
         for forecast in map(forecast_arrays, answer.forecasts):
             assert forecast.positions_m.shape == (len(predictor.core.horizons_s), 17, 3)
-    assert predictor.drops.total == 0
+    # nothing dropped (a track record's hand-over to a baseline is logged, not a drop)
+    assert {reason for reason in predictor.drops.totals if reason not in ROUTINE} == set()

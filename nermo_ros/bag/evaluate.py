@@ -7,6 +7,7 @@ same numbers for a deterministic predictor.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,7 +19,8 @@ from nermo_ros.bag.messages import (SKELETON_TYPES, ForecastRecord, SkeletonFram
 from nermo_ros.bag.metrics import ground_truth, score
 from nermo_ros.bag.offline import node_params, run_offline
 from nermo_ros.bag.report import Evaluation
-from nermo_ros.forecasting.core import TRACK_EVICTED, TRACK_EXPIRED, WITHHELD
+from nermo_ros.forecasting.core import (TRACK_EVICTED, TRACK_EXPIRED, TRACK_RECORD_FALLBACK,
+                                        WITHHELD)
 from nermo_ros.forecasting.settings import PredictorSettings, settings_from
 from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
 from nermo_ros.predictors.factory import make_predictor_from_params
@@ -97,7 +99,7 @@ def evaluate_recorded(data: EvaluationInput, forecasts_bag: str | Path,
         answered = {r.stamp_ns: r.log_ns for r in records}
         latency_s = [(log - arrived[s]) * 1e-9 for s, log in answered.items() if s in arrived]
         kind = "recorded: frame received -> its forecast received, by the recorder's clock"
-    name = records[0].predictor if records else "recorded"
+    name = records[0].predictor.split(";")[0] if records else "recorded"
     return score_run(data, records, latency_s, "recorded", name, kind, max_gap_s,
                      read_report.lines()[1:]), records
 
@@ -107,13 +109,32 @@ def evaluate_offline(data: EvaluationInput, max_gap_s: float = SCORING_MAX_GAP_S
     """Deterministic: the same bag and predictor give the same numbers (latency aside)."""
     predictor = make_predictor_from_params(data.settings.as_params())
     run = run_offline(data.frames, predictor, data.settings)
-    extra = event_notes(run.counts)
+    extra = event_notes(run.counts) + track_record_notes(run.records)
     if run.first_error:
         extra.append(f"the predictor failed; first error: {run.first_error}")
     evaluation = score_run(data, run.records, run.frame_latency_s, "offline", predictor.name,
                            "per-frame processing time (validate, window, predict)", max_gap_s,
                            extra)
     return evaluation, run.records
+
+
+def track_record_notes(records: list[ForecastRecord]) -> list[str]:
+    """How many forecasts took a baseline, and where, from the predictor names they carry
+    (``nermo; constant_velocity at 0.08, 0.16 s``)."""
+    mixed = [r.predictor for r in records if ";" in r.predictor]
+    if not mixed:
+        return []
+    taken: dict[str, Counter] = {}
+    for name in mixed:
+        for part in name.split(";")[1:]:
+            baseline, _, horizons = part.strip().partition(" at ")
+            taken.setdefault(baseline, Counter()).update(
+                float(h) for h in horizons.removesuffix(" s").split(", "))
+    where = "; ".join(f"{baseline} at " + ", ".join(f"{h:g} s {n}x" for h, n in
+                                                    sorted(counts.items()))
+                      for baseline, counts in taken.items())
+    return [f"{len(mixed)} of {len(records)} forecasts took a baseline at some horizon by the "
+            f"track record: {where}"]
 
 
 def event_notes(counts) -> list[str]:
@@ -130,6 +151,9 @@ def event_notes(counts) -> list[str]:
                          "a time jump); they start over when seen again")
         elif reason == TRACK_EVICTED:
             notes.append(f"{n} tracks evicted for new people (max_tracks)")
+        elif reason == TRACK_RECORD_FALLBACK:
+            notes.append(f"{n} times a person's forecast newly took a baseline at some horizon "
+                         f"(track_record)")
         elif reason in WITHHELD:
             notes.append(f"withheld {n} forecasts: {reason}")
         elif reason == Reason.STALE_STAMP:

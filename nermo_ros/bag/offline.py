@@ -57,7 +57,8 @@ def run_offline(frames: Iterable[SkeletonFrame], predictor: Predictor,
                 track_id, frame.stamp_ns, core.horizons_s.copy(),
                 np.array(result.forecast.positions[row], dtype=np.float32),
                 np.array(result.forecast.uncertainty_m[row], dtype=np.float32),
-                predictor.name, predictor.model_id,
+                result.predictor_names[row] if result.predictor_names else predictor.name,
+                predictor.model_id,
                 radius_m=(None if result.forecast.radius_m is None
                           else np.array(result.forecast.radius_m[row], dtype=np.float32)),
                 coverage=result.forecast.coverage))

@@ -19,7 +19,9 @@ import numpy as np
 from nermo_ros.forecasting.calibration import gaussian_radius_factor
 from nermo_ros.forecasting.output_check import forecast_problems
 from nermo_ros.forecasting.settings import PredictorSettings
+from nermo_ros.forecasting.track_record import TrackRecord, TrackRecordSettings
 from nermo_ros.predictors.base import ForecastBatch, Predictor
+from nermo_ros.predictors.baselines import BOTH_BASELINES, both_baselines
 from nermo_ros.tracking.tracker import Accepted, Tracker
 from nermo_ros.tracking.validation import (BodyLimits, Reason, Rejection,
                                            check_stamp_against_clock, validate_skeleton)
@@ -27,6 +29,8 @@ from nermo_ros.tracking.validation import (BodyLimits, Reason, Rejection,
 # Track events that are not drops; counted beside the drop reasons.
 TRACK_EXPIRED = "track_expired"  # unseen for track_timeout_s (or far from a jumped clock)
 TRACK_EVICTED = "track_evicted"  # its slot went to a new person (max_tracks)
+# A person's forecast took a baseline at some horizon, where it had not the frame before.
+TRACK_RECORD_FALLBACK = "track_record_fallback"
 WITHHELD = frozenset({Reason.FORECAST_NON_FINITE, Reason.FORECAST_IMPLAUSIBLE,
                       Reason.PREDICTOR_ERROR})
 # What a failing predictor raises: bad shapes or values, a runtime's error. Anything else is
@@ -55,6 +59,9 @@ class FrameResult:
     answered: bool = False
     track_ids: list[str] = field(default_factory=list)
     forecast: ForecastBatch | None = None
+    # per row, which forecaster made it ("nermo; constant_velocity at 0.08 s"); empty: the
+    # predictor's name for every row
+    predictor_names: list[str] = field(default_factory=list)
     events: list[Rejection] = field(default_factory=list)  # every counted event, with detail
     predictor_s: float = 0.0  # time inside predictor.predict (0 when not called)
 
@@ -72,6 +79,7 @@ class ForecastCore:
         self.tracker = Tracker(settings.tracker_settings())
         self.limits = BodyLimits(settings.max_distance_m, settings.max_body_extent_m)
         self.counts: Counter = Counter()  # event reason -> how many, since start
+        self.track_record = _track_record_for(predictor, settings)
         self.frames_in = self.frames_answered = self.forecasts_out = 0
 
     def refuse(self, rejection: Rejection, result: FrameResult | None = None) -> None:
@@ -92,6 +100,8 @@ class ForecastCore:
                 self.refuse(stale, result)
                 return result
         ready, accepted = self._take(stamp_ns, people, result)
+        if self.track_record is not None:
+            self.track_record.score(stamp_ns, self.tracker.windows)
         if people and not accepted:
             return result  # every skeleton was bad: no answer rather than "nobody is there"
         result.answered = self._predict(ready, result) if ready else True
@@ -120,6 +130,8 @@ class ForecastCore:
                              f"{self.settings.max_tracks})", result)
             if pushed.reset:
                 self.predictor.reset_track(track_id)
+                if self.track_record is not None:
+                    self.track_record.forget(track_id)
                 self.refuse(Rejection(pushed.reset, f"track {track_id!r} started over "
                                       f"({pushed.reset.replace('_', ' ')})"), result)
             if self.tracker.num_frames(track_id) >= self.settings.min_frames:
@@ -146,6 +158,8 @@ class ForecastCore:
 
     def _forget(self, track_id: str, kind: str, why: str, result: FrameResult) -> None:
         self.predictor.reset_track(track_id)
+        if self.track_record is not None:
+            self.track_record.forget(track_id)
         self.refuse(Rejection(kind, f"track {track_id!r} forgotten: {why}"), result)
 
     def _predict(self, ready: list[str], result: FrameResult) -> bool:
@@ -174,8 +188,39 @@ class ForecastCore:
                 self.refuse(Rejection(reason, detail), result)
         if len(keep) < len(ready):
             forecast = forecast.rows(keep)
+        result.track_ids = [ready[row] for row in keep]
+        if self.track_record is not None and keep:
+            forecast = self._by_track_record(batch, keep, forecast, result)
         if self.input_error_m.any():
             forecast = forecast.with_input_error(self.input_error_m, self.input_sigma_m)
-        result.track_ids = [ready[row] for row in keep]
         result.forecast = forecast
         return True
+
+    def _by_track_record(self, batch, keep: list[int], forecast: ForecastBatch,
+                         result: FrameResult) -> ForecastBatch:
+        """Each horizon from the forecaster with the better track record for that person."""
+        record = self.track_record
+        candidates = [forecast] + [baseline.rows(keep) for baseline in both_baselines(
+            batch, self.horizons_s, self.settings.coverage)]
+        before = {track_id: record.latest_choice.get(track_id) for track_id in result.track_ids}
+        choice = record.choose(result.track_ids)
+        record.remember(result.stamp_ns, result.track_ids, candidates)
+        result.predictor_names = [record.describe(row, self.horizons_s) for row in choice]
+        for track_id, row in zip(result.track_ids, choice):
+            newly = (row > 0) if before[track_id] is None else (row > 0) & (before[track_id] == 0)
+            if newly.any():
+                self.refuse(Rejection(TRACK_RECORD_FALLBACK, f"track {track_id!r}: "
+                                      f"{record.explain(track_id, row, self.horizons_s)}"),
+                            result)
+        return record.merge(candidates, choice)
+
+
+def _track_record_for(predictor: Predictor, settings: PredictorSettings) -> TrackRecord | None:
+    """The track record of a learned predictor against both baselines (None: ``track_record``
+    off, or the predictor is a baseline itself)."""
+    if not settings.track_record or predictor.name in BOTH_BASELINES:
+        return None
+    return TrackRecord((predictor.name, *BOTH_BASELINES), settings.horizons_s,
+                       TrackRecordSettings(settings.track_record_half_life_s,
+                                           settings.track_record_margin,
+                                           settings.track_record_min_scored))

@@ -13,6 +13,8 @@ from nermo_ros.parameters import (ParamSpec, at_least, between, check_values, co
                                   increasing_positive, joint_distances, one_of)
 from nermo_ros.forecasting.calibration import LEVELS
 from nermo_ros.forecasting.report_hold import DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S
+from nermo_ros.forecasting.track_record import (DEFAULT_HALF_LIFE_S, DEFAULT_MARGIN,
+                                                DEFAULT_MIN_SCORED)
 from nermo_ros.planning.settings import PLANNER_OUTPUT_PARAMS
 from nermo_ros.predictors.base import DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE
 from nermo_ros.predictors.factory import PREDICTOR_NAMES
@@ -77,6 +79,20 @@ PARAMS = (
               "frame whose z is not up) does not reach the model, which learned from upright "
               "mocap; the person's own lean is lost (predictors/levelling.py); calibrated for "
               "1 adaptation step"),
+    ParamSpec("track_record", True, "Score each person's forecasts when their future arrives, "
+              "for NeRMo and the two baselines alike, and at a horizon where a baseline has "
+              "lately been clearly better for that person, publish the baseline's forecast "
+              "there (motion unlike the training data: crawling, acrobatics, a fast run; "
+              "forecasting/track_record.py); named in each forecast's predictor field, WARN "
+              "on /diagnostics while in use. Applies to nermo only"),
+    ParamSpec("track_record_half_life_s", DEFAULT_HALF_LIFE_S, "The track record's memory: "
+              "a scored forecast counts half as much this many seconds later",
+              at_least(0.0, inclusive=False)),
+    ParamSpec("track_record_margin", DEFAULT_MARGIN, "A baseline takes a horizon when "
+              "NeRMo's recent mean error there exceeds the baseline's by more than this share "
+              "of it", at_least(0.0)),
+    ParamSpec("track_record_min_scored", DEFAULT_MIN_SCORED, "Scored forecasts a person "
+              "needs at a horizon before a baseline may take it", at_least(1)),
     ParamSpec("coverage", DEFAULT_COVERAGE, "Share of future joint positions the published "
               "radius_m holds, by calibration on held-out mocap", between(float(LEVELS[0]),
                                                                           float(LEVELS[-1]))),

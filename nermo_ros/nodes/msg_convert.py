@@ -76,12 +76,14 @@ def skeleton_array_msg(header, people: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def forecast_array_msg(header, track_ids: Sequence[str], forecast: ForecastBatch | None,
-                       horizons_s: np.ndarray, predictor: str, model_id: str
+                       horizons_s: np.ndarray, predictor: str | Sequence[str], model_id: str
                        ) -> HumanForecastArray:
-    """One HumanForecast per track (row of ``forecast``); stamps are the input frame's."""
+    """One HumanForecast per track (row of ``forecast``); stamps are the input frame's.
+    ``predictor``: one name for every row, or one per row."""
     msg = HumanForecastArray(header=header)
     if forecast is None or not len(track_ids):
         return msg
+    names = [predictor] * len(track_ids) if isinstance(predictor, str) else list(predictor)
     offsets = float32_field(horizons_s)
     radius = forecast.radius_m
     for row, track_id in enumerate(track_ids):
@@ -90,7 +92,7 @@ def forecast_array_msg(header, track_ids: Sequence[str], forecast: ForecastBatch
             positions=float32_field(forecast.positions[row].reshape(-1)),
             uncertainty_m=float32_field(forecast.uncertainty_m[row].reshape(-1)),
             radius_m=float32_field(radius[row].reshape(-1) if radius is not None else ()),
-            coverage=float(forecast.coverage), predictor=predictor, model_id=model_id))
+            coverage=float(forecast.coverage), predictor=names[row], model_id=model_id))
     return msg
 
 

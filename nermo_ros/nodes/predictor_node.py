@@ -170,8 +170,8 @@ class PredictorNode(LifecycleNode):
         if not result.answered:
             return
         self._forecast_pub.publish(forecast_array_msg(
-            msg.header, result.track_ids, result.forecast, core.horizons_s, core.predictor.name,
-            core.predictor.model_id))
+            msg.header, result.track_ids, result.forecast, core.horizons_s,
+            result.predictor_names or core.predictor.name, core.predictor.model_id))
         self.age.add((self.get_clock().now().nanoseconds - stamp) * 1e-9)
         if result.track_ids:
             self.predictor_latency.add(result.predictor_s)

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nermo_ros.forecasting.core import TRACK_EVICTED, TRACK_EXPIRED, WITHHELD
+from nermo_ros.forecasting.core import (TRACK_EVICTED, TRACK_EXPIRED, TRACK_RECORD_FALLBACK,
+                                        WITHHELD)
 from nermo_ros.nodes.diagnostics import OK, WARN, DiagnosticReport
 from nermo_ros.tracking.validation import RESET_REASONS
 
-# Events that are bookkeeping, not trouble: counted on /diagnostics, no WARN.
-ROUTINE = frozenset({TRACK_EXPIRED, TRACK_EVICTED}) | RESET_REASONS
+# Events that are bookkeeping, not trouble: counted on /diagnostics, no WARN of their own (a
+# track record's baseline in use WARNs while it lasts, below).
+ROUTINE = frozenset({TRACK_EXPIRED, TRACK_EVICTED, TRACK_RECORD_FALLBACK}) | RESET_REASONS
 
 
 @dataclass
@@ -96,6 +98,7 @@ def predictor_report(node) -> DiagnosticReport:
            if reason not in ROUTINE and reason not in WITHHELD},
     }
     values.update(coverage_values(predictor, node.live_coverage, core.horizons_s))
+    values.update(track_record_values(core))
     # The input's own error added to every radius (input_error_m; 0: input taken as exact).
     values["radius_input_error_max_m"] = float(max(settings.input_error_m))
     values["dropped_total"] = sum(n for reason, n in events.items() if reason not in ROUTINE
@@ -107,6 +110,10 @@ def predictor_report(node) -> DiagnosticReport:
     problems = []
     if fallback:
         problems.append(f"fallback: {fallback}")
+    if core.track_record is not None and (using := core.track_record.fallbacks_now(
+            core.horizons_s)):
+        problems.append("fallback by track record (a baseline has lately beaten "
+                        f"{predictor.name} for these people): " + " | ".join(using))
     if new_troubles:
         problems.append(f"{new_troubles} inputs dropped or forecasts withheld since the last "
                         f"report (see dropped_*, withheld_*)")
@@ -135,4 +142,17 @@ def coverage_values(predictor, live, horizons_s) -> dict:
                                 summary.mean_radius_by_horizon_m):
         values[f"coverage_live_{1000 * h:.0f}ms"] = float(share)
         values[f"radius_live_mean_m_{1000 * h:.0f}ms"] = float(radius)
+    return values
+
+
+def track_record_values(core) -> dict:
+    """Whether the track record runs, and how often it has handed horizons to a baseline."""
+    record = core.track_record
+    if record is None:
+        return {"track_record": "off"}
+    values = {"track_record": "on: " + ", ".join(record.candidates),
+              "track_record_switches_total": core.counts.get(TRACK_RECORD_FALLBACK, 0),
+              "track_record_forecasts_with_baseline_total": record.forecasts_with_baseline}
+    for name, horizons in zip(record.candidates[1:], record.horizons_by_candidate[1:]):
+        values[f"track_record_horizons_{name}_total"] = int(horizons)
     return values

@@ -134,15 +134,8 @@ class ZeroVelocityPredictor(_Baseline):
     name = "zero_velocity"
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
-        fit = fit_joint_lines(batch, self.settings)
-        last_s, last_m = last_sightings(batch)
-        lead_s = np.asarray(horizons_s)[None, :, None] - last_s[:, None, :]  # (B, H, J)
-        positions = np.broadcast_to(last_m[:, None], lead_s.shape + (3,))
-        speed_sq = (fit.velocity_mps ** 2).sum(axis=-1) + fit.velocity_sigma_mps ** 2
-        speed = np.linalg.norm(fit.velocity_mps, axis=-1)
-        sigma = np.sqrt(fit.noise_m[:, None] ** 2 + speed_sq[:, None] * lead_s ** 2
-                        + unforeseen_drift_m(lead_s, speed, self.settings) ** 2)
-        return _fill_unseen(fit, positions, sigma, self.settings, self.radius_factor)
+        return zero_velocity(batch, fit_joint_lines(batch, self.settings), horizons_s,
+                             self.settings, self.radius_factor)
 
 
 class ConstantVelocityPredictor(_Baseline):
@@ -151,17 +144,49 @@ class ConstantVelocityPredictor(_Baseline):
     name = "constant_velocity"
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
-        fit = fit_joint_lines(batch, self.settings)
-        target_s = np.asarray(horizons_s)[None, :, None]  # (1, H, 1)
-        lead_s = target_s - fit.t_centre_s[:, None, :]  # (B, H, J)
-        positions = fit.centre_m[:, None] + fit.velocity_mps[:, None] * lead_s[..., None]
-        velocity_sigma = fit.velocity_sigma_mps[:, None]
-        last_s, _ = last_sightings(batch)
-        unseen_s = target_s - last_s[:, None, :]  # time the joint moves unobserved
-        speed = np.linalg.norm(fit.velocity_mps, axis=-1)
-        sigma = np.sqrt(fit.noise_m[:, None] ** 2 + (velocity_sigma * lead_s) ** 2
-                        + unforeseen_drift_m(unseen_s, speed, self.settings) ** 2)
-        return _fill_unseen(fit, positions, sigma, self.settings, self.radius_factor)
+        return constant_velocity(batch, fit_joint_lines(batch, self.settings), horizons_s,
+                                 self.settings, self.radius_factor)
+
+
+def zero_velocity(batch: WindowBatch, fit: JointFit, horizons_s: np.ndarray,
+                  settings: BaselineSettings, radius_factor: float) -> ForecastBatch:
+    """The zero-velocity forecast from a batch's joint lines (one fit serves both baselines)."""
+    last_s, last_m = last_sightings(batch)
+    lead_s = np.asarray(horizons_s)[None, :, None] - last_s[:, None, :]  # (B, H, J)
+    positions = np.broadcast_to(last_m[:, None], lead_s.shape + (3,))
+    speed_sq = (fit.velocity_mps ** 2).sum(axis=-1) + fit.velocity_sigma_mps ** 2
+    speed = np.linalg.norm(fit.velocity_mps, axis=-1)
+    sigma = np.sqrt(fit.noise_m[:, None] ** 2 + speed_sq[:, None] * lead_s ** 2
+                    + unforeseen_drift_m(lead_s, speed, settings) ** 2)
+    return _fill_unseen(fit, positions, sigma, settings, radius_factor)
+
+
+def constant_velocity(batch: WindowBatch, fit: JointFit, horizons_s: np.ndarray,
+                      settings: BaselineSettings, radius_factor: float) -> ForecastBatch:
+    """The constant-velocity forecast from a batch's joint lines."""
+    target_s = np.asarray(horizons_s)[None, :, None]  # (1, H, 1)
+    lead_s = target_s - fit.t_centre_s[:, None, :]  # (B, H, J)
+    positions = fit.centre_m[:, None] + fit.velocity_mps[:, None] * lead_s[..., None]
+    velocity_sigma = fit.velocity_sigma_mps[:, None]
+    last_s, _ = last_sightings(batch)
+    unseen_s = target_s - last_s[:, None, :]  # time the joint moves unobserved
+    speed = np.linalg.norm(fit.velocity_mps, axis=-1)
+    sigma = np.sqrt(fit.noise_m[:, None] ** 2 + (velocity_sigma * lead_s) ** 2
+                    + unforeseen_drift_m(unseen_s, speed, settings) ** 2)
+    return _fill_unseen(fit, positions, sigma, settings, radius_factor)
+
+
+BOTH_BASELINES = ("constant_velocity", "zero_velocity")  # both_baselines' order
+
+
+def both_baselines(batch: WindowBatch, horizons_s: np.ndarray, coverage: float,
+                   settings: BaselineSettings = BaselineSettings()
+                   ) -> tuple[ForecastBatch, ForecastBatch]:
+    """(constant velocity, zero velocity) from one fit, radius for ``coverage``."""
+    fit = fit_joint_lines(batch, settings)
+    factor = gaussian_radius_factor(coverage)
+    return (constant_velocity(batch, fit, horizons_s, settings, factor),
+            zero_velocity(batch, fit, horizons_s, settings, factor))
 
 
 def last_sightings(batch: WindowBatch) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,220 @@
+"""Each person's track record: at which horizons a baseline has lately beaten the model.
+
+NeRMo learned from CMU's trials. For motion those trials do not show (crawling, getting up from
+the floor, acrobatics, a fast run) it can be worse than the trivial forecasts (BENCHMARKS.md,
+"Motion unlike the training data"), and nothing in one window says so reliably. What does say
+so is what the person did next: every forecast is scored when its horizons arrive, for the
+model and for the baselines alike, against where the person then was (linearly interpolated
+between the two frames around that time, joints seen in both, as ``live_coverage.py`` scores
+the radius). Per person and horizon, each forecaster's mean error is kept with weights that
+halve every ``half_life_s`` seconds. Where a baseline's mean is lower than the model's by more
+than ``margin`` (as a share of the baseline's), after at least ``min_scored`` scored forecasts,
+that horizon of that person's next forecast is the baseline's.
+
+The choice needs no threshold learned from unusual motion: it adapts to the person in front of
+the camera within about a second of their future arriving. Its cost is that a change of motion
+is noticed only once forecasts made before it have matured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
+from nermo_ros.predictors.base import ForecastBatch
+
+DEFAULT_HALF_LIFE_S = 1.0
+DEFAULT_MARGIN = 0.25
+DEFAULT_MIN_SCORED = 5
+
+
+@dataclass(frozen=True)
+class TrackRecordSettings:
+    half_life_s: float = DEFAULT_HALF_LIFE_S
+    margin: float = DEFAULT_MARGIN
+    min_scored: int = DEFAULT_MIN_SCORED
+    max_gap_s: float = SCORING_MAX_GAP_S  # frames further apart than this score nothing
+
+
+class _Person:
+    """One person's waiting forecasts (arrays over forecasts) and decayed error sums."""
+
+    def __init__(self, candidates: int, horizons: int):
+        self.stamps_ns = np.zeros(0, np.int64)  # (N,)
+        self.positions = np.zeros((0, candidates, horizons, 0, 3), np.float32)  # (N, C, H, J, 3)
+        self.scored = np.zeros((0, horizons), bool)  # (N, H)
+        self.error_sum = np.zeros((candidates, horizons))  # decayed sums of mean joint errors
+        self.weight_sum = np.zeros(horizons)  # decayed count
+        self.count = np.zeros(horizons, np.int64)  # forecasts scored, not decayed
+        self.updated_ns = np.zeros(horizons, np.int64)  # when the sums were last decayed
+
+    def add(self, stamp_ns: int, positions: np.ndarray) -> None:
+        if not len(self.stamps_ns):
+            self.positions = positions[None]
+        else:
+            self.positions = np.concatenate([self.positions, positions[None]])
+        self.stamps_ns = np.append(self.stamps_ns, stamp_ns)
+        self.scored = np.concatenate([self.scored, np.zeros((1, self.scored.shape[1]), bool)])
+
+    def keep(self, mask: np.ndarray) -> None:
+        self.stamps_ns, self.positions, self.scored = (
+            self.stamps_ns[mask], self.positions[mask], self.scored[mask])
+
+
+class TrackRecord:
+    """Scores every forecaster's forecasts per person and horizon; picks one per horizon.
+
+    ``candidates``: forecaster names, the model first (index 0, kept unless beaten).
+    """
+
+    def __init__(self, candidates: tuple[str, ...], horizons_s,
+                 settings: TrackRecordSettings | None = None):
+        self.candidates = tuple(candidates)
+        self.settings = settings or TrackRecordSettings()
+        self.horizons_ns = np.round(np.asarray(horizons_s, np.float64) * 1e9).astype(np.int64)
+        self.max_gap_ns = int(round(self.settings.max_gap_s * 1e9))
+        self.people: dict[str, _Person] = {}
+        self.latest_choice: dict[str, np.ndarray] = {}  # track id -> (H,) of its last forecast
+        # forecasts published with a baseline at some horizon, and horizons so published,
+        # per candidate (index 0 unused), since start
+        self.forecasts_with_baseline = 0
+        self.horizons_by_candidate = np.zeros(len(self.candidates), np.int64)
+
+    def forget(self, track_id: str) -> None:
+        """The person is gone or started over: their record goes with them."""
+        self.people.pop(track_id, None)
+        self.latest_choice.pop(track_id, None)
+
+    def score(self, stamp_ns: int, windows) -> None:
+        """Score the waiting horizons that arrived with this frame (``windows``: track id ->
+        TrackWindow, after the frame was added)."""
+        for track_id, person in self.people.items():
+            window = windows.get(track_id)
+            if window is None or window.num_frames < 2 or window.newest_ns != stamp_ns:
+                continue
+            previous_ns, newest_ns = (int(s) for s in window.stamps_ns[-2:])
+            if newest_ns - previous_ns > self.max_gap_ns:
+                self._drop_arrived(person, newest_ns)
+                continue
+            seen = window.observed[-2] & window.observed[-1]
+            if seen.any():
+                self._score_person(person, previous_ns, newest_ns,
+                                   window.positions_m[-2], window.positions_m[-1], seen)
+            self._drop_arrived(person, newest_ns)
+
+    def _score_person(self, person: _Person, previous_ns: int, newest_ns: int,
+                      previous_m: np.ndarray, newest_m: np.ndarray, seen: np.ndarray) -> None:
+        targets = person.stamps_ns[:, None] + self.horizons_ns[None]  # (N, H)
+        arrived = ~person.scored & (targets > previous_ns) & (targets <= newest_ns)
+        rows, horizons = np.nonzero(arrived)
+        if not rows.size:
+            return
+        target_ns = targets[rows, horizons]
+        weight = ((target_ns - previous_ns) / (newest_ns - previous_ns))[:, None, None]
+        truth = (1 - weight) * previous_m[seen][None] + weight * newest_m[seen][None]  # (M, S, 3)
+        forecast = person.positions[rows, :, horizons][:, :, seen]  # (M, C, S, 3)
+        errors = np.linalg.norm(forecast - truth[:, None], axis=-1).mean(axis=-1)  # (M, C)
+        person.scored[rows, horizons] = True
+        order = np.argsort(target_ns, kind="stable")
+        half_life_ns = self.settings.half_life_s * 1e9
+        while order.size:  # one arrival per horizon at a time (mostly all of them at once)
+            _, first = np.unique(horizons[order], return_index=True)
+            now, order = order[first], np.delete(order, first)
+            h = horizons[now]
+            decay = 0.5 ** ((target_ns[now] - person.updated_ns[h]) / half_life_ns)
+            person.error_sum[:, h] = decay * person.error_sum[:, h] + errors[now].T
+            person.weight_sum[h] = decay * person.weight_sum[h] + 1.0
+            person.updated_ns[h] = target_ns[now]
+            person.count[h] += 1
+
+    def _drop_arrived(self, person: _Person, newest_ns: int) -> None:
+        """Forecasts whose last horizon has passed are done (scored or not)."""
+        person.keep(person.stamps_ns + self.horizons_ns[-1] > newest_ns)
+
+    def mean_errors(self, track_id: str) -> np.ndarray | None:
+        """(C, H) decayed mean errors (m); NaN at horizons with too few scored forecasts."""
+        person = self.people.get(track_id)
+        if person is None:
+            return None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = person.error_sum / person.weight_sum
+        means[:, person.count < self.settings.min_scored] = np.nan
+        return means
+
+    def choose(self, track_ids) -> np.ndarray:
+        """(B, H) index of the forecaster to publish per person and horizon (0: the model)."""
+        choice = np.zeros((len(track_ids), len(self.horizons_ns)), np.int64)
+        for row, track_id in enumerate(track_ids):
+            means = self.mean_errors(track_id)
+            if means is None or len(self.candidates) < 2:
+                continue
+            best = 1 + np.argmin(np.nan_to_num(means[1:], nan=np.inf), axis=0)
+            best_error = np.take_along_axis(means, best[None], axis=0)[0]
+            beaten = best_error * (1 + self.settings.margin) < means[0]  # NaN: False
+            choice[row] = np.where(beaten, best, 0)
+        for row, track_id in enumerate(track_ids):
+            self.latest_choice[track_id] = choice[row]
+        return choice
+
+    def remember(self, stamp_ns: int, track_ids, forecasts: list[ForecastBatch]) -> None:
+        """Queue this frame's forecasts of every candidate (in ``candidates`` order)."""
+        stacked = np.stack([f.positions for f in forecasts], axis=1)  # (B, C, H, J, 3)
+        for row, track_id in enumerate(track_ids):
+            person = self.people.get(track_id)
+            if person is None:
+                person = self.people[track_id] = _Person(len(self.candidates),
+                                                         len(self.horizons_ns))
+            person.add(stamp_ns, stacked[row].astype(np.float32))
+
+    def merge(self, forecasts: list[ForecastBatch], choice: np.ndarray) -> ForecastBatch:
+        """One forecast from the chosen forecaster per person and horizon. Where a baseline
+        is chosen, radius and sigma are the larger of its own and the model's: the model's
+        calibration does not hold for motion it is beaten on, and the baselines' Gaussian
+        radius is no calibration either."""
+        model = forecasts[0]
+        positions = model.positions.copy()
+        sigma = model.uncertainty_m.copy()
+        radius = None if model.radius_m is None else model.radius_m.copy()
+        rows_with_baseline = (choice > 0).any(axis=1)
+        self.forecasts_with_baseline += int(rows_with_baseline.sum())
+        for index in range(1, len(forecasts)):
+            rows, horizons = np.nonzero(choice == index)
+            self.horizons_by_candidate[index] += rows.size
+            if not rows.size:
+                continue
+            other = forecasts[index]
+            positions[rows, horizons] = other.positions[rows, horizons]
+            sigma[rows, horizons] = np.maximum(sigma[rows, horizons],
+                                               other.uncertainty_m[rows, horizons])
+            if radius is not None and other.radius_m is not None:
+                radius[rows, horizons] = np.maximum(radius[rows, horizons],
+                                                    other.radius_m[rows, horizons])
+        return ForecastBatch(positions, sigma, radius, model.coverage)
+
+    def describe(self, choice_row: np.ndarray, horizons_s) -> str:
+        """``nermo`` or e.g. ``nermo; constant_velocity at 0.08, 0.16 s`` for one person."""
+        parts = [self.candidates[0]]
+        for index in range(1, len(self.candidates)):
+            at = [f"{h:g}" for h, c in zip(horizons_s, choice_row) if c == index]
+            if at:
+                parts.append(f"{self.candidates[index]} at {', '.join(at)} s")
+        return "; ".join(parts)
+
+    def explain(self, track_id: str, choice_row: np.ndarray, horizons_s) -> str:
+        """Which baseline a person's forecast takes where, and the errors that chose it."""
+        means = self.mean_errors(track_id)
+        reasons = []
+        for index in sorted(set(choice_row[choice_row > 0].tolist())):
+            at = np.flatnonzero(choice_row == index)
+            reasons.append(
+                f"{self.candidates[index]} at {', '.join(f'{horizons_s[h]:g}' for h in at)} s "
+                f"(lately {1e3 * np.nanmean(means[index, at]):.0f} mm off there, "
+                f"{self.candidates[0]} {1e3 * np.nanmean(means[0, at]):.0f} mm)")
+        return "; ".join(reasons)
+
+    def fallbacks_now(self, horizons_s) -> list[str]:
+        """One line per person whose latest forecast took a baseline somewhere, with why."""
+        return [f"{track_id}: {self.explain(track_id, row, horizons_s)}"
+                for track_id, row in sorted(self.latest_choice.items()) if row.any()]
