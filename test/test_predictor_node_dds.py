@@ -399,6 +399,7 @@ def test_a_crawl_hands_horizons_to_a_baseline_named_in_the_forecast_and_warned(h
                      r"nermo \d+ mm\)", status.message)
     assert int(values["track_record_forecasts_with_baseline_total"]) > 0
     assert int(values["track_record_switches_total"]) >= 1
+    assert float(values["track_record_radius_scale_max"]) > 1.0  # the crawl's misses widened it
 
 
 def test_a_declared_fallback_shows_as_warn_with_its_reason(harness):

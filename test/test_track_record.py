@@ -49,8 +49,11 @@ def run_glide(record: TrackRecord, frames: int, model_offset_m: float,
         stamp_ns = k * PERIOD_NS
         window.append(stamp_ns, pose_at(stamp_ns * 1e-9), np.ones(NUM_JOINTS, bool))
         record.score(stamp_ns, {track_id: window})
-        choices.append(record.choose([track_id])[0])
-        record.remember(stamp_ns, [track_id], forecasts_at(stamp_ns * 1e-9, model_offset_m))
+        choice = record.choose([track_id])
+        candidates = forecasts_at(stamp_ns * 1e-9, model_offset_m)
+        record.remember(stamp_ns, [track_id], candidates, choice,
+                        record.merge(candidates, choice))
+        choices.append(choice[0])
     return np.array(choices)
 
 
@@ -79,7 +82,8 @@ def test_a_model_within_the_margin_keeps_every_horizon():
         model, baseline = forecasts_at(stamp_ns * 1e-9, 0.11)
         baseline = ForecastBatch(baseline.positions + np.float32([0, 0.1, 0]),
                                  baseline.uncertainty_m, baseline.radius_m)
-        record.remember(stamp_ns, ["p"], [model, baseline])
+        choice = record.choose(["p"])
+        record.remember(stamp_ns, ["p"], [model, baseline], choice, model)
     assert not record.choose(["p"]).any()  # 110 mm against 100: within 25 %
     assert record.fallbacks_now(HORIZONS_S) == []
 
@@ -103,6 +107,42 @@ def test_a_forgotten_person_starts_with_no_record_and_a_gap_scores_nothing():
     assert record.mean_errors("p") is None and not record.choose(["p"]).any()
     gappy = TrackRecord(("model", "baseline"), HORIZONS_S, TrackRecordSettings(max_gap_s=0.01))
     assert not run_glide(gappy, 40, model_offset_m=0.2).any()  # 50 ms frames: never scored
+
+
+def glide_radius_scales(record: TrackRecord, frames: int, offset_m, radius_m: float
+                        ) -> np.ndarray:
+    """Publish a model that misses by ``offset_m(k)`` at frame k with radius ``radius_m``
+    times the record's scale; return the scale at each frame, (frames, H)."""
+    window = TrackWindow(30, 2.0)
+    scales = []
+    for k in range(frames):
+        stamp_ns = k * PERIOD_NS
+        window.append(stamp_ns, pose_at(stamp_ns * 1e-9), np.ones(NUM_JOINTS, bool))
+        record.score(stamp_ns, {"p": window})
+        model = forecasts_at(stamp_ns * 1e-9, offset_m(k))[0]
+        model = ForecastBatch(model.positions, model.uncertainty_m,
+                              np.full_like(model.radius_m, radius_m), 0.9)
+        scale = record.radius_scales(["p"])
+        scales.append(scale[0])
+        record.remember(stamp_ns, ["p"], [model], np.zeros((1, 2), np.int64), model)
+    return np.array(scales)
+
+
+def test_a_radius_that_misses_grows_until_it_holds_and_shrinks_back_when_it_may():
+    record = TrackRecord(("model",), HORIZONS_S, TrackRecordSettings(radius_rate=0.1))
+    # 0.2 m off for 2 s against a 0.05 m radius, then exact
+    scales = glide_radius_scales(record, 120, lambda k: 0.2 if k < 40 else 0.0, 0.05)
+    peak = scales[:50].max(axis=0)
+    assert (peak >= 4.0).all() and (peak <= 4.6).all()  # it stops growing once 0.05 x 4 holds
+    assert (np.diff(scales[50:], axis=0) <= 0).all() and (scales[-1] < 0.6 * peak).all()
+    assert (scales >= 1.0).all()
+    still = TrackRecord(("model",), HORIZONS_S, TrackRecordSettings(radius_rate=0.0))
+    assert (glide_radius_scales(still, 60, lambda k: 0.2, 0.05) == 1.0).all()
+
+
+def test_a_radius_that_holds_is_published_as_it_comes():
+    record = TrackRecord(("model",), HORIZONS_S)
+    assert (glide_radius_scales(record, 60, lambda k: 0.02, 0.05) == 1.0).all()
 
 
 def offline(clip_name: str, cycles: int, **params):
@@ -143,3 +183,17 @@ def test_the_baselines_run_without_a_track_record():
     _, run = offline("humanoid3d_crawl.txt", 1, predictor="constant_velocity")
     assert all(r.predictor == "constant_velocity" for r in run.records)
     assert not run.counts[TRACK_RECORD_FALLBACK]
+
+
+def test_on_a_spin_the_radius_grows_until_it_holds_about_as_often_as_it_states():
+    """DeepMimic's spin: the calibrated radius holds about half the joints (56 % here); scaled
+    by each person's recent misses, about four in five (78 %); the positions stay the same."""
+    frames, adapted = offline("humanoid3d_spin.txt", 1)
+    _, as_calibrated = offline("humanoid3d_spin.txt", 1, track_record_radius_rate=0.0)
+    truth = ground_truth(frames, 0.0, BodyLimits(max_distance_m=100.0, max_body_extent_m=3.0))
+    coverage_adapted = score(adapted.records, truth).coverage
+    coverage_calibrated = score(as_calibrated.records, truth).coverage
+    assert coverage_calibrated < 0.6 and coverage_adapted > max(0.75, coverage_calibrated + 0.15)
+    for a, b in zip(adapted.records, as_calibrated.records):
+        assert np.array_equal(a.positions_m, b.positions_m)
+        assert (a.radius_m >= b.radius_m).all()

@@ -189,22 +189,31 @@ class ForecastCore:
         if len(keep) < len(ready):
             forecast = forecast.rows(keep)
         result.track_ids = [ready[row] for row in keep]
-        if self.track_record is not None and keep:
-            forecast = self._by_track_record(batch, keep, forecast, result)
-        if self.input_error_m.any():
-            forecast = forecast.with_input_error(self.input_error_m, self.input_sigma_m)
-        result.forecast = forecast
+        if self.track_record is None or not keep:
+            result.forecast = self._with_input_error(forecast)
+            return True
+        candidates, choice = self._choose_by_track_record(batch, keep, forecast, result)
+        published = self._with_input_error(self.track_record.merge(candidates, choice))
+        self.track_record.remember(result.stamp_ns, result.track_ids, candidates, choice,
+                                   published)
+        result.forecast = published.with_radius_scale(
+            self.track_record.radius_scales(result.track_ids))
         return True
 
-    def _by_track_record(self, batch, keep: list[int], forecast: ForecastBatch,
-                         result: FrameResult) -> ForecastBatch:
-        """Each horizon from the forecaster with the better track record for that person."""
+    def _with_input_error(self, forecast: ForecastBatch) -> ForecastBatch:
+        if not self.input_error_m.any():
+            return forecast
+        return forecast.with_input_error(self.input_error_m, self.input_sigma_m)
+
+    def _choose_by_track_record(self, batch, keep: list[int], forecast: ForecastBatch,
+                                result: FrameResult) -> tuple[list[ForecastBatch], np.ndarray]:
+        """Every candidate's forecast, and per person and horizon the one with the better
+        track record (index into the candidates); names and logs what was chosen."""
         record = self.track_record
         candidates = [forecast] + [baseline.rows(keep) for baseline in both_baselines(
             batch, self.horizons_s, self.settings.coverage)]
         before = {track_id: record.latest_choice.get(track_id) for track_id in result.track_ids}
         choice = record.choose(result.track_ids)
-        record.remember(result.stamp_ns, result.track_ids, candidates)
         result.predictor_names = [record.describe(row, self.horizons_s) for row in choice]
         for track_id, row in zip(result.track_ids, choice):
             newly = (row > 0) if before[track_id] is None else (row > 0) & (before[track_id] == 0)
@@ -212,7 +221,7 @@ class ForecastCore:
                 self.refuse(Rejection(TRACK_RECORD_FALLBACK, f"track {track_id!r}: "
                                       f"{record.explain(track_id, row, self.horizons_s)}"),
                             result)
-        return record.merge(candidates, choice)
+        return candidates, choice
 
 
 def _track_record_for(predictor: Predictor, settings: PredictorSettings) -> TrackRecord | None:
@@ -223,4 +232,6 @@ def _track_record_for(predictor: Predictor, settings: PredictorSettings) -> Trac
     return TrackRecord((predictor.name, *BOTH_BASELINES), settings.horizons_s,
                        TrackRecordSettings(settings.track_record_half_life_s,
                                            settings.track_record_margin,
-                                           settings.track_record_min_scored))
+                                           settings.track_record_min_scored,
+                                           radius_rate=settings.track_record_radius_rate,
+                                           coverage=settings.coverage))

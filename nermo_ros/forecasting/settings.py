@@ -14,7 +14,7 @@ from nermo_ros.parameters import (ParamSpec, at_least, between, check_values, co
 from nermo_ros.forecasting.calibration import LEVELS
 from nermo_ros.forecasting.report_hold import DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S
 from nermo_ros.forecasting.track_record import (DEFAULT_HALF_LIFE_S, DEFAULT_MARGIN,
-                                                DEFAULT_MIN_SCORED)
+                                                DEFAULT_MIN_SCORED, DEFAULT_RADIUS_RATE)
 from nermo_ros.planning.settings import PLANNER_OUTPUT_PARAMS
 from nermo_ros.predictors.base import DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE
 from nermo_ros.predictors.factory import PREDICTOR_NAMES
@@ -93,6 +93,13 @@ PARAMS = (
               "of it", at_least(0.0)),
     ParamSpec("track_record_min_scored", DEFAULT_MIN_SCORED, "Scored forecasts a person "
               "needs at a horizon before a baseline may take it", at_least(1)),
+    ParamSpec("track_record_radius_rate", DEFAULT_RADIUS_RATE, "The track record also scores "
+              "the published radius: per person and horizon it is multiplied by a factor "
+              "that grows by exp(rate * (share of joints outside - (1 - coverage))) with each "
+              "scored forecast and never falls below 1 (adaptive conformal prediction), so a "
+              "person whose motion the calibration does not cover gets a radius that holds "
+              "again within about a second; 0: the calibrated radius as it is",
+              at_least(0.0)),
     ParamSpec("coverage", DEFAULT_COVERAGE, "Share of future joint positions the published "
               "radius_m holds, by calibration on held-out mocap", between(float(LEVELS[0]),
                                                                           float(LEVELS[-1]))),

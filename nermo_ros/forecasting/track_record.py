@@ -28,6 +28,11 @@ from nermo_ros.predictors.base import ForecastBatch
 DEFAULT_HALF_LIFE_S = 1.0
 DEFAULT_MARGIN = 0.25
 DEFAULT_MIN_SCORED = 5
+# A person's radius grows by exp(rate * (share missed - share allowed)) per scored forecast
+# and horizon: after forecasts that miss every joint it doubles in about 8 of them (a quarter
+# of a second at 30 Hz); while it holds every joint it shrinks back by 1 % a forecast.
+DEFAULT_RADIUS_RATE = 0.1
+MAX_RADIUS_SCALE = 20.0
 
 
 @dataclass(frozen=True)
@@ -36,31 +41,40 @@ class TrackRecordSettings:
     margin: float = DEFAULT_MARGIN
     min_scored: int = DEFAULT_MIN_SCORED
     max_gap_s: float = SCORING_MAX_GAP_S  # frames further apart than this score nothing
+    radius_rate: float = DEFAULT_RADIUS_RATE  # 0: the radius is published as it comes
+    coverage: float = 0.9  # the share of joints the radius should hold
 
 
 class _Person:
-    """One person's waiting forecasts (arrays over forecasts) and decayed error sums."""
+    """One person's waiting forecasts (arrays over forecasts), decayed error sums and radius
+    scale."""
+
+    WAITING = ("stamps_ns", "positions", "scored", "choice", "radius")
 
     def __init__(self, candidates: int, horizons: int):
         self.stamps_ns = np.zeros(0, np.int64)  # (N,)
-        self.positions = np.zeros((0, candidates, horizons, 0, 3), np.float32)  # (N, C, H, J, 3)
+        self.positions = None  # (N, C, H, J, 3) every candidate's forecast
         self.scored = np.zeros((0, horizons), bool)  # (N, H)
+        self.choice = np.zeros((0, horizons), np.int64)  # (N, H) the candidate published
+        self.radius = None  # (N, H, J) the radius published, before the scale
         self.error_sum = np.zeros((candidates, horizons))  # decayed sums of mean joint errors
         self.weight_sum = np.zeros(horizons)  # decayed count
         self.count = np.zeros(horizons, np.int64)  # forecasts scored, not decayed
         self.updated_ns = np.zeros(horizons, np.int64)  # when the sums were last decayed
+        self.radius_scale = np.ones(horizons)  # what the published radius is multiplied by
 
-    def add(self, stamp_ns: int, positions: np.ndarray) -> None:
-        if not len(self.stamps_ns):
-            self.positions = positions[None]
-        else:
-            self.positions = np.concatenate([self.positions, positions[None]])
-        self.stamps_ns = np.append(self.stamps_ns, stamp_ns)
-        self.scored = np.concatenate([self.scored, np.zeros((1, self.scored.shape[1]), bool)])
+    def add(self, stamp_ns: int, positions: np.ndarray, choice: np.ndarray,
+            radius: np.ndarray) -> None:
+        new = {"stamps_ns": np.int64(stamp_ns), "positions": positions,
+               "scored": np.zeros(len(choice), bool), "choice": choice, "radius": radius}
+        for name in self.WAITING:
+            held = getattr(self, name)
+            setattr(self, name, new[name][None] if held is None or not len(held)
+                    else np.concatenate([held, new[name][None]]))
 
     def keep(self, mask: np.ndarray) -> None:
-        self.stamps_ns, self.positions, self.scored = (
-            self.stamps_ns[mask], self.positions[mask], self.scored[mask])
+        for name in self.WAITING:
+            setattr(self, name, getattr(self, name)[mask])
 
 
 class TrackRecord:
@@ -75,6 +89,7 @@ class TrackRecord:
         self.settings = settings or TrackRecordSettings()
         self.horizons_ns = np.round(np.asarray(horizons_s, np.float64) * 1e9).astype(np.int64)
         self.max_gap_ns = int(round(self.settings.max_gap_s * 1e9))
+        self.allowed_miss = 1.0 - self.settings.coverage
         self.people: dict[str, _Person] = {}
         self.latest_choice: dict[str, np.ndarray] = {}  # track id -> (H,) of its last forecast
         # forecasts published with a baseline at some horizon, and horizons so published,
@@ -115,7 +130,10 @@ class TrackRecord:
         weight = ((target_ns - previous_ns) / (newest_ns - previous_ns))[:, None, None]
         truth = (1 - weight) * previous_m[seen][None] + weight * newest_m[seen][None]  # (M, S, 3)
         forecast = person.positions[rows, :, horizons][:, :, seen]  # (M, C, S, 3)
-        errors = np.linalg.norm(forecast - truth[:, None], axis=-1).mean(axis=-1)  # (M, C)
+        distances = np.linalg.norm(forecast - truth[:, None], axis=-1)  # (M, C, S)
+        errors = distances.mean(axis=-1)  # (M, C)
+        published = distances[np.arange(rows.size), person.choice[rows, horizons]]  # (M, S)
+        radius = person.radius[rows, horizons][:, seen]  # (M, S), before the scale
         person.scored[rows, horizons] = True
         order = np.argsort(target_ns, kind="stable")
         half_life_ns = self.settings.half_life_s * 1e9
@@ -128,6 +146,14 @@ class TrackRecord:
             person.weight_sum[h] = decay * person.weight_sum[h] + 1.0
             person.updated_ns[h] = target_ns[now]
             person.count[h] += 1
+            # adaptive conformal step: up while the radius, at today's scale, misses more than
+            # the allowed share, down (to 1) while it holds more than it must. Today's scale,
+            # not the one published: a forecast arrives a horizon late, and scoring what was
+            # published then would keep the scale growing for a horizon after it holds.
+            missed = (published[now] > radius[now] * person.radius_scale[h][:, None]).mean(-1)
+            step = np.exp(self.settings.radius_rate * (missed - self.allowed_miss))
+            person.radius_scale[h] = np.clip(person.radius_scale[h] * step, 1.0,
+                                             MAX_RADIUS_SCALE)
 
     def _drop_arrived(self, person: _Person, newest_ns: int) -> None:
         """Forecasts whose last horizon has passed are done (scored or not)."""
@@ -158,15 +184,28 @@ class TrackRecord:
             self.latest_choice[track_id] = choice[row]
         return choice
 
-    def remember(self, stamp_ns: int, track_ids, forecasts: list[ForecastBatch]) -> None:
-        """Queue this frame's forecasts of every candidate (in ``candidates`` order)."""
+    def remember(self, stamp_ns: int, track_ids, forecasts: list[ForecastBatch],
+                 choice: np.ndarray, published: ForecastBatch) -> None:
+        """Queue this frame's forecasts of every candidate (in ``candidates`` order), which
+        one was published at each horizon and the radius published, before the scale."""
         stacked = np.stack([f.positions for f in forecasts], axis=1)  # (B, C, H, J, 3)
+        radius = (published.radius_m if published.radius_m is not None
+                  else np.full(published.uncertainty_m.shape, np.inf, np.float32))
         for row, track_id in enumerate(track_ids):
             person = self.people.get(track_id)
             if person is None:
                 person = self.people[track_id] = _Person(len(self.candidates),
                                                          len(self.horizons_ns))
-            person.add(stamp_ns, stacked[row].astype(np.float32))
+            person.add(stamp_ns, stacked[row].astype(np.float32), choice[row], radius[row])
+
+    def largest_radius_scale(self) -> float:
+        """The largest factor on anyone's radius now (1: everyone's is as calibrated)."""
+        return max((float(p.radius_scale.max()) for p in self.people.values()), default=1.0)
+
+    def radius_scales(self, track_ids) -> np.ndarray:
+        """(B, H) what each person's published radius is multiplied by (1: as calibrated)."""
+        return np.stack([self.people[t].radius_scale if t in self.people
+                         else np.ones(len(self.horizons_ns)) for t in track_ids])
 
     def merge(self, forecasts: list[ForecastBatch], choice: np.ndarray) -> ForecastBatch:
         """One forecast from the chosen forecaster per person and horizon. Where a baseline

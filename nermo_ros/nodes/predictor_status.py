@@ -146,13 +146,15 @@ def coverage_values(predictor, live, horizons_s) -> dict:
 
 
 def track_record_values(core) -> dict:
-    """Whether the track record runs, and how often it has handed horizons to a baseline."""
+    """Whether the track record runs, how often it has handed horizons to a baseline, and
+    the largest factor it puts on anyone's radius now."""
     record = core.track_record
     if record is None:
         return {"track_record": "off"}
     values = {"track_record": "on: " + ", ".join(record.candidates),
               "track_record_switches_total": core.counts.get(TRACK_RECORD_FALLBACK, 0),
-              "track_record_forecasts_with_baseline_total": record.forecasts_with_baseline}
+              "track_record_forecasts_with_baseline_total": record.forecasts_with_baseline,
+              "track_record_radius_scale_max": record.largest_radius_scale()}
     for name, horizons in zip(record.candidates[1:], record.horizons_by_candidate[1:]):
         values[f"track_record_horizons_{name}_total"] = int(horizons)
     return values

@@ -66,6 +66,13 @@ class ForecastBatch:
             None if self.radius_m is None else (self.radius_m + input_error_m).astype(np.float32),
             self.coverage)
 
+    def with_radius_scale(self, scale: np.ndarray) -> "ForecastBatch":
+        """The same forecasts with each person's radius multiplied by ``scale`` (B, H)."""
+        if self.radius_m is None or (scale == 1.0).all():
+            return self
+        return ForecastBatch(self.positions, self.uncertainty_m,
+                             (self.radius_m * scale[..., None]).astype(np.float32), self.coverage)
+
     def rows(self, keep: Sequence[int]) -> "ForecastBatch":
         """The forecasts of the people at ``keep`` (indices into the batch)."""
         return ForecastBatch(self.positions[keep], self.uncertainty_m[keep],
