@@ -11,8 +11,13 @@ halve every ``half_life_s`` seconds. Where a baseline's mean is lower than the m
 than ``margin`` (as a share of the baseline's), after at least ``min_scored`` scored forecasts,
 that horizon of that person's next forecast is the baseline's.
 
-The choice needs no threshold learned from unusual motion: it adapts to the person in front of
-the camera within about a second of their future arriving. Its cost is that a change of motion
+The published radius is scored the same way: per person and horizon it is multiplied by a
+factor of at least 1 that grows while the share of joints outside it exceeds ``1 - coverage``
+and shrinks back while it is below (adaptive conformal prediction), so that a person whose
+motion the calibration does not cover gets a radius that holds again.
+
+Neither needs a threshold learned from unusual motion: both adapt to the person in front of
+the camera within about a second of their future arriving. The cost is that a change of motion
 is noticed only once forecasts made before it have matured.
 """
 
