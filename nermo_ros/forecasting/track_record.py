@@ -51,17 +51,12 @@ class TrackRecordSettings:
 
 
 class _Person:
-    """One person's waiting forecasts (arrays over forecasts), decayed error sums and radius
-    scale."""
-
-    WAITING = ("stamps_ns", "positions", "scored", "choice", "radius")
+    """One person's waiting forecasts (slots reused once scored), decayed error sums and
+    radius scale."""
 
     def __init__(self, candidates: int, horizons: int):
-        self.stamps_ns = np.zeros(0, np.int64)  # (N,)
-        self.positions = None  # (N, C, H, J, 3) every candidate's forecast
-        self.scored = np.zeros((0, horizons), bool)  # (N, H)
-        self.choice = np.zeros((0, horizons), np.int64)  # (N, H) the candidate published
-        self.radius = None  # (N, H, J) the radius published, before the scale
+        self.active = np.zeros(0, bool)  # (N,) slots holding a waiting forecast
+        self.stamps_ns = self.positions = self.scored = self.choice = self.radius = None
         self.error_sum = np.zeros((candidates, horizons))  # decayed sums of mean joint errors
         self.weight_sum = np.zeros(horizons)  # decayed count
         self.count = np.zeros(horizons, np.int64)  # forecasts scored, not decayed
@@ -70,16 +65,32 @@ class _Person:
 
     def add(self, stamp_ns: int, positions: np.ndarray, choice: np.ndarray,
             radius: np.ndarray) -> None:
-        new = {"stamps_ns": np.int64(stamp_ns), "positions": positions,
-               "scored": np.zeros(len(choice), bool), "choice": choice, "radius": radius}
-        for name in self.WAITING:
-            held = getattr(self, name)
-            setattr(self, name, new[name][None] if held is None or not len(held)
-                    else np.concatenate([held, new[name][None]]))
+        """Hold one forecast: every candidate's positions (C, H, J, 3), which one was
+        published per horizon (H,) and the radius published before the scale (H, J)."""
+        free = np.flatnonzero(~self.active)
+        if not free.size:
+            free = self._grow(positions, radius)
+        slot = free[0]
+        self.active[slot], self.stamps_ns[slot], self.scored[slot] = True, stamp_ns, False
+        self.positions[slot], self.choice[slot], self.radius[slot] = positions, choice, radius
 
-    def keep(self, mask: np.ndarray) -> None:
-        for name in self.WAITING:
-            setattr(self, name, getattr(self, name)[mask])
+    def _grow(self, positions: np.ndarray, radius: np.ndarray) -> np.ndarray:
+        """Twice the slots (8 to start: about a second of frames fill 30); the new ones."""
+        old = len(self.active)
+        more = max(old, 8)
+        shapes = {"active": ((), bool), "stamps_ns": ((), np.int64),
+                  "positions": (positions.shape, np.float32),
+                  "scored": ((len(radius),), bool), "choice": ((len(radius),), np.int64),
+                  "radius": (radius.shape, np.float32)}
+        for name, (shape, dtype) in shapes.items():
+            extra = np.zeros((more, *shape), dtype)
+            held = getattr(self, name)
+            setattr(self, name, extra if held is None else np.concatenate([held, extra]))
+        return np.arange(old, old + more)
+
+    def finish(self, done: np.ndarray) -> None:
+        """Free the slots of forecasts that are done (``done``: (N,) bool)."""
+        self.active &= ~done
 
 
 class TrackRecord:
@@ -127,7 +138,8 @@ class TrackRecord:
     def _score_person(self, person: _Person, previous_ns: int, newest_ns: int,
                       previous_m: np.ndarray, newest_m: np.ndarray, seen: np.ndarray) -> None:
         targets = person.stamps_ns[:, None] + self.horizons_ns[None]  # (N, H)
-        arrived = ~person.scored & (targets > previous_ns) & (targets <= newest_ns)
+        arrived = (person.active[:, None] & ~person.scored & (targets > previous_ns)
+                   & (targets <= newest_ns))
         rows, horizons = np.nonzero(arrived)
         if not rows.size:
             return
@@ -162,7 +174,7 @@ class TrackRecord:
 
     def _drop_arrived(self, person: _Person, newest_ns: int) -> None:
         """Forecasts whose last horizon has passed are done (scored or not)."""
-        person.keep(person.stamps_ns + self.horizons_ns[-1] > newest_ns)
+        person.finish(person.stamps_ns + self.horizons_ns[-1] <= newest_ns)
 
     def mean_errors(self, track_id: str) -> np.ndarray | None:
         """(C, H) decayed mean errors (m); NaN at horizons with too few scored forecasts."""
@@ -201,7 +213,7 @@ class TrackRecord:
             if person is None:
                 person = self.people[track_id] = _Person(len(self.candidates),
                                                          len(self.horizons_ns))
-            person.add(stamp_ns, stacked[row].astype(np.float32), choice[row], radius[row])
+            person.add(stamp_ns, stacked[row], choice[row], radius[row])
 
     def largest_radius_scale(self) -> float:
         """The largest factor on anyone's radius now (1: everyone's is as calibrated)."""
