@@ -152,11 +152,8 @@ class TrackRecord:
         published = distances[np.arange(rows.size), person.choice[rows, horizons]]  # (M, S)
         radius = person.radius[rows, horizons][:, seen]  # (M, S), before the scale
         person.scored[rows, horizons] = True
-        order = np.argsort(target_ns, kind="stable")
         half_life_ns = self.settings.half_life_s * 1e9
-        while order.size:  # one arrival per horizon at a time (mostly all of them at once)
-            _, first = np.unique(horizons[order], return_index=True)
-            now, order = order[first], np.delete(order, first)
+        for now in _one_per_horizon(horizons, target_ns):
             h = horizons[now]
             decay = 0.5 ** ((target_ns[now] - person.updated_ns[h]) / half_life_ns)
             person.error_sum[:, h] = decay * person.error_sum[:, h] + errors[now].T
@@ -274,3 +271,17 @@ class TrackRecord:
         """One line per person whose latest forecast took a baseline somewhere, with why."""
         return [f"{track_id}: {self.explain(track_id, row, horizons_s)}"
                 for track_id, row in sorted(self.latest_choice.items()) if row.any()]
+
+
+def _one_per_horizon(horizons: np.ndarray, target_ns: np.ndarray):
+    """Arrivals (indices) in groups with each horizon at most once, oldest target first: the
+    decayed sums of one horizon take its arrivals in order. Mostly one group (one arrival per
+    horizon and frame); more when frames come further apart than forecasts were made."""
+    if np.unique(horizons).size == horizons.size:
+        yield np.arange(horizons.size)
+        return
+    order = np.argsort(target_ns, kind="stable")
+    while order.size:
+        _, first = np.unique(horizons[order], return_index=True)
+        yield order[first]
+        order = np.delete(order, first)
