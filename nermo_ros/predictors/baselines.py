@@ -176,7 +176,7 @@ def constant_velocity(batch: WindowBatch, fit: JointFit, horizons_s: np.ndarray,
     return _fill_unseen(fit, positions, sigma, settings, radius_factor)
 
 
-BOTH_BASELINES = ("constant_velocity", "zero_velocity")  # both_baselines' order
+BOTH_BASELINES = (ConstantVelocityPredictor.name, ZeroVelocityPredictor.name)  # their order
 
 
 def both_baselines(batch: WindowBatch, horizons_s: np.ndarray, coverage: float,
