@@ -3,8 +3,8 @@
 Each forecast waits until its horizons arrive. When a person's new frame at stamp t comes after
 their previous frame at t_prev, every waiting horizon of theirs whose time falls in
 (t_prev, t] is scored against where they were then, linearly interpolated between the two
-frames (for joints seen in both, and only across gaps of at most ``max_gap_s``, as in
-``truth.py``). A frame counts as scored once the newest stamp has passed its last horizon; the
+frames (for joints seen in both, and only across gaps of at most ``max_gap_s``:
+``truth.arrivals``). A frame counts as scored once the newest stamp has passed its last horizon; the
 summary covers the latest ``max_frames`` scored frames. The waiting forecasts of everyone sit
 in one set of arrays, so a frame costs the same few array operations however many people and
 forecasts wait.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
+from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S, arrivals, between
 from nermo_ros.predictors.base import ForecastBatch
 
 
@@ -154,16 +154,12 @@ class LiveCoverage:
         previous_ns, newest_ns = last.previous_ns[person], last.newest_ns[person]
         live = (w.active & last.fresh[person] & (w.stamps_ns < newest_ns)
                 & (newest_ns - previous_ns <= self.max_gap_ns))
-        targets = w.stamps_ns[:, None] + self.horizons_ns[None]  # (slots, H)
-        arrived = (live[:, None] & (targets > previous_ns[:, None])
-                   & (targets <= newest_ns[:, None]))
-        slots, horizons = np.nonzero(arrived)
+        slots, horizons, _, weight = arrivals(w.stamps_ns, live[:, None], self.horizons_ns,
+                                              previous_ns, newest_ns)
         if not slots.size:
             return
         who = person[slots]
-        weight = ((targets[slots, horizons] - last.previous_ns[who])
-                  / (last.newest_ns[who] - last.previous_ns[who]))[:, None, None]
-        truth = (1 - weight) * last.previous_m[who] + weight * last.newest_m[who]
+        truth = between(last.previous_m[who], last.newest_m[who], weight)
         seen = last.seen[who]  # (M, J)
         radius = w.radius_m[slots, horizons]
         error = np.linalg.norm(w.positions_m[slots, horizons] - truth, axis=-1)

@@ -5,8 +5,8 @@ the floor, acrobatics, a fast run) it can be worse than the trivial forecasts (B
 "Motion unlike the training data"), and nothing in one window says so reliably. What does say
 so is what the person did next: every forecast is scored when its horizons arrive, for the
 model and for the baselines alike, against where the person then was (linearly interpolated
-between the two frames around that time, joints seen in both, as ``live_coverage.py`` scores
-the radius). Per person and horizon, each forecaster's mean error is kept with weights that
+between the two frames around that time, joints seen in both: ``truth.arrivals``, as
+``live_coverage.py`` scores the radius). Per person and horizon, each forecaster's mean error is kept with weights that
 halve every ``half_life_s`` seconds. Where a baseline's mean is lower than the model's by more
 than ``margin`` (as a share of the baseline's), after at least ``min_scored`` scored forecasts,
 that horizon of that person's next forecast is the baseline's.
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
+from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S, arrivals, between
 from nermo_ros.predictors.base import ForecastBatch
 
 DEFAULT_HALF_LIFE_S = 1.0
@@ -137,15 +137,12 @@ class TrackRecord:
 
     def _score_person(self, person: _Person, previous_ns: int, newest_ns: int,
                       previous_m: np.ndarray, newest_m: np.ndarray, seen: np.ndarray) -> None:
-        targets = person.stamps_ns[:, None] + self.horizons_ns[None]  # (N, H)
-        arrived = (person.active[:, None] & ~person.scored & (targets > previous_ns)
-                   & (targets <= newest_ns))
-        rows, horizons = np.nonzero(arrived)
+        rows, horizons, target_ns, weight = arrivals(
+            person.stamps_ns, person.active[:, None] & ~person.scored, self.horizons_ns,
+            previous_ns, newest_ns)
         if not rows.size:
             return
-        target_ns = targets[rows, horizons]
-        weight = ((target_ns - previous_ns) / (newest_ns - previous_ns))[:, None, None]
-        truth = (1 - weight) * previous_m[seen][None] + weight * newest_m[seen][None]  # (M, S, 3)
+        truth = between(previous_m[seen], newest_m[seen], weight)  # (M, S, 3)
         forecast = person.positions[rows, :, horizons][:, :, seen]  # (M, C, S, 3)
         distances = np.linalg.norm(forecast - truth[:, None], axis=-1)  # (M, C, S)
         errors = distances.mean(axis=-1)  # (M, C)

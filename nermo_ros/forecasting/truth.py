@@ -3,7 +3,9 @@
 The truth at t is the observed pose linearly interpolated between the two observations around
 t, for the joints seen in both, and only where those observations are at most
 ``SCORING_MAX_GAP_S`` apart: across a longer gap nobody knows where the person was. Bag
-evaluation and the demo's live score both read it from here.
+evaluation and the demo's live score read it from a track's observations (``interpolate``);
+the predictor's live scorers (``live_coverage.py``, ``track_record.py``), which keep only each
+person's two newest frames, ask which waiting horizons arrived between them (``arrivals``).
 """
 
 from __future__ import annotations
@@ -31,3 +33,29 @@ def interpolate(stamps_ns: np.ndarray, positions_m: np.ndarray, observed: np.nda
     ok = inside & (span_ns <= max_gap_s * 1e9)
     valid = ok[:, None] & observed[lo] & observed[hi]
     return positions, valid
+
+
+def arrivals(stamps_ns: np.ndarray, waiting: np.ndarray, horizons_ns: np.ndarray,
+             previous_ns, newest_ns) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The waiting horizons whose time came with a person's newest frame.
+
+    ``stamps_ns`` (N,): when each waiting forecast was made; ``waiting`` (N, H): horizons not
+    scored yet; ``previous_ns``, ``newest_ns``: the person's two newest frames, a scalar or one
+    per forecast (N,). A horizon arrives when its time falls in (previous, newest], so with
+    exactly one frame. Returns ``rows``, ``horizons`` (M,), their times ``target_ns`` (M,) and ``weight``
+    (M,): where each falls between the two frames (0 at the previous one, 1 at the newest), the
+    share of the newest frame in its truth (``between``)."""
+    targets_ns = stamps_ns[:, None] + horizons_ns[None]  # (N, H)
+    previous = np.broadcast_to(np.asarray(previous_ns, np.int64), stamps_ns.shape)[:, None]
+    newest = np.broadcast_to(np.asarray(newest_ns, np.int64), stamps_ns.shape)[:, None]
+    rows, horizons = np.nonzero(waiting & (targets_ns > previous) & (targets_ns <= newest))
+    target_ns = targets_ns[rows, horizons]
+    weight = (target_ns - previous[rows, 0]) / (newest[rows, 0] - previous[rows, 0])
+    return rows, horizons, target_ns, weight
+
+
+def between(previous_m: np.ndarray, newest_m: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(M, J, 3) positions between two frames, ``weight`` (M,) the newest frame's share
+    (``arrivals``). The frames are (J, 3), one person's, or (M, J, 3), one per arrival."""
+    weight = weight[:, None, None]
+    return (1 - weight) * previous_m + weight * newest_m
