@@ -106,6 +106,26 @@ def test_demo_command_streams_the_recorded_walk_and_writes_the_plot(tmp_path):
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.ros
+@pytest.mark.slow
+def test_demo_scores_forecasts_a_baseline_took_horizons_of_as_the_forecasters(tmp_path):
+    # On the crawl the track record hands NeRMo's short horizons to constant velocity within
+    # a second or so; those forecasts are still the node's, and count in its row.
+    result = run_demo("--clip", "humanoid3d_crawl.txt", "--duration", "6", "--plot",
+                      str(tmp_path / "error.png"), domain_base=34)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stdout.splitlines() if "| frames in" in line]
+    assert all(re.search(r"error at 400 ms: nermo +(\d+|--) mm", line) for line in lines)
+    forecasts_out = int(re.search(r"(\d+) forecasts out\.", result.stdout).group(1))
+    handed = re.search(r"(\d+) of (\d+) forecasts took a baseline at some horizon by the "
+                       r"track record: constant_velocity at 0.08 s (\d+)x", result.stdout)
+    assert handed, result.stdout[-2000:]
+    assert int(handed.group(2)) == forecasts_out and 0 < int(handed.group(1)) <= forecasts_out
+    (row,) = [line.split() for line in result.stdout.splitlines()
+              if line.strip().startswith("nermo ")]
+    assert len(row) == 1 + 9 and "--" not in row  # every horizon scored, under one name
+
+
 def test_demo_settings_name_their_node_and_perception_ones_need_an_input(capsys):
     assert main(["demo", "--set", "video_realtime=false"]) == 2
     assert "must look like predictor.NAME=VALUE" in capsys.readouterr().err

@@ -3,6 +3,8 @@ horizons where it has lately been clearly better for that person (forecasting/tr
 First on hand-made motion whose answer is known, then the shipped model on real mocap that CMU
 does not show (a crawl) and on a walk it does."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,8 @@ from nermo_ros.bag.offline import run_offline
 from nermo_ros.data.pybullet_clips import load_clip
 from nermo_ros.forecasting.core import TRACK_RECORD_FALLBACK
 from nermo_ros.forecasting.settings import settings_from
-from nermo_ros.forecasting.track_record import TrackRecord, TrackRecordSettings
+from nermo_ros.forecasting.track_record import (TrackRecord, TrackRecordSettings, forecaster_of,
+                                                handover_note)
 from nermo_ros.predictors.base import ForecastBatch
 from nermo_ros.predictors.factory import make_predictor_from_params
 from nermo_ros.skeleton import NUM_JOINTS
@@ -197,3 +200,14 @@ def test_on_a_spin_the_radius_grows_until_it_holds_about_as_often_as_it_states()
     for a, b in zip(adapted.records, as_calibrated.records):
         assert np.array_equal(a.positions_m, b.positions_m)
         assert (a.radius_m >= b.radius_m).all()
+
+
+def test_predictor_fields_name_the_forecaster_and_count_where_baselines_took_over():
+    fields = Counter({"nermo": 5, "nermo; constant_velocity at 0.08, 0.16 s": 3,
+                      "nermo; constant_velocity at 0.08 s; zero_velocity at 1 s": 2})
+    assert {forecaster_of(name) for name in fields} == {"nermo"}
+    assert handover_note(fields) == (
+        "5 of 10 forecasts took a baseline at some horizon by the track record: "
+        "constant_velocity at 0.08 s 5x, 0.16 s 3x; zero_velocity at 1 s 2x")
+    assert handover_note(Counter({"nermo": 4})) is None
+    assert forecaster_of("constant_velocity") == "constant_velocity"

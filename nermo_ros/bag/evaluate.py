@@ -22,6 +22,7 @@ from nermo_ros.bag.report import Evaluation
 from nermo_ros.forecasting.core import (TRACK_EVICTED, TRACK_EXPIRED, TRACK_RECORD_FALLBACK,
                                         WITHHELD)
 from nermo_ros.forecasting.settings import PredictorSettings, settings_from
+from nermo_ros.forecasting.track_record import forecaster_of, handover_note
 from nermo_ros.forecasting.truth import SCORING_MAX_GAP_S
 from nermo_ros.predictors.factory import make_predictor_from_params
 from nermo_ros.tracking.validation import BodyLimits, Reason
@@ -99,9 +100,9 @@ def evaluate_recorded(data: EvaluationInput, forecasts_bag: str | Path,
         answered = {r.stamp_ns: r.log_ns for r in records}
         latency_s = [(log - arrived[s]) * 1e-9 for s, log in answered.items() if s in arrived]
         kind = "recorded: frame received -> its forecast received, by the recorder's clock"
-    name = records[0].predictor.split(";")[0] if records else "recorded"
+    name = forecaster_of(records[0].predictor) if records else "recorded"
     return score_run(data, records, latency_s, "recorded", name, kind, max_gap_s,
-                     read_report.lines()[1:]), records
+                     read_report.lines()[1:] + track_record_notes(records)), records
 
 
 def evaluate_offline(data: EvaluationInput, max_gap_s: float = SCORING_MAX_GAP_S
@@ -119,22 +120,9 @@ def evaluate_offline(data: EvaluationInput, max_gap_s: float = SCORING_MAX_GAP_S
 
 
 def track_record_notes(records: list[ForecastRecord]) -> list[str]:
-    """How many forecasts took a baseline, and where, from the predictor names they carry
-    (``nermo; constant_velocity at 0.08, 0.16 s``)."""
-    mixed = [r.predictor for r in records if ";" in r.predictor]
-    if not mixed:
-        return []
-    taken: dict[str, Counter] = {}
-    for name in mixed:
-        for part in name.split(";")[1:]:
-            baseline, _, horizons = part.strip().partition(" at ")
-            taken.setdefault(baseline, Counter()).update(
-                float(h) for h in horizons.removesuffix(" s").split(", "))
-    where = "; ".join(f"{baseline} at " + ", ".join(f"{h:g} s {n}x" for h, n in
-                                                    sorted(counts.items()))
-                      for baseline, counts in taken.items())
-    return [f"{len(mixed)} of {len(records)} forecasts took a baseline at some horizon by the "
-            f"track record: {where}"]
+    """How many forecasts took a baseline, and where (``track_record.handover_note``)."""
+    note = handover_note(Counter(r.predictor for r in records))
+    return [note] if note else []
 
 
 def event_notes(counts) -> list[str]:

@@ -10,6 +10,7 @@ zero-velocity baseline from its own window of the same skeletons.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Callable
 
 import numpy as np
@@ -21,6 +22,7 @@ from std_msgs.msg import Header
 from nermo_ros.data.clip import Clip
 from nermo_ros.forecasting.core import ForecastCore
 from nermo_ros.forecasting.settings import settings_from
+from nermo_ros.forecasting.track_record import forecaster_of
 from nermo_ros.demo.live_error import LiveErrors
 from nermo_ros.demo.report import BASELINE
 from nermo_ros.msg import HumanForecastArray, Skeleton3DArray
@@ -94,7 +96,8 @@ class ForecastMonitor(Node):
         self.errors = LiveErrors(self.horizons_s)
         self.frames_in = self.forecasts_out = 0
         self.last_frame_s = time.monotonic()
-        self.predictor_name = ""
+        self.predictor_name = ""  # the forecaster, whatever horizons a baseline took
+        self.predictor_fields: Counter = Counter()  # forecasts by their predictor field
         self.predictor_status: dict[str, str] = {}
         # The baseline sees the frames through the same core as the predictor node (every
         # accepted person, from the first frame on).
@@ -125,12 +128,15 @@ class ForecastMonitor(Node):
     def _on_forecasts(self, msg: HumanForecastArray) -> None:
         for message in msg.forecasts:
             forecast = forecast_arrays(message)
-            self.predictor_name = forecast.predictor
+            # scored as the forecaster's, with or without horizons the track record handed
+            # to a baseline (``nermo; zero_velocity at 1 s``): that is what was published
+            self.predictor_name = forecaster_of(forecast.predictor)
+            self.predictor_fields[forecast.predictor] += 1
             self.forecasts_out += 1
             if not np.allclose(forecast.time_offsets_s, self.horizons_s, atol=1e-4):
                 continue
             still = self._baselines.pop((forecast.track_id, forecast.stamp_ns), None)
-            scored = {forecast.predictor: forecast.positions_m.astype(float)}
+            scored = {self.predictor_name: forecast.positions_m.astype(float)}
             if still is not None:
                 scored[BASELINE] = still
             self.errors.forecast(forecast.track_id, forecast.stamp_ns, scored)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from nermo_ros.demo.plot import plot_error_vs_horizon
+from nermo_ros.forecasting.track_record import handover_note
 
 BASELINE = "zero_velocity baseline"
 
@@ -55,8 +56,8 @@ class Reporter:
         still = errors.recent_mpjpe_mm(BASELINE, self.scored_horizon_s)
         status = monitor.predictor_status
         self._print(f"{time.monotonic() - self._started_s:5.0f} s | frames in "
-                    f"{monitor.frames_in:5d} | forecasts out {monitor.forecasts_out:5d} | predictor "
-                    f"latency p50 {_ms(status, 'predictor_latency_p50_ms')} ms, p99 "
+                    f"{monitor.frames_in:5d} | forecasts out {monitor.forecasts_out:5d} | "
+                    f"predictor latency p50 {_ms(status, 'predictor_latency_p50_ms')} ms, p99 "
                     f"{_ms(status, 'predictor_latency_p99_ms')} ms | error at "
                     f"{self.scored_horizon_s * 1e3:.0f} ms: {name} {_mm(recent)} mm, "
                     f"standing still {_mm(still)} mm")
@@ -79,6 +80,10 @@ class Reporter:
             self._print(f"The predictor skipped {skipped} frames that came while it was busy "
                         f"(its input keeps only the newest frames: a late frame is worth "
                         f"nothing to a planner).")
+        handed_over = handover_note(monitor.predictor_fields)
+        if handed_over:
+            self._print(f"{handed_over[0].upper()}{handed_over[1:]} (docs/nodes.md, \"Track "
+                        f"record\"); the {name} row scores what was published.")
         self._print("Mean joint error (mm) by horizon:")
         width = max(len(label) for label in table) + 1
         self._print(f"  {'horizon (ms)':<{width}}" + " ".join(f"{h:5.0f}" for h in horizons_ms))

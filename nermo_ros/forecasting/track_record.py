@@ -6,10 +6,10 @@ the floor, acrobatics, a fast run) it can be worse than the trivial forecasts (B
 so is what the person did next: every forecast is scored when its horizons arrive, for the
 model and for the baselines alike, against where the person then was (linearly interpolated
 between the two frames around that time, joints seen in both: ``truth.arrivals``, as
-``live_coverage.py`` scores the radius). Per person and horizon, each forecaster's mean error is kept with weights that
-halve every ``half_life_s`` seconds. Where a baseline's mean is lower than the model's by more
-than ``margin`` (as a share of the baseline's), after at least ``min_scored`` scored forecasts,
-that horizon of that person's next forecast is the baseline's.
+``live_coverage.py`` scores the radius). Per person and horizon, each forecaster's mean error
+is kept with weights that halve every ``half_life_s`` seconds. Where a baseline's mean is
+lower than the model's by more than ``margin`` (as a share of the baseline's), after at least
+``min_scored`` scored forecasts, that horizon of that person's next forecast is the baseline's.
 
 The published radius is scored the same way: per person and horizon it is multiplied by a
 factor of at least 1 that grows while the share of joints outside it exceeds ``1 - coverage``
@@ -23,6 +23,7 @@ is noticed only once forecasts made before it have matured.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -269,6 +270,32 @@ class TrackRecord:
         return [f"{track_id}: {self.explain(track_id, row, horizons_s)}"
                 for track_id, row in sorted(self.latest_choice.items()) if row.any()]
 
+
+def forecaster_of(predictor: str) -> str:
+    """The forecaster a forecast's predictor field names first: ``nermo`` of ``nermo;
+    constant_velocity at 0.08 s`` (``TrackRecord.describe``). Whatever horizons a baseline
+    took, the forecast is the one that forecaster's node published."""
+    return predictor.split(";")[0].strip()
+
+
+def handover_note(predictors: Counter) -> str | None:
+    """How many forecasts took a baseline, and where, from their predictor fields (field ->
+    how many forecasts carried it); None when none did."""
+    taken: dict[str, Counter] = {}
+    mixed = 0
+    for name, count in predictors.items():
+        for part in name.split(";")[1:]:
+            baseline, _, horizons = part.strip().partition(" at ")
+            for horizon in horizons.removesuffix(" s").split(", "):
+                taken.setdefault(baseline, Counter())[float(horizon)] += count
+        mixed += count if ";" in name else 0
+    if not mixed:
+        return None
+    where = "; ".join(f"{baseline} at " + ", ".join(f"{h:g} s {n}x" for h, n in
+                                                    sorted(counts.items()))
+                      for baseline, counts in taken.items())
+    return (f"{mixed} of {sum(predictors.values())} forecasts took a baseline at some horizon "
+            f"by the track record: {where}")
 
 def _one_per_horizon(horizons: np.ndarray, target_ns: np.ndarray):
     """Arrivals (indices) in groups with each horizon at most once, oldest target first: the

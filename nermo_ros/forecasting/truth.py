@@ -42,9 +42,9 @@ def arrivals(stamps_ns: np.ndarray, waiting: np.ndarray, horizons_ns: np.ndarray
     ``stamps_ns`` (N,): when each waiting forecast was made; ``waiting`` (N, H): horizons not
     scored yet; ``previous_ns``, ``newest_ns``: the person's two newest frames, a scalar or one
     per forecast (N,). A horizon arrives when its time falls in (previous, newest], so with
-    exactly one frame. Returns ``rows``, ``horizons`` (M,), their times ``target_ns`` (M,) and ``weight``
-    (M,): where each falls between the two frames (0 at the previous one, 1 at the newest), the
-    share of the newest frame in its truth (``between``)."""
+    exactly one frame. Returns ``rows``, ``horizons`` (M,), their times ``target_ns`` (M,) and
+    ``weight`` (M,): where each falls between the two frames (0 at the previous one, 1 at the
+    newest), the share of the newest frame in its truth (``between``)."""
     targets_ns = stamps_ns[:, None] + horizons_ns[None]  # (N, H)
     previous = np.broadcast_to(np.asarray(previous_ns, np.int64), stamps_ns.shape)[:, None]
     newest = np.broadcast_to(np.asarray(newest_ns, np.int64), stamps_ns.shape)[:, None]
