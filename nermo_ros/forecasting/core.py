@@ -20,6 +20,7 @@ from nermo_ros.forecasting.calibration import gaussian_radius_factor
 from nermo_ros.forecasting.output_check import forecast_problems
 from nermo_ros.forecasting.settings import PredictorSettings
 from nermo_ros.forecasting.track_record import TrackRecord, TrackRecordSettings
+from nermo_ros.forecasting.view_level import ViewLevel, turn_back, turn_batch
 from nermo_ros.predictors.base import ForecastBatch, Predictor
 from nermo_ros.predictors.baselines import BOTH_BASELINES, both_baselines
 from nermo_ros.tracking.tracker import Accepted, Tracker
@@ -80,6 +81,8 @@ class ForecastCore:
         self.limits = BodyLimits(settings.max_distance_m, settings.max_body_extent_m)
         self.counts: Counter = Counter()  # event reason -> how many, since start
         self.track_record = _track_record_for(predictor, settings)
+        # The view's tilt is estimated always (for /diagnostics), taken away with level_view.
+        self.view = ViewLevel(settings.view_level_settings())
         self.frames_in = self.frames_answered = self.forecasts_out = 0
 
     def refuse(self, rejection: Rejection, result: FrameResult | None = None) -> None:
@@ -100,6 +103,7 @@ class ForecastCore:
                 self.refuse(stale, result)
                 return result
         ready, accepted = self._take(stamp_ns, people, result)
+        self._see_view(stamp_ns, people)
         if self.track_record is not None:
             self.track_record.score(stamp_ns, self.tracker.windows)
         if people and not accepted:
@@ -156,6 +160,15 @@ class ForecastCore:
         return self.tracker.push(track_id, stamp_ns, valid.positions_m, valid.observed,
                                  keep=in_frame)
 
+    def _see_view(self, stamp_ns: int, people: Sequence[PersonInput]) -> None:
+        """The newest frame of everyone accepted in this frame, into the view's tilt."""
+        windows = self.tracker.windows
+        fresh = [windows[p.track_id] for p in people if p.track_id in windows
+                 and windows[p.track_id].newest_ns == stamp_ns]
+        if fresh:
+            self.view.update(stamp_ns, np.stack([w.positions_m[-1] for w in fresh]),
+                             np.stack([w.observed[-1] for w in fresh]))
+
     def _forget(self, track_id: str, kind: str, why: str, result: FrameResult) -> None:
         self.predictor.reset_track(track_id)
         if self.track_record is not None:
@@ -166,9 +179,14 @@ class ForecastCore:
         """Forecast ``ready`` into ``result``; False if the predictor failed (no answer: an
         empty array would say that nobody is there)."""
         batch = self.tracker.batch(ready)
+        turn = self.view.turn() if self.settings.level_view else None
         started_s = time.perf_counter()
         try:
-            forecast = self.predictor.predict(batch, self.horizons_s)
+            if turn is None:
+                forecast = self.predictor.predict(batch, self.horizons_s)
+            else:  # the model sees the view level; the forecast goes back to the input's frame
+                forecast = turn_back(self.predictor.predict(turn_batch(batch, turn),
+                                                            self.horizons_s), turn)
         except PREDICTOR_FAILURES as error:
             for track_id in ready:
                 self.predictor.reset_track(track_id)

@@ -15,6 +15,9 @@ from nermo_ros.forecasting.calibration import LEVELS
 from nermo_ros.forecasting.report_hold import DEFAULT_HOLD_JITTER_M, DEFAULT_HOLD_TIME_S
 from nermo_ros.forecasting.track_record import (DEFAULT_HALF_LIFE_S, DEFAULT_MARGIN,
                                                 DEFAULT_MIN_SCORED, DEFAULT_RADIUS_RATE)
+from nermo_ros.forecasting.view_level import (DEFAULT_MAX_TILT_DEG, DEFAULT_MIN_TILT_DEG,
+                                              ViewLevelSettings)
+from nermo_ros.forecasting.view_level import DEFAULT_HALF_LIFE_S as VIEW_HALF_LIFE_S
 from nermo_ros.planning.settings import PLANNER_OUTPUT_PARAMS
 from nermo_ros.predictors.base import DEFAULT_COVERAGE, DEFAULT_MIRROR_AVERAGE
 from nermo_ros.predictors.factory import PREDICTOR_NAMES
@@ -78,7 +81,20 @@ PARAMS = (
               "mean spine turned upright and turns the forecast back, so a camera's tilt (or a "
               "frame whose z is not up) does not reach the model, which learned from upright "
               "mocap; the person's own lean is lost (predictors/levelling.py); calibrated for "
-              "1 adaptation step"),
+              "1 adaptation step. Not with level_view"),
+    ParamSpec("level_view", False, "Turn every window by the view's tilt, estimated from "
+              "everyone's spine over the last seconds, when it is at least "
+              "level_view_min_tilt_deg, and the forecasts back: a pitched camera's people "
+              "reach the model upright with their own lean kept (forecasting/view_level.py); "
+              "the tilt is on /diagnostics either way. Not with level_body"),
+    ParamSpec("level_view_half_life_s", VIEW_HALF_LIFE_S, "The view's tilt estimate's memory: "
+              "a spine seen this many seconds ago counts half", at_least(0.0, inclusive=False)),
+    ParamSpec("level_view_min_tilt_deg", DEFAULT_MIN_TILT_DEG, "level_view turns the view "
+              "only when its estimated tilt is at least this (people's own mean lean over "
+              "10 s in CMU's trials: 1-11 degrees, bending up to 29)", between(0.0, 90.0)),
+    ParamSpec("level_view_max_tilt_deg", DEFAULT_MAX_TILT_DEG, "Spines tilted further than "
+              "this from the frame's z (crawling, lying) are left out of the estimate, and a "
+              "view estimated as tilted further is left as it is", between(0.0, 90.0)),
     ParamSpec("track_record", True, "Score each person's forecasts when their future arrives, "
               "for NeRMo and the two baselines alike, and at a horizon where a baseline has "
               "lately been clearly better for that person, publish the baseline's forecast "
@@ -173,6 +189,10 @@ class _SettingsMethods:
                                max_tracks=self.max_tracks,
                                max_joint_speed_mps=self.max_joint_speed_mps)
 
+    def view_level_settings(self) -> ViewLevelSettings:
+        return ViewLevelSettings(self.level_view_half_life_s, self.level_view_min_tilt_deg,
+                                 self.level_view_max_tilt_deg)
+
     def as_params(self) -> dict[str, Any]:
         """name -> value, lists as lists (for ROS parameter overrides)."""
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
@@ -206,6 +226,13 @@ def settings_from(values: Mapping[str, Any] | None = None) -> PredictorSettings:
     if merged["min_frames"] > merged["window_frames"]:
         raise ValueError(f"refusing these settings: min_frames={merged['min_frames']} must be "
                          f"<= window_frames={merged['window_frames']}")
+    if merged["level_view"] and merged["level_body"]:
+        raise ValueError("refusing these settings: level_view and level_body both turn the "
+                         "windows; choose one (level_view keeps each person's own lean)")
+    if merged["level_view_min_tilt_deg"] > merged["level_view_max_tilt_deg"]:
+        raise ValueError(f"refusing these settings: level_view_min_tilt_deg="
+                         f"{merged['level_view_min_tilt_deg']} must be <= "
+                         f"level_view_max_tilt_deg={merged['level_view_max_tilt_deg']}")
     for name in ("horizons_s", "input_error_m"):  # lists as tuples: settings compare by value
         merged[name] = tuple(float(v) for v in merged[name])
     return PredictorSettings(**merged)

@@ -99,6 +99,7 @@ def predictor_report(node) -> DiagnosticReport:
     }
     values.update(coverage_values(predictor, node.live_coverage, core.horizons_s))
     values.update(track_record_values(core))
+    values.update(view_values(core))
     # The input's own error added to every radius (input_error_m; 0: input taken as exact).
     values["radius_input_error_max_m"] = float(max(settings.input_error_m))
     values["dropped_total"] = sum(n for reason, n in events.items() if reason not in ROUTINE
@@ -126,6 +127,13 @@ def predictor_report(node) -> DiagnosticReport:
     if problems:
         return DiagnosticReport(WARN, "; ".join(problems), values)
     return DiagnosticReport(OK, f"{len(core.tracker)} people tracked", values)
+
+
+def view_values(core) -> dict:
+    """The view's tilt as the people in it show it (NaN until enough were seen), and whether
+    level_view takes it away now (``forecasting/view_level.py``)."""
+    return {"view_tilt_deg": core.view.tilt_deg,
+            "view_levelled": bool(core.settings.level_view and core.view.turn() is not None)}
 
 
 def coverage_values(predictor, live, horizons_s) -> dict:

@@ -40,8 +40,16 @@ def upright_rotations(batch: WindowBatch, pelvis: int, neck: int) -> np.ndarray:
     spine = np.where(both[..., None], batch.positions[:, :, neck] - batch.positions[:, :, pelvis],
                      0.0)
     mean = spine.sum(axis=1) / np.maximum(both.sum(axis=1), 1)[:, None]  # (B, 3)
-    length = np.linalg.norm(mean, axis=-1)
-    unit = mean / np.maximum(length, 1e-12)[:, None]
+    turn = turns_to_up(mean)
+    turn[np.linalg.norm(mean, axis=-1) < MIN_SPINE_M] = np.eye(3)
+    return turn
+
+
+def turns_to_up(directions: np.ndarray) -> np.ndarray:
+    """(B, 3, 3): the smallest rotation taking each (B, 3) direction to +z (Rodrigues);
+    identity for a zero direction."""
+    length = np.linalg.norm(directions, axis=-1)
+    unit = directions / np.maximum(length, 1e-12)[:, None]
     axis = np.cross(unit, [0.0, 0.0, 1.0])  # (B, 3), |axis| = sin(angle)
     sin = np.linalg.norm(axis, axis=-1)
     cos = unit[:, 2]
@@ -50,11 +58,10 @@ def upright_rotations(batch: WindowBatch, pelvis: int, neck: int) -> np.ndarray:
     cross[:, 0, 1], cross[:, 0, 2], cross[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
     cross -= cross.transpose(0, 2, 1)
     turn = (np.eye(3) + sin[:, None, None] * cross
-            + (1.0 - cos)[:, None, None] * cross @ cross)  # Rodrigues
-    upside_down = (sin < 1e-9) & (cos < 0)  # spine straight down: half a turn about x
+            + (1.0 - cos)[:, None, None] * cross @ cross)
+    upside_down = (sin < 1e-9) & (cos < 0)  # straight down: half a turn about x
     turn[upside_down] = np.diag([1.0, -1.0, -1.0])
-    keep = (length < MIN_SPINE_M) | ((sin < 1e-9) & (cos > 0))
-    turn[keep] = np.eye(3)
+    turn[(length < 1e-12) | ((sin < 1e-9) & (cos > 0))] = np.eye(3)
     return turn
 
 
