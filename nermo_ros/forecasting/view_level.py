@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nermo_ros.predictors.base import ForecastBatch, WindowBatch
-from nermo_ros.predictors.levelling import SPINE_JOINTS, turns_to_up
+# a shorter pelvis-to-neck line (both joints barely apart) says nothing: MIN_SPINE_M
+from nermo_ros.predictors.levelling import MIN_SPINE_M, SPINE_JOINTS, turns_to_up
 from nermo_ros.skeleton import LAYOUT_ID
 
 DEFAULT_HALF_LIFE_S = 10.0
@@ -33,7 +34,6 @@ DEFAULT_MAX_TILT_DEG = 60.0
 # and 20, the same on level views, and up to 5 % less error on pitched ones, which a later
 # estimate leaves untouched for longer.
 MIN_SPINES = 5.0
-MIN_SPINE_M = 0.05  # a shorter pelvis-to-neck line (both joints barely apart) says nothing
 
 
 @dataclass(frozen=True)
