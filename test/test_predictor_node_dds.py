@@ -147,7 +147,7 @@ def test_a_real_clip_gets_one_forecast_array_per_frame_with_stamps_shapes_and_id
              and int(harness.diagnostics[-1]["forecast_arrays_out_total"]) >= len(stamps_ns))
     status = harness.diagnostics[-1]
     assert status["windows"] == "2" and float(status["predictor_latency_p99_ms"]) > 0
-    assert "view_tilt_deg" in status and status["view_levelled"] == "False"  # level_view off
+    assert "view_tilt_deg" in status and status["view_levelled"] == "False"  # a level view
 
 
 def valid_pose():

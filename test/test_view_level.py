@@ -99,19 +99,21 @@ def test_a_walk_seen_by_a_camera_pitched_30_degrees_is_forecast_as_if_seen_level
     known, and a level view is left exactly as it is."""
     upright = convert.clip_frames(load_clip("humanoid3d_walk.txt", cycles=4))
     pitched = convert.tilted_frames(upright, 30.0)
-    plain_upright = mpjpe_m(upright, offline(upright, track_record=False))
-    plain_pitched = mpjpe_m(pitched, offline(pitched, track_record=False))
-    levelled_pitched = mpjpe_m(pitched, offline(pitched, level_view=True, track_record=False))
+    plain_upright = mpjpe_m(upright, offline(upright, level_view=False, track_record=False))
+    plain_pitched = mpjpe_m(pitched, offline(pitched, level_view=False, track_record=False))
+    levelled_pitched = mpjpe_m(pitched, offline(pitched, track_record=False))  # the default
     assert plain_pitched[0] > 1.4 * plain_upright[0]
     assert (levelled_pitched <= 1.05 * plain_upright).all()
     assert levelled_pitched[0] < 0.75 * plain_pitched[0]
-    level_run = offline(upright, level_view=True)
+    level_run = offline(upright)
     assert [r.positions_m.tobytes() for r in level_run.records] == [
-        r.positions_m.tobytes() for r in offline(upright).records]
+        r.positions_m.tobytes() for r in offline(upright, level_view=False).records]
 
 
-def test_level_view_and_level_body_are_not_both_taken():
-    with pytest.raises(ValueError, match="level_view and level_body"):
-        settings_from({"level_view": True, "level_body": True})
+def test_level_view_is_the_default_and_level_body_needs_it_off():
+    assert settings_from({}).level_view and not settings_from({}).level_body
+    with pytest.raises(ValueError, match="level_body: true needs level_view: false"):
+        settings_from({"level_body": True})
+    assert settings_from({"level_body": True, "level_view": False}).level_body
     with pytest.raises(ValueError, match="level_view_min_tilt_deg"):
         settings_from({"level_view_min_tilt_deg": 50.0, "level_view_max_tilt_deg": 40.0})

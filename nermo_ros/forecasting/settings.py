@@ -81,12 +81,13 @@ PARAMS = (
               "mean spine turned upright and turns the forecast back, so a camera's tilt (or a "
               "frame whose z is not up) does not reach the model, which learned from upright "
               "mocap; the person's own lean is lost (predictors/levelling.py); calibrated for "
-              "1 adaptation step. Not with level_view"),
-    ParamSpec("level_view", False, "Turn every window by the view's tilt, estimated from "
+              "1 adaptation step. Needs level_view: false"),
+    ParamSpec("level_view", True, "Turn every window by the view's tilt, estimated from "
               "everyone's spine over the last seconds, when it is at least "
               "level_view_min_tilt_deg, and the forecasts back: a pitched camera's people "
               "reach the model upright with their own lean kept (forecasting/view_level.py); "
-              "the tilt is on /diagnostics either way. Not with level_body"),
+              "the tilt is on /diagnostics either way; a level view is left exactly as it is. "
+              "Not with level_body"),
     ParamSpec("level_view_half_life_s", VIEW_HALF_LIFE_S, "The view's tilt estimate's memory: "
               "a spine seen this many seconds ago counts half", at_least(0.0, inclusive=False)),
     ParamSpec("level_view_min_tilt_deg", DEFAULT_MIN_TILT_DEG, "level_view turns the view "
@@ -228,7 +229,9 @@ def settings_from(values: Mapping[str, Any] | None = None) -> PredictorSettings:
                          f"<= window_frames={merged['window_frames']}")
     if merged["level_view"] and merged["level_body"]:
         raise ValueError("refusing these settings: level_view and level_body both turn the "
-                         "windows; choose one (level_view keeps each person's own lean)")
+                         "windows; choose one: level_view is on by default, so level_body: "
+                         "true needs level_view: false (level_view keeps each person's own "
+                         "lean)")
     if merged["level_view_min_tilt_deg"] > merged["level_view_max_tilt_deg"]:
         raise ValueError(f"refusing these settings: level_view_min_tilt_deg="
                          f"{merged['level_view_min_tilt_deg']} must be <= "
