@@ -147,3 +147,19 @@ def test_jitter_is_the_residual_of_a_least_squares_quadratic_per_joint():
             residual = positions[b, sel, j] - basis @ coef
             expected[b, j] = np.sqrt((residual ** 2).sum() / (sel.sum() - 3))
     np.testing.assert_allclose(joint_jitter_m(batch), expected, rtol=1e-9)
+
+
+def test_a_persons_jitter_is_the_median_over_the_joints_measured():
+    rng = np.random.default_rng(2)
+    times = np.tile((np.arange(20) - 19) / 30.0, (3, 1))
+    positions = rng.normal(size=(3, 20, NUM_JOINTS, 3)) * 0.03
+    mask = np.ones((3, 20, NUM_JOINTS), bool)
+    mask[0, :, :5] = False  # 12 joints measured: the median of an even count
+    mask[1, :, :4] = False  # 13: an odd count
+    mask[2] = False  # nobody measured
+    batch = WindowBatch(times, positions, mask, np.ones((3, 20), bool), ["a", "b", "c"])
+    jitter = joint_jitter_m(batch)
+    person = person_jitter_m(batch)
+    np.testing.assert_allclose(person[:2], [np.median(jitter[0, 5:]), np.median(jitter[1, 4:])],
+                               rtol=1e-12)
+    assert np.isnan(person[2])

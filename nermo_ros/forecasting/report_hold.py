@@ -86,8 +86,17 @@ def person_jitter_m(batch: WindowBatch, window_s: float = JITTER_WINDOW_S) -> np
     person = np.full(len(jitter), np.nan)
     measured = np.isfinite(jitter).any(axis=1)
     if measured.any():
-        person[measured] = np.nanmedian(jitter[measured], axis=1)
+        person[measured] = _row_nanmedian(jitter[measured])
     return person
+
+
+def _row_nanmedian(values: np.ndarray) -> np.ndarray:
+    """np.nanmedian(values, axis=1) for rows with at least one finite value, without numpy's
+    masked-array path for small arrays (0.4 ms a frame, against 20 us here)."""
+    ordered = np.sort(values, axis=1)  # NaN sorts last
+    count = np.isfinite(values).sum(axis=1)
+    rows = np.arange(len(values))
+    return 0.5 * (ordered[rows, (count - 1) // 2] + ordered[rows, count // 2])
 
 
 def hold_weights(jitter_m: np.ndarray, horizons_s: np.ndarray, hold_time_s: float,
