@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
@@ -52,6 +53,7 @@ def conformal_quantile(scores: np.ndarray, levels: np.ndarray,
     return padded[np.minimum(rank, n)]
 
 
+@lru_cache(maxsize=16)  # a bisection of 60 steps: the forecast of every frame asks again
 def gaussian_radius_factor(coverage: float) -> float:
     """k with P(|e| <= k sigma) = coverage for an isotropic 3D Gaussian of per-axis sigma: the
     radius a sigma implies when nothing calibrated it (the chi distribution with 3 degrees)."""

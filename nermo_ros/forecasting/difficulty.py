@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from nermo_ros.predictors.base import WindowBatch
-from nermo_ros.predictors.baselines import BaselineSettings, fit_joint_lines
+from nermo_ros.predictors.baselines import BaselineSettings, Sightings, fit_joint_lines
 
 FEATURE_NAMES = ("log_fit_residual_m", "log_joint_fit_residual_m", "log_joint_speed_mps",
                  "log_body_speed_mps", "log_joint_bend_m", "joint_missing_share",
@@ -35,16 +35,18 @@ def difficulty_features(window: WindowBatch, fit_residual_m: np.ndarray) -> np.n
     ``window``: what the model read (root-relative for NeRMo); ``fit_residual_m`` (B, T, J):
     distance of the reconstruction from each observation (ignored where unobserved).
     """
-    mask = np.asarray(window.joint_mask, bool) & np.asarray(window.frame_valid, bool)[..., None]
+    sightings = Sightings.of(window)  # both line fits read the same sightings
+    mask = sightings.mask
     counted = mask.sum(axis=1)  # (B, J) sightings per joint
     squared = np.where(mask, fit_residual_m, 0.0) ** 2
-    joint_residual = np.sqrt(squared.sum(axis=1) / np.maximum(counted, 1))
-    body_residual = np.sqrt(squared.sum(axis=(1, 2)) / np.maximum(counted.sum(axis=1), 1))
-    recent = fit_joint_lines(window, RECENT)
+    joint_squared = squared.sum(axis=1)
+    joint_residual = np.sqrt(joint_squared / np.maximum(counted, 1))
+    body_residual = np.sqrt(joint_squared.sum(axis=1) / np.maximum(counted.sum(axis=1), 1))
+    recent = fit_joint_lines(sightings, RECENT)
     speed = np.linalg.norm(recent.velocity_mps, axis=-1)  # (B, J)
     seen = recent.seen
     body_speed = (speed * seen).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)
-    bend = fit_joint_lines(window, WHOLE_WINDOW).noise_m
+    bend = fit_joint_lines(sightings, WHOLE_WINDOW).noise_m
     frames = np.maximum(np.asarray(window.frame_valid, bool).sum(axis=1), 1)  # (B,)
     joint_missing = 1.0 - counted / frames[:, None]
     body_missing = joint_missing.mean(axis=1)

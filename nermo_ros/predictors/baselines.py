@@ -38,7 +38,8 @@ class BaselineSettings:
 
 @dataclass(frozen=True)
 class JointFit:
-    """Per person and joint: the line p(t) = centre + velocity * (t - t_centre) of its sightings."""
+    """Per person and joint: the line p(t) = centre + velocity * (t - t_centre) of its sightings,
+    and its newest sighting."""
 
     centre_m: np.ndarray  # (B, J, 3)
     t_centre_s: np.ndarray  # (B, J)
@@ -46,33 +47,55 @@ class JointFit:
     velocity_sigma_mps: np.ndarray  # (B, J)
     noise_m: np.ndarray  # (B, J)
     seen: np.ndarray  # (B, J) bool
+    last_s: np.ndarray  # (B, J) time of the newest sighting (s, <= 0; 0 if none)
+    last_m: np.ndarray  # (B, J, 3) its position (0 if none)
 
 
-def fit_joint_lines(batch: WindowBatch, settings: BaselineSettings) -> JointFit:
+@dataclass(frozen=True)
+class Sightings:
+    """What every line fit of one batch reads: which joints were seen when, and where (hidden
+    entries zeroed, they may be NaN). Built once, it serves fits over several windows."""
+
+    mask: np.ndarray  # (B, T, J) bool
+    times_s: np.ndarray  # (B, T, 1)
+    positions: np.ndarray  # (B, T, J, 3)
+    seen: np.ndarray  # (B, J)
+    newest_s: np.ndarray  # (B, J) latest time a joint was seen (-inf: never)
+    last_s: np.ndarray  # (B, J) as last_sightings
+    last_m: np.ndarray  # (B, J, 3)
+
+    @classmethod
+    def of(cls, batch: WindowBatch) -> "Sightings":
+        mask = batch.joint_mask & batch.frame_valid[..., None]
+        times_s = batch.times_s[..., None]
+        last_s, last_m = last_sightings(batch, mask)
+        return cls(mask, times_s, np.where(mask[..., None], batch.positions, 0.0),
+                   mask.any(axis=1), np.where(mask, times_s, -np.inf).max(axis=1), last_s, last_m)
+
+
+def fit_joint_lines(batch: WindowBatch | Sightings, settings: BaselineSettings) -> JointFit:
     """Weighted least-squares line per joint over its sightings in the last velocity_window_s."""
-    mask = batch.joint_mask & batch.frame_valid[..., None]  # (B, T, J)
-    seen = mask.any(axis=1)
-    t = np.broadcast_to(batch.times_s[..., None], mask.shape)
-    last_seen_s = np.where(mask, t, -np.inf).max(axis=1)  # (B, J)
-    weight = (mask & (t >= last_seen_s[:, None, :] - settings.velocity_window_s)).astype(float)
+    s = batch if isinstance(batch, Sightings) else Sightings.of(batch)
+    t, positions = s.times_s, s.positions
+    recent = s.mask & (t >= s.newest_s[:, None, :] - settings.velocity_window_s)
+    weight = recent.astype(float)  # (B, T, J)
     count = np.maximum(weight.sum(axis=1), 1.0)
     t_centre = (weight * t).sum(axis=1) / count
     dt = (t - t_centre[:, None, :]) * weight  # zero where unused
-    positions = np.where(mask[..., None], batch.positions, 0.0)  # hidden entries may be NaN
-    centre = (weight[..., None] * positions).sum(axis=1) / count[..., None]
+    centre = np.einsum("btj,btjk->bjk", weight, positions) / count[..., None]
     spread = (dt * dt).sum(axis=1)  # (B, J)
     has_spread = spread > 1e-9
-    velocity = (dt[..., None] * (positions - centre[:, None])).sum(axis=1)
-    velocity = np.where(has_spread[..., None],
-                        velocity / np.where(has_spread, spread, 1.0)[..., None], 0.0)
-    fitted = centre[:, None] + velocity[:, None] * (t - t_centre[:, None, :])[..., None]
-    residual = np.linalg.norm(positions - fitted, axis=-1) * weight
+    offset = positions - centre[:, None]
+    velocity = np.einsum("btj,btjk->bjk", dt, offset) / np.where(has_spread, spread, 1.0)[..., None]
+    velocity[~has_spread] = 0.0
+    misfit = offset - velocity[:, None] * dt[..., None]  # dt is 0 where unused: weight below
+    sum_sq = np.einsum("btj,btjk->bj", weight, misfit * misfit)
     dof = np.maximum(count - 2.0, 1.0)
-    noise = np.maximum(np.sqrt((residual ** 2).sum(axis=1) / dof), settings.noise_floor_m)
+    noise = np.maximum(np.sqrt(sum_sq / dof), settings.noise_floor_m)
     velocity_sigma = np.where(has_spread, noise / np.sqrt(np.where(has_spread, spread, 1.0)),
                               settings.unknown_speed_sigma_mps)
-    t_centre = np.where(seen, t_centre, 0.0)
-    return JointFit(centre, t_centre, velocity, velocity_sigma, noise, seen)
+    t_centre = np.where(s.seen, t_centre, 0.0)
+    return JointFit(centre, t_centre, velocity, velocity_sigma, noise, s.seen, s.last_s, s.last_m)
 
 
 def unforeseen_drift_m(lead_s: np.ndarray, speed_mps: np.ndarray,
@@ -134,8 +157,8 @@ class ZeroVelocityPredictor(_Baseline):
     name = "zero_velocity"
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
-        return zero_velocity(batch, fit_joint_lines(batch, self.settings), horizons_s,
-                             self.settings, self.radius_factor)
+        return zero_velocity(fit_joint_lines(batch, self.settings), horizons_s, self.settings,
+                             self.radius_factor)
 
 
 class ConstantVelocityPredictor(_Baseline):
@@ -144,16 +167,15 @@ class ConstantVelocityPredictor(_Baseline):
     name = "constant_velocity"
 
     def predict(self, batch: WindowBatch, horizons_s: np.ndarray) -> ForecastBatch:
-        return constant_velocity(batch, fit_joint_lines(batch, self.settings), horizons_s,
+        return constant_velocity(fit_joint_lines(batch, self.settings), horizons_s,
                                  self.settings, self.radius_factor)
 
 
-def zero_velocity(batch: WindowBatch, fit: JointFit, horizons_s: np.ndarray,
+def zero_velocity(fit: JointFit, horizons_s: np.ndarray,
                   settings: BaselineSettings, radius_factor: float) -> ForecastBatch:
     """The zero-velocity forecast from a batch's joint lines (one fit serves both baselines)."""
-    last_s, last_m = last_sightings(batch)
-    lead_s = np.asarray(horizons_s)[None, :, None] - last_s[:, None, :]  # (B, H, J)
-    positions = np.broadcast_to(last_m[:, None], lead_s.shape + (3,))
+    lead_s = np.asarray(horizons_s)[None, :, None] - fit.last_s[:, None, :]  # (B, H, J)
+    positions = np.broadcast_to(fit.last_m[:, None], lead_s.shape + (3,))
     speed_sq = (fit.velocity_mps ** 2).sum(axis=-1) + fit.velocity_sigma_mps ** 2
     speed = np.linalg.norm(fit.velocity_mps, axis=-1)
     sigma = np.sqrt(fit.noise_m[:, None] ** 2 + speed_sq[:, None] * lead_s ** 2
@@ -161,15 +183,14 @@ def zero_velocity(batch: WindowBatch, fit: JointFit, horizons_s: np.ndarray,
     return _fill_unseen(fit, positions, sigma, settings, radius_factor)
 
 
-def constant_velocity(batch: WindowBatch, fit: JointFit, horizons_s: np.ndarray,
+def constant_velocity(fit: JointFit, horizons_s: np.ndarray,
                       settings: BaselineSettings, radius_factor: float) -> ForecastBatch:
     """The constant-velocity forecast from a batch's joint lines."""
     target_s = np.asarray(horizons_s)[None, :, None]  # (1, H, 1)
     lead_s = target_s - fit.t_centre_s[:, None, :]  # (B, H, J)
     positions = fit.centre_m[:, None] + fit.velocity_mps[:, None] * lead_s[..., None]
     velocity_sigma = fit.velocity_sigma_mps[:, None]
-    last_s, _ = last_sightings(batch)
-    unseen_s = target_s - last_s[:, None, :]  # time the joint moves unobserved
+    unseen_s = target_s - fit.last_s[:, None, :]  # time the joint moves unobserved
     speed = np.linalg.norm(fit.velocity_mps, axis=-1)
     sigma = np.sqrt(fit.noise_m[:, None] ** 2 + (velocity_sigma * lead_s) ** 2
                     + unforeseen_drift_m(unseen_s, speed, settings) ** 2)
@@ -185,13 +206,16 @@ def both_baselines(batch: WindowBatch, horizons_s: np.ndarray, coverage: float,
     """(constant velocity, zero velocity) from one fit, radius for ``coverage``."""
     fit = fit_joint_lines(batch, settings)
     factor = gaussian_radius_factor(coverage)
-    return (constant_velocity(batch, fit, horizons_s, settings, factor),
-            zero_velocity(batch, fit, horizons_s, settings, factor))
+    return (constant_velocity(fit, horizons_s, settings, factor),
+            zero_velocity(fit, horizons_s, settings, factor))
 
 
-def last_sightings(batch: WindowBatch) -> tuple[np.ndarray, np.ndarray]:
-    """Per person and joint: time (s, <= 0) and position of its newest sighting (0 if none)."""
-    mask = batch.joint_mask & batch.frame_valid[..., None]  # (B, T, J)
+def last_sightings(batch: WindowBatch, mask: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per person and joint: time (s, <= 0) and position of its newest sighting (0 if none).
+    ``mask``: the batch's joints seen in valid frames, when the caller has it already."""
+    if mask is None:
+        mask = batch.joint_mask & batch.frame_valid[..., None]  # (B, T, J)
     num_frames = mask.shape[1]
     newest_first = mask[:, ::-1].argmax(axis=1)  # (B, J)
     index = num_frames - 1 - newest_first
