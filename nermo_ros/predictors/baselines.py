@@ -60,24 +60,23 @@ class Sightings:
     times_s: np.ndarray  # (B, T, 1)
     positions: np.ndarray  # (B, T, J, 3)
     seen: np.ndarray  # (B, J)
-    newest_s: np.ndarray  # (B, J) latest time a joint was seen (-inf: never)
-    last_s: np.ndarray  # (B, J) as last_sightings
+    last_s: np.ndarray  # (B, J) as last_sightings: the newest, frames being oldest first
     last_m: np.ndarray  # (B, J, 3)
 
     @classmethod
     def of(cls, batch: WindowBatch) -> "Sightings":
         mask = batch.joint_mask & batch.frame_valid[..., None]
-        times_s = batch.times_s[..., None]
         last_s, last_m = last_sightings(batch, mask)
-        return cls(mask, times_s, np.where(mask[..., None], batch.positions, 0.0),
-                   mask.any(axis=1), np.where(mask, times_s, -np.inf).max(axis=1), last_s, last_m)
+        return cls(mask, batch.times_s[..., None],
+                   np.where(mask[..., None], batch.positions, 0.0), mask.any(axis=1),
+                   last_s, last_m)
 
 
 def fit_joint_lines(batch: WindowBatch | Sightings, settings: BaselineSettings) -> JointFit:
     """Weighted least-squares line per joint over its sightings in the last velocity_window_s."""
     s = batch if isinstance(batch, Sightings) else Sightings.of(batch)
     t, positions = s.times_s, s.positions
-    recent = s.mask & (t >= s.newest_s[:, None, :] - settings.velocity_window_s)
+    recent = s.mask & (t >= s.last_s[:, None, :] - settings.velocity_window_s)  # unseen: none
     weight = recent.astype(float)  # (B, T, J)
     count = np.maximum(weight.sum(axis=1), 1.0)
     t_centre = (weight * t).sum(axis=1) / count
