@@ -28,7 +28,7 @@ from nermo_ros.nodes.predictor_status import ROUTINE  # noqa: E402
 from nermo_ros.predictors.baselines import ConstantVelocityPredictor  # noqa: E402
 from nermo_ros.skeleton import LAYOUT_ID, NUM_JOINTS  # noqa: E402
 from predictor_fixtures import nermo_checkpoint  # noqa: E402
-from waiting import wait_for  # noqa: E402
+from waiting import detach, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 # This module's own DDS domain per test process, so parallel test runs do not cross-talk.
@@ -302,8 +302,7 @@ def test_the_nermo_predictor_forecasts_every_frame_in_the_node(harness, tmp_path
             publisher.publish(frame(stamp_ns, {"walker": pose}))
         wait_for(lambda: len(answers) >= len(stamps_ns), timeout_s=120)
     finally:
-        harness.executor.remove_node(node)
-        node.destroy_node()
+        detach(harness.executor, node)
     assert [stamp_to_ns(a.header.stamp) for a in answers] == stamps_ns
     for answer in answers[1:]:
         (forecast,) = answer.forecasts
@@ -388,8 +387,7 @@ def test_a_crawl_hands_horizons_to_a_baseline_named_in_the_forecast_and_warned(h
             publisher.publish(frame(start_ns + int(round(t_s * 1e9)), {"crawler": pose}))
         wait_for(lambda: len(answers) >= frames and statuses, timeout_s=120)
     finally:
-        harness.executor.remove_node(node)
-        node.destroy_node()
+        detach(harness.executor, node)
     names = [answer.forecasts[0].predictor for answer in answers if answer.forecasts]
     assert names[0] == "nermo"  # nothing scored yet
     assert any(name.startswith("nermo; constant_velocity at 0.08") for name in names[-50:])
@@ -416,8 +414,7 @@ def test_a_declared_fallback_shows_as_warn_with_its_reason(harness):
     try:
         wait_for(lambda: statuses)
     finally:
-        harness.executor.remove_node(node)
-        node.destroy_node()
+        detach(harness.executor, node)
     assert statuses[-1].level == DiagnosticStatus.WARN
     assert "needs a CUDA GPU" in statuses[-1].message
     assert "needs a CUDA GPU" in status_values(statuses[-1])["fallback"]
@@ -452,8 +449,7 @@ def test_under_overload_the_newest_frame_is_processed_and_every_skipped_one_coun
         flow = node.flow
         report = node.report()
     finally:
-        harness.executor.remove_node(node)
-        node.destroy_node()
+        detach(harness.executor, node)
     assert flow.frames_skipped > sent // 3  # overloaded: most frames were never processed...
     assert flow.frames_received + flow.frames_skipped == sent  # ...and every one is counted
     assert stamp_to_ns(answers[-1].header.stamp) == base_ns + (sent - 1) * 5_000_000  # newest
@@ -482,8 +478,7 @@ def test_a_managed_node_publishes_only_once_configured_and_activated(harness):
         publisher.publish(frame(now_ns(harness), {"p": valid_pose()}))
         wait_for(lambda: answers)
     finally:
-        harness.executor.remove_node(node)
-        node.destroy_node()
+        detach(harness.executor, node)
 
 
 def test_a_best_effort_frame_too_large_to_arrive_is_still_accounted_for(harness):
@@ -508,8 +503,7 @@ def test_a_best_effort_frame_too_large_to_arrive_is_still_accounted_for(harness)
         time.sleep(0.3)
         flow = node.flow
     finally:
-        harness.executor.remove_node(node)
-        node.destroy_node()
+        detach(harness.executor, node)
     assert flow.frames_received + flow.frames_skipped == 3
     if flow.frames_received == 3:  # this transport carried it: refused as malformed instead
         assert node.drops.totals["wrong_joint_count"] == 1
