@@ -87,6 +87,16 @@ def harness():
     rclpy.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def executor_still_spinning(request):
+    """A test that kills the shared executor's thread fails itself, rather than the tests after
+    it timing out one by one (the thread's exception is in pytest's warnings summary)."""
+    yield
+    if "harness" in request.fixturenames:
+        assert request.getfixturevalue("harness").thread.is_alive(), \
+            "the harness's executor thread died during this test"
+
+
 def header_at(stamp_ns: int) -> Header:
     return Header(stamp=ns_to_stamp(stamp_ns), frame_id="world")
 
