@@ -58,15 +58,29 @@ def test_finite_but_huge_positions_are_dropped_and_never_forecast(value):
     assert core.counts[Reason.IMPLAUSIBLE_POSITION] == 1
 
 
-def test_a_jump_faster_than_a_person_starts_the_person_over_without_a_forecast():
+def test_a_jump_faster_than_a_person_is_held_a_frame_then_starts_the_person_over():
     core = make_core(max_distance_m=2000.0)
     for t in (0, 33, 66):
         core.process(t * MS, [standing("a")])
-    result = core.process(100 * MS, [standing("a", x_m=1000.0)])  # 1 km in 34 ms
-    assert result.answered and result.track_ids == []
+    held = core.process(100 * MS, [standing("a", x_m=1000.0)])  # 1 km in 34 ms
+    assert not held.answered and held.track_ids == []  # no answer rather than "nobody"
+    assert core.counts[Reason.JUMP_HELD] == 1 and core.counts[Reason.IMPLAUSIBLE_JUMP] == 0
+    result = core.process(133 * MS, [standing("a", x_m=1000.1)])
     assert core.counts[Reason.IMPLAUSIBLE_JUMP] == 1
-    assert core.tracker.num_frames("a") == 1
-    assert core.process(133 * MS, [standing("a", x_m=1000.1)]).track_ids == ["a"]
+    assert core.tracker.num_frames("a") == 2 and result.track_ids == ["a"]
+
+
+def test_a_glitched_frame_is_counted_and_the_person_keeps_their_window():
+    core = make_core(max_distance_m=2000.0)
+    for t in (0, 33, 66):
+        core.process(t * MS, [standing("a")])
+    glitch = standing("a")
+    glitch.positions[3 * 5:3 * 5 + 3] += 1.5  # one joint 1.5 m off for one frame
+    assert core.process(100 * MS, [glitch, standing("b")]).track_ids == []  # b is new
+    result = core.process(133 * MS, [standing("a"), standing("b")])
+    assert result.track_ids == ["a", "b"]
+    assert core.counts[Reason.JUMP_HELD] == 1 and core.counts[Reason.IMPLAUSIBLE_JUMP] == 0
+    assert core.tracker.num_frames("a") == 4
 
 
 def test_a_stamp_an_hour_ahead_is_refused_and_does_not_expire_everyone_else():

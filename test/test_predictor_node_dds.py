@@ -250,6 +250,25 @@ def test_time_jump_backwards_resets_the_track_and_is_counted(harness):
         "track_resets_time_jump_backwards_total") == str(counts["time_jump_backwards"]))
 
 
+def test_a_glitched_skeleton_is_held_counted_and_the_person_keeps_their_window(harness):
+    """A camera's one-frame glitch (a wrist 1.5 m off, then back): that frame gets no answer,
+    the next one is forecast from the person's whole window, and nothing restarts."""
+    base_ns = now_ns(harness) - 1_000_000_000
+    for k in range(4):
+        sent_and_answered(harness, frame(base_ns + k * 33_000_000, {"glitchy": valid_pose()}))
+    counts = harness.predictor.core.counts
+    held_before, resets_before = counts["jump_held"], counts["implausible_jump"]
+    glitch = valid_pose().copy()
+    glitch[-1] += 1.5
+    assert sent_and_answered(harness, frame(base_ns + 4 * 33_000_000, {"glitchy": glitch})) == []
+    answers = sent_and_answered(harness, frame(base_ns + 5 * 33_000_000, {"glitchy": valid_pose()}))
+    assert [f.track_id for f in answers[0].forecasts] == ["glitchy"]
+    assert counts["jump_held"] == held_before + 1 and counts["implausible_jump"] == resets_before
+    assert harness.predictor.core.tracker.num_frames("glitchy") == 5
+    wait_for(lambda: harness.diagnostics and harness.diagnostics[-1].get(
+        "skeletons_held_after_jump_total") == str(counts["jump_held"]))
+
+
 class BrokenPredictor:
     name, model_id = "broken", ""
 

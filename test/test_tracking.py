@@ -119,13 +119,49 @@ def test_slots_are_not_taken_from_people_of_the_same_frame():
     assert sorted(tracker.windows) == ["a", "b"]
 
 
-def test_a_body_that_moves_faster_than_a_person_starts_its_track_over():
+def test_a_body_that_jumps_and_stays_there_starts_its_track_over_from_the_jump():
     tracker = make_tracker(max_joint_speed_mps=10.0)
     tracker.push("a", 0, pose(0.0), ALL)
     assert tracker.push("a", 33 * MS, pose(0.3), ALL) == Accepted()  # 9 m/s: a person
-    assert tracker.push("a", 66 * MS, pose(1000.0), ALL) == \
+    assert tracker.push("a", 66 * MS, pose(1000.0), ALL).reason == Reason.JUMP_HELD
+    assert tracker.num_frames("a") == 2  # the jump waits outside the window
+    assert tracker.push("a", 100 * MS, pose(1000.1), ALL) == \
         Accepted(reset=Reason.IMPLAUSIBLE_JUMP)
-    assert tracker.num_frames("a") == 1
+    window = tracker.windows["a"]
+    assert tracker.num_frames("a") == 2 and window.stamps_ns[-2] == 66 * MS
+    np.testing.assert_allclose(window.positions_m[-2:, 0, 0], [1000.0, 1000.1], atol=1e-3)
+
+
+def test_a_single_glitched_frame_is_left_out_and_the_track_goes_on():
+    tracker = make_tracker(max_joint_speed_mps=10.0)
+    for k in range(3):
+        tracker.push("a", k * 33 * MS, pose(0.01 * k), ALL)
+    glitch = pose(0.02)
+    glitch[4] += 1.5  # one joint 1.5 m off for one frame
+    assert tracker.push("a", 100 * MS, glitch, ALL).reason == Reason.JUMP_HELD
+    assert tracker.push("a", 133 * MS, pose(0.04), ALL) == Accepted()
+    window = tracker.windows["a"]
+    assert tracker.num_frames("a") == 4 and "a" not in tracker.held
+    np.testing.assert_array_equal(window.stamps_ns[-2:], [66 * MS, 133 * MS])
+
+
+def test_a_jump_that_neither_returns_nor_stays_starts_over_from_the_newest_frame():
+    tracker = make_tracker(max_joint_speed_mps=10.0)
+    tracker.push("a", 0, pose(0.0), ALL)
+    assert tracker.push("a", 33 * MS, pose(100.0), ALL).reason == Reason.JUMP_HELD
+    assert tracker.push("a", 66 * MS, pose(200.0), ALL) == \
+        Accepted(reset=Reason.IMPLAUSIBLE_JUMP)
+    assert tracker.num_frames("a") == 1 and tracker.windows["a"].newest_ns == 66 * MS
+
+
+def test_a_held_frame_goes_with_its_track_and_orders_the_next_stamps():
+    tracker = make_tracker(max_joint_speed_mps=10.0)
+    tracker.push("a", 0, pose(0.0), ALL)
+    tracker.push("a", 33 * MS, pose(100.0), ALL)
+    assert tracker.push("a", 33 * MS, pose(0.0), ALL).reason == Reason.DUPLICATE_STAMP
+    assert tracker.push("a", 20 * MS, pose(0.0), ALL).reason == Reason.OUT_OF_ORDER
+    assert tracker.expire(2000 * MS) == ["a"]
+    assert not tracker.held and not tracker.windows
 
 
 def test_batch_of_two_tracks_has_each_ones_own_times():

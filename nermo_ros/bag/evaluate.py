@@ -133,7 +133,11 @@ def event_notes(counts) -> list[str]:
             notes.append(f"{n} track restarts after backward time jumps")
         elif reason == Reason.IMPLAUSIBLE_JUMP:
             notes.append(f"{n} track restarts after a body moved faster than "
-                         f"max_joint_speed_mps")
+                         f"max_joint_speed_mps and stayed there")
+        elif reason == Reason.JUMP_HELD:
+            notes.append(f"{n} skeletons held back a frame after moving faster than "
+                         f"max_joint_speed_mps (not forecast; a glitch left out unless the "
+                         f"next frame confirmed it: then a restart)")
         elif reason == TRACK_EXPIRED:
             notes.append(f"{n} tracks forgotten (unseen for track_timeout_s, or left behind by "
                          "a time jump); they start over when seen again")

@@ -155,8 +155,9 @@ PARAMS = (
               "node clock (a wrong clock would expire everyone else); 0 disables",
               at_least(0.0)),
     ParamSpec("max_joint_speed_mps", 20.0, "Fastest plausible joint speed (m/s): a skeleton "
-              "whose joints moved faster since the person's last frame starts the person "
-              "over, and no forecast may move a joint faster", at_least(0.0, inclusive=False)),
+              "whose joints moved faster since the person's last frame is held back a frame "
+              "(left out if the next one returns, else the person starts over from it), and "
+              "no forecast may move a joint faster", at_least(0.0, inclusive=False)),
     ParamSpec("max_body_extent_m", 3.0, "Largest plausible extent of one skeleton (m) along "
               "any axis; larger ones are dropped", at_least(0.0, inclusive=False)),
     ParamSpec("max_distance_m", 100.0, "Joints further than this (m) from the frame's origin "

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from nermo_ros.forecasting.core import (TRACK_EVICTED, TRACK_EXPIRED, TRACK_RECORD_FALLBACK,
                                         WITHHELD)
 from nermo_ros.nodes.diagnostics import OK, WARN, DiagnosticReport
-from nermo_ros.tracking.validation import RESET_REASONS
+from nermo_ros.tracking.validation import RESET_REASONS, Reason
 
 # Events that are bookkeeping, not trouble: counted on /diagnostics, no WARN of their own (a
-# track record's baseline in use WARNs while it lasts, below).
-ROUTINE = frozenset({TRACK_EXPIRED, TRACK_EVICTED, TRACK_RECORD_FALLBACK}) | RESET_REASONS
+# track record's baseline in use WARNs while it lasts, below). A skeleton held after a jump is
+# the tracker's routine answer to a camera's glitch or an identity switch, as a reset was.
+ROUTINE = frozenset({TRACK_EXPIRED, TRACK_EVICTED, TRACK_RECORD_FALLBACK,
+                     Reason.JUMP_HELD}) | RESET_REASONS
 
 
 @dataclass
@@ -93,6 +95,7 @@ def predictor_report(node) -> DiagnosticReport:
         "tracks_evicted_total": events.get(TRACK_EVICTED, 0),
         **{f"track_resets_{reason}_total": events.get(reason, 0)
            for reason in sorted(RESET_REASONS)},
+        "skeletons_held_after_jump_total": events.get(Reason.JUMP_HELD, 0),
         **{f"withheld_{reason}_total": n for reason, n in events.items() if reason in WITHHELD},
         **{f"dropped_{reason}_total": n for reason, n in events.items()
            if reason not in ROUTINE and reason not in WITHHELD},

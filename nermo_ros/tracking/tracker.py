@@ -4,9 +4,12 @@ Everything is keyed on header stamps (integer nanoseconds), never on arrival tim
 irregular frame intervals and replayed bags behave the same as live input. A stamp that goes
 back by more than ``time_jump_reset_s`` (a bag looping, a clock reset) starts the track over;
 a smaller step back is an out-of-order frame and is dropped. A skeleton whose joints moved
-faster than a person can since the track's newest frame (an identity switch upstream, a
-glitch) also starts the track over, so no window ever mixes two bodies. When every slot is
-taken, a new person takes the slot of the track seen least recently.
+faster than a person can since the track's newest frame is held back for one frame, because
+a camera's single glitchy frame (an arm flipped for a frame, then back) and an identity switch
+upstream look alike until the next frame: if that one is close to the track, the held frame was
+a glitch and stays out; if it is close to the held frame, the body really changed and the track
+starts over from the held frame, so no window ever mixes two bodies. When every slot is taken,
+a new person takes the slot of the track seen least recently.
 """
 
 from __future__ import annotations
@@ -50,6 +53,15 @@ class TrackerSettings:
 
 
 @dataclass(frozen=True)
+class HeldFrame:
+    """A skeleton that jumped from its track, waiting for the next frame to say why."""
+
+    stamp_ns: int
+    positions_m: np.ndarray
+    observed: np.ndarray
+
+
+@dataclass(frozen=True)
 class Accepted:
     """The frame entered the window. ``reset``: the track was started over first, because
     time jumped back (Reason.TIME_JUMP_BACKWARDS) or the body jumped (Reason.IMPLAUSIBLE_JUMP);
@@ -63,6 +75,7 @@ class Tracker:
     def __init__(self, settings: TrackerSettings, num_joints: int = NUM_JOINTS):
         self.settings = settings
         self.windows: dict[str, TrackWindow] = {}
+        self.held: dict[str, HeldFrame] = {}  # track id -> its frame held after a jump
         self._time_jump_ns = int(round(settings.time_jump_reset_s * 1e9))
         self._timeout_ns = int(round(settings.track_timeout_s * 1e9))
         shape = (settings.max_tracks, settings.window_frames)
@@ -91,38 +104,68 @@ class Tracker:
                                      f"track {track_id!r} would be track {len(self.windows) + 1} "
                                      f"of one frame, more than max_tracks="
                                      f"{self.settings.max_tracks}")
-                del self.windows[evicted]
+                self._drop(evicted)
             window = TrackWindow(self.settings.window_frames, self.settings.window_s,
                                  self._num_joints)
             self.windows[track_id] = window
-        reset = ""
-        if window.num_frames:
-            step_ns = stamp_ns - window.newest_ns
-            if step_ns == 0:
-                return Rejection(Reason.DUPLICATE_STAMP,
-                                 f"track {track_id!r} already has a frame at this stamp")
-            if step_ns < -self._time_jump_ns:
-                reset = Reason.TIME_JUMP_BACKWARDS
-            elif step_ns < 0:
-                return Rejection(Reason.OUT_OF_ORDER,
-                                 f"track {track_id!r}: stamp is {-step_ns * 1e-9:.3f} s older "
-                                 f"than its newest frame")
-            elif self._jumped(window, step_ns, positions_m, observed):
-                reset = Reason.IMPLAUSIBLE_JUMP
-            if reset:
-                window.clear()
-        window.append(stamp_ns, positions_m, observed)
-        return Accepted(reset=reset, evicted=evicted)
+        if not window.num_frames:
+            window.append(stamp_ns, positions_m, observed)
+            return Accepted(evicted=evicted)
+        held = self.held.get(track_id)
+        step_ns = stamp_ns - (held.stamp_ns if held else window.newest_ns)
+        if step_ns == 0:
+            return Rejection(Reason.DUPLICATE_STAMP,
+                             f"track {track_id!r} already has a frame at this stamp")
+        if step_ns < -self._time_jump_ns:
+            return self._start_over(track_id, Reason.TIME_JUMP_BACKWARDS, stamp_ns,
+                                    positions_m, observed)
+        if step_ns < 0:
+            return Rejection(Reason.OUT_OF_ORDER,
+                             f"track {track_id!r}: stamp is {-step_ns * 1e-9:.3f} s older "
+                             f"than its newest frame")
+        jump = self._jump_m(window.newest_ns, window.positions_m[-1], window.observed[-1],
+                            stamp_ns, positions_m, observed)
+        if held is None and jump:
+            self.held[track_id] = HeldFrame(stamp_ns, positions_m.copy(), observed.copy())
+            return Rejection(Reason.JUMP_HELD, f"track {track_id!r}: a joint moved "
+                             f"{jump[0]:.2f} m in {(stamp_ns - window.newest_ns) * 1e-6:.0f} ms "
+                             f"(at most {jump[1]:.2f}); held back a frame to tell a glitch "
+                             f"from a new body")
+        self.held.pop(track_id, None)
+        if held is not None and jump:  # the held frame was no glitch: start over from it
+            restarted = not self._jump_m(held.stamp_ns, held.positions_m, held.observed,
+                                         stamp_ns, positions_m, observed)
+            window.clear()
+            if restarted:
+                window.append(held.stamp_ns, held.positions_m, held.observed)
+            window.append(stamp_ns, positions_m, observed)
+            return Accepted(reset=Reason.IMPLAUSIBLE_JUMP)
+        window.append(stamp_ns, positions_m, observed)  # a held frame, if any, was a glitch
+        return Accepted()
 
-    def _jumped(self, window: TrackWindow, step_ns: int, positions_m: np.ndarray,
-                observed: np.ndarray) -> bool:
-        """Did a joint seen in both frames move faster than max_joint_speed_mps?"""
-        both = observed & window.observed[-1]
+    def _start_over(self, track_id: str, reason: str, stamp_ns: int, positions_m: np.ndarray,
+                    observed: np.ndarray) -> Accepted:
+        self.held.pop(track_id, None)
+        window = self.windows[track_id]
+        window.clear()
+        window.append(stamp_ns, positions_m, observed)
+        return Accepted(reset=reason)
+
+    def _jump_m(self, from_ns: int, from_m: np.ndarray, from_observed: np.ndarray,
+                stamp_ns: int, positions_m: np.ndarray, observed: np.ndarray
+                ) -> tuple[float, float] | None:
+        """(largest move, the most allowed) where a joint seen in both frames moved faster
+        than max_joint_speed_mps; None if none did."""
+        both = observed & from_observed
         if not both.any():
-            return False
-        moved_m = np.linalg.norm(positions_m[both] - window.positions_m[-1][both], axis=1)
-        allowed_m = self.settings.max_joint_speed_mps * step_ns * 1e-9 + JUMP_SLACK_M
-        return bool(moved_m.max() > allowed_m)
+            return None
+        moved_m = float(np.linalg.norm(positions_m[both] - from_m[both], axis=1).max())
+        allowed_m = self.settings.max_joint_speed_mps * (stamp_ns - from_ns) * 1e-9 + JUMP_SLACK_M
+        return (moved_m, allowed_m) if moved_m > allowed_m else None
+
+    def _drop(self, track_id: str) -> None:
+        del self.windows[track_id]
+        self.held.pop(track_id, None)
 
     def _least_recent(self, keep: Container[str]) -> str:
         """The track seen least recently outside ``keep`` ("" if every track is in it)."""
@@ -138,7 +181,7 @@ class Tracker:
                    if track_id not in keep and (now_ns - window.newest_ns > self._timeout_ns
                                                 or window.newest_ns - now_ns > self._time_jump_ns)]
         for track_id in expired:
-            del self.windows[track_id]
+            self._drop(track_id)
         return expired
 
     def num_frames(self, track_id: str) -> int:

@@ -36,6 +36,7 @@ class Reason:
     IMPLAUSIBLE_POSITION = "implausible_position"
     IMPLAUSIBLE_SIZE = "implausible_size"
     IMPLAUSIBLE_JUMP = "implausible_jump"  # a track reset, not a drop
+    JUMP_HELD = "jump_held"  # a jumped skeleton, held a frame: a glitch or a new body
     PREDICTOR_ERROR = "predictor_error"
     FORECAST_NON_FINITE = "forecast_non_finite"
     FORECAST_IMPLAUSIBLE = "forecast_implausible"
