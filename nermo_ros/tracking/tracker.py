@@ -6,10 +6,11 @@ back by more than ``time_jump_reset_s`` (a bag looping, a clock reset) starts th
 a smaller step back is an out-of-order frame and is dropped. A skeleton whose joints moved
 faster than a person can since the track's newest frame is held back for one frame, because
 a camera's single glitchy frame (an arm flipped for a frame, then back) and an identity switch
-upstream look alike until the next frame: if that one is close to the track, the held frame was
-a glitch and stays out; if it is close to the held frame, the body really changed and the track
-starts over from the held frame, so no window ever mixes two bodies. When every slot is taken,
-a new person takes the slot of the track seen least recently.
+upstream look alike until the next frame: if that one is within a person's speed of the track's
+newest frame, the held frame was a glitch and stays out; otherwise the body really changed and
+the track starts over from the held frame (from the new one alone if it is far from both), so
+no window ever mixes two bodies. When every slot is taken, a new person takes the slot of the
+track seen least recently.
 """
 
 from __future__ import annotations
