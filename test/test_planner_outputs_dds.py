@@ -197,6 +197,21 @@ def test_each_person_has_a_forecast_path_with_a_pose_at_each_horizon(walk, recei
                                    + 2.0, abs=1e-4)
 
 
+def test_a_body_left_out_of_one_frame_stays_tracked_without_frames_of_its_own(walk, received):
+    """body_1's skeleton glitches for one frame (a wrist 1.5 m off): held back, it is not in
+    that frame's /tf or /people, but still in /humans/bodies/tracked (no lost-and-found)."""
+    clip, stamps_ns, receiver, sender, paths = walk
+    glitch_ns = stamps_ns[-1] + 33_000_000
+    glitched = clip.positions_m[-1] + BESIDE_M
+    glitched[JOINT_NAMES.index("left_wrist")] += 1.5
+    sender.frame(glitch_ns, {"body_0": clip.positions_m[-1], "body_1": glitched})
+    wait_for(lambda: all(any(stamp_to_ns(m.header.stamp) == glitch_ns for m in receiver.received[n])
+                         for n in ("ids", "people")))
+    assert at_stamp(receiver.received["ids"], glitch_ns).ids == ["body_0", "body_1"]
+    assert [p.name for p in at_stamp(receiver.received["people"], glitch_ns).people] == ["body_0"]
+    assert sender.core.counts["jump_held"] == 1
+
+
 def test_a_forgotten_body_loses_its_path_publisher_and_its_id(walk, received):
     clip, stamps_ns, receiver, sender, paths = walk
     later_ns = stamps_ns[-1] + 2_000_000_000  # past track_timeout_s for body_1

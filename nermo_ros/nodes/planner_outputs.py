@@ -1,7 +1,8 @@
 """The forecasts on the interfaces planners already read, beside `/human_forecast`.
 
 Per input frame, each switched on by a predictor parameter (``planning/settings.py``):
-- `/humans/bodies/tracked` (hri_msgs/IdsList): the REP-155 ids of the bodies in the frame;
+- `/humans/bodies/tracked` (hri_msgs/IdsList): the REP-155 ids of the bodies tracked (in the
+  predictor's windows, also when left out of this frame);
 - `/tf` (tf2_msgs/TFMessage): per body in the frame ``body_<id>`` at the mid-hip and the joint
   frames ``<joint>_<id>``, and for one horizon the predicted ``..._forecast_<ms>ms`` frames;
 - `/people` (people_msgs/People): position, velocity and reliability per forecast person;
@@ -93,9 +94,10 @@ class PlannerOutputs:
         stamp_ns = stamp_to_ns(header.stamp)
         in_frame = sorted(t for t, w in windows.items() if w.newest_ns == stamp_ns)
         rows = list(track_ids) if forecast is not None else []
-        if self._ids_pub is not None:
+        if self._ids_pub is not None:  # every body still tracked: one frame left out (a
+            # glitch held back, a dropped skeleton) must not read as the body lost and found
             self._ids_pub.publish(self._IdsList(header=header,
-                                                ids=[hri_body_id(t) for t in in_frame]))
+                                                ids=[hri_body_id(t) for t in sorted(windows)]))
         if self._tf_pub is not None:
             self._publish_tf(header, in_frame, windows, rows, forecast)
         if self._people_pub is not None:
