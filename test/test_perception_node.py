@@ -194,6 +194,24 @@ def test_depth_and_camera_info_place_the_person_in_the_camera_frame(harness_fact
     assert positions[J["head"], 2] > positions[J["neck"], 2]
 
 
+def test_a_parameter_set_at_run_time_is_refused_with_what_to_do(harness_factory):
+    """The node reads its parameters at start: `ros2 param set` says so instead of changing
+    a value nobody reads again."""
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
+
+    h = harness_factory()
+    client = AsyncParameterClient(h.probe, "perception")
+    assert h.spin_until(client.services_are_ready)
+    future = client.set_parameters([Parameter("num_poses", value=2)])
+    assert h.spin_until(future.done)
+    (result,) = future.result().results
+    assert not result.successful
+    assert "num_poses not changed: the node reads it at start" in result.reason
+    assert "-p num_poses:=VALUE" in result.reason
+    assert h.node.get_parameter("num_poses").value == h.node.settings["num_poses"]
+
+
 def test_two_sources_at_once_are_refused():
     with pytest.raises(ValueError, match="choose one source"):
         PerceptionNode(overrides={"video_path": "a.mp4", "camera_device": 0})

@@ -538,3 +538,54 @@ def test_a_best_effort_frame_too_large_to_arrive_is_still_accounted_for(harness)
         assert node.drops.totals["wrong_joint_count"] == 1
     else:
         assert flow.frames_skipped == 1
+
+
+def test_parameters_change_only_while_unconfigured_and_take_effect_at_configure(harness):
+    """`ros2 param set` on the running node is refused with what to do, rather than taken and
+    never read; after `ros2 lifecycle set /predictor cleanup` a value is checked against its
+    range, taken, and used at the next configure. (Last in the module: it reconfigures the
+    harness's node, and restores it.)"""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
+
+    parameters = AsyncParameterClient(harness.node, "predictor")
+    lifecycle = harness.node.create_client(ChangeState, "/predictor/change_state")
+    wait_for(lambda: parameters.services_are_ready() and lifecycle.service_is_ready())
+
+    def answer(future):
+        wait_for(future.done)
+        return future.result()
+
+    def set_parameter(name, value):
+        return answer(parameters.set_parameters([Parameter(name, value=value)])).results[0]
+
+    def change_state(*transitions):
+        for transition in transitions:
+            request = ChangeState.Request(transition=Transition(id=transition))
+            assert answer(lifecycle.call_async(request)).success, transition
+
+    refused = set_parameter("horizons_s", [0.2, 0.5])
+    assert not refused.successful
+    assert "ros2 lifecycle set /predictor deactivate" in refused.reason
+    assert list(harness.predictor.settings.horizons_s) == HORIZONS_S
+    change_state(Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP)
+    try:
+        out_of_range = set_parameter("max_joint_speed_mps", -1.0)
+        assert not out_of_range.successful
+        assert out_of_range.reason == "max_joint_speed_mps=-1.0 must be > 0.0"
+        assert set_parameter("horizons_s", [0.2, 0.5]).successful
+        change_state(Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE)
+        assert list(harness.predictor.settings.horizons_s) == [0.2, 0.5]
+        wait_for(lambda: harness.publisher.get_subscription_count() >= 1)
+        base_ns = now_ns(harness) - 1_000_000_000
+        sent_and_answered(harness, frame(base_ns, {"reconfigured": valid_pose()}))
+        (answer_,) = sent_and_answered(harness, frame(base_ns + 33_000_000,
+                                                      {"reconfigured": valid_pose()}))
+        assert list(answer_.forecasts[0].time_offsets_s) == pytest.approx([0.2, 0.5])
+    finally:
+        change_state(Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP)
+        assert set_parameter("horizons_s", HORIZONS_S).successful
+        change_state(Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE)
+        wait_for(lambda: harness.publisher.get_subscription_count() >= 1)

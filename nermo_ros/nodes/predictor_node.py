@@ -26,7 +26,8 @@ from nermo_ros.nodes.bringup import spin_node_main
 from nermo_ros.nodes.diagnostics import DiagnosticsPublisher
 from nermo_ros.nodes.markers import skeleton_markers
 from nermo_ros.nodes.msg_convert import forecast_array_msg, people_arrays
-from nermo_ros.nodes.params import declare_parameters, parameter_overrides
+from nermo_ros.nodes.params import (declare_parameters, parameter_overrides,
+                                    parameter_values)
 from nermo_ros.nodes.planner_outputs import PlannerOutputs
 from nermo_ros.nodes.predictor_status import (ROUTINE, FrameFlow, ReportedTotals,
                                               predictor_report)
@@ -45,10 +46,10 @@ class PredictorNode(LifecycleNode):
     def __init__(self, config_path=None, overrides=None, predictor=None, autostart=True):
         super().__init__(NODE_NAME, parameter_overrides=parameter_overrides(
             PARAMS, NODE_NAME, config_path, overrides))
-        self._values = declare_parameters(self, PARAMS)
         self._injected_predictor = predictor
         self.settings: PredictorSettings | None = None
         self.core: ForecastCore | None = None
+        declare_parameters(self, PARAMS, self._why_parameters_wait)
         self.configure_error = ""
         self._active = False
         if autostart:
@@ -69,9 +70,18 @@ class PredictorNode(LifecycleNode):
         self.trigger_activate()
 
     # -- lifecycle -------------------------------------------------------------------------
+    def _why_parameters_wait(self) -> str:
+        """Parameters are read when the node is configured; "" while it is not."""
+        if self.core is None:
+            return ""
+        name = self.get_fully_qualified_name()
+        return (f"the predictor node reads its parameters when it is configured, and it is "
+                f"configured now: `ros2 lifecycle set {name} deactivate` (if active) and "
+                f"`cleanup`, set NAME, then `configure` and `activate`")
+
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
-            self.settings = settings = settings_from(self._values)
+            self.settings = settings = settings_from(parameter_values(self, PARAMS))
             predictor = self._injected_predictor or make_predictor_from_params(
                 settings.as_params())
             self.core = ForecastCore(predictor, settings)
@@ -80,6 +90,7 @@ class PredictorNode(LifecycleNode):
                 took_s = warm_up(predictor, self.core.horizons_s, settings.window_frames)
                 self.get_logger().info(f"{predictor.name} warmed up in {took_s:.2f} s")
         except CONFIGURE_ERRORS as error:
+            self.core = None  # still unconfigured: parameters can be set again
             self.configure_error = f"{type(error).__name__}: {error}"
             self.get_logger().error(f"refusing to start: {self.configure_error}")
             return TransitionCallbackReturn.FAILURE
